@@ -1,0 +1,32 @@
+"""Admin: server-rendered pages for operations, finance and site staff (/admin),
+and the admin JSON API for scripts and finance automation (/admin/api/v1)."""
+from __future__ import annotations
+
+from flask import Flask
+
+from web_common.api import PlatformApi
+
+API_PREFIX = "/admin/api/v1"
+
+
+def init_app(app: Flask) -> PlatformApi:
+    from . import api, pages
+    app.register_blueprint(pages.bp)
+    app.config.update({
+        "ADMIN_API_TITLE": "平台管理后台 API",
+        "ADMIN_API_VERSION": "v1",
+        "ADMIN_OPENAPI_VERSION": "3.0.3",
+        "ADMIN_OPENAPI_URL_PREFIX": API_PREFIX,
+        "ADMIN_OPENAPI_JSON_PATH": "openapi.json",
+        "ADMIN_OPENAPI_SWAGGER_UI_PATH": "docs",
+        "ADMIN_OPENAPI_SWAGGER_UI_URL": "/vendor/swagger-ui/",
+    })
+    admin_api = PlatformApi(app, config_prefix="ADMIN_", spec_kwargs={"servers": [{"url": "/"}]})
+    admin_api.add_bearer_scheme()
+    api.register(admin_api, API_PREFIX)
+    return admin_api
+
+
+def render_error_page(status: int, code: str, message: str, details: dict):
+    from .pages import render_error
+    return render_error(status, code, message, details)

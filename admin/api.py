@@ -1,0 +1,109 @@
+"""The admin JSON API (/admin/api/v1): staff bearer tokens, role-checked."""
+from __future__ import annotations
+
+from flask import current_app, g
+from flask.views import MethodView
+
+from estate_platform.consultants import services as consultants
+from estate_platform.contracts import services as contracts
+from estate_platform.db import db, utcnow
+from estate_platform.errors import ValidationFailed
+from estate_platform.identity import services as identity
+from web_common.api import PlatformBlueprint, client_ip
+
+from .callers import api_roles
+from .schemas import (AdminConsultantSchema, AgreementInputSchema, AgreementSchema, ConsultantListArgs,
+                      ConsultantPageSchema, ReasonSchema, StaffLoginSchema, StaffTokenSchema)
+
+auth_blp = PlatformBlueprint("admin_auth", __name__, description="后台登录（签发员工 token）")
+consultants_blp = PlatformBlueprint("admin_consultants", __name__, description="顾问审核、暂停、恢复、终止")
+agreements_blp = PlatformBlueprint("admin_agreements", __name__, description="平台协议版本发布")
+
+ALL_ROLES = ("admin", "finance", "operations", "site_staff")
+CONSULTANT_ROLES = ("admin", "operations")
+
+
+def register(api, prefix: str) -> None:
+    api.register_blueprint(auth_blp, url_prefix=f"{prefix}/auth")
+    api.register_blueprint(consultants_blp, url_prefix=f"{prefix}/consultants")
+    api.register_blueprint(agreements_blp, url_prefix=f"{prefix}/agreements")
+
+
+@auth_blp.route("/login")
+class Login(MethodView):
+    allowed_roles = ALL_ROLES  # public entry point; the token it issues carries the role
+
+    @auth_blp.arguments(StaffLoginSchema)
+    @auth_blp.response(200, StaffTokenSchema)
+    @auth_blp.refuses(identity.InvalidCredentials, identity.AccountLocked)
+    def post(self, body):
+        """用户名密码登录，换取员工 token（连续失败 5 次锁定 15 分钟）"""
+        config = current_app.config
+        now = utcnow()
+        staff = identity.sign_in_staff(db.session, body["username"], body["password"], ip=client_ip(),
+                                       now=now, max_failures=config["LOGIN_MAX_FAILURES"],
+                                       lock_minutes=config["LOGIN_LOCK_MINUTES"])
+        signed = identity.issue_staff_token(staff, secret=config["SECRET_KEY"], now=now,
+                                            ttl_seconds=config["STAFF_TOKEN_TTL_SECONDS"])
+        return {"token": signed.token, "expires_at": signed.expires_at, "staff": staff}
+
+
+@auth_blp.route("/revoke")
+class Revoke(MethodView):
+    @api_roles(auth_blp, *ALL_ROLES)
+    @auth_blp.response(204)
+    def post(self):
+        """作废本人此前签发的全部员工 token"""
+        identity.revoke_tokens(g.staff)
+
+
+@consultants_blp.route("")
+class ConsultantList(MethodView):
+    @api_roles(consultants_blp, *CONSULTANT_ROLES)
+    @consultants_blp.arguments(ConsultantListArgs, location="query")
+    @consultants_blp.response(200, ConsultantPageSchema)
+    def get(self, args):
+        """顾问列表（按状态筛选、按姓名/手机/公司/邀请码搜索，分页）"""
+        items, total = consultants.list_consultants(db.session, status=args.get("status"), search=args.get("q"),
+                                                    page=args["page"], per_page=args["per_page"])
+        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+
+
+@consultants_blp.route("/<int:consultant_id>")
+class ConsultantDetail(MethodView):
+    @api_roles(consultants_blp, *CONSULTANT_ROLES)
+    @consultants_blp.response(200, AdminConsultantSchema)
+    @consultants_blp.refuses(consultants.ConsultantNotFound)
+    def get(self, consultant_id):
+        """顾问详情"""
+        return consultants.get_consultant(db.session, consultant_id)
+
+
+@consultants_blp.route("/<int:consultant_id>/<any(approve, reject, suspend, reinstate, terminate):action>")
+class ConsultantAction(MethodView):
+    @api_roles(consultants_blp, *CONSULTANT_ROLES)
+    @consultants_blp.arguments(ReasonSchema)
+    @consultants_blp.response(200, AdminConsultantSchema)
+    @consultants_blp.refuses(consultants.ConsultantNotFound, consultants.InvalidTransition, ValidationFailed)
+    def post(self, body, consultant_id, action):
+        """审核通过 approve / 驳回 reject（须填原因）/ 暂停 suspend（须填原因）/ 恢复 reinstate / 终止 terminate（须填原因）"""
+        return consultants.change_status(db.session, consultant_id, action, staff_id=g.staff.id,
+                                         reason=body.get("reason"), now=utcnow())
+
+
+@agreements_blp.route("")
+class Agreements(MethodView):
+    @api_roles(agreements_blp, "admin", "operations")
+    @agreements_blp.response(200, AgreementSchema(many=True))
+    def get(self):
+        """所有已发布的协议版本（新版本在前）"""
+        return contracts.list_agreements(db.session)
+
+    @api_roles(agreements_blp, "admin")
+    @agreements_blp.arguments(AgreementInputSchema)
+    @agreements_blp.response(201, AgreementSchema)
+    @agreements_blp.refuses(ValidationFailed)
+    def post(self, body):
+        """发布新版本协议（所有顾问须重新签署后才能继续报备）"""
+        return contracts.publish_agreement(db.session, title=body["title"], text=body["text"],
+                                           staff_id=g.staff.id, now=utcnow())

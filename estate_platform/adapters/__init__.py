@@ -1,0 +1,31 @@
+"""Adapters to the outside world (STYLE §10).
+
+Each has a real implementation (HTTP to the provider; tests intercept it) and a
+local one, the embedded default, so the product runs with no account anywhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .sms import HttpSmsSender, LocalSmsSender, SmsSender
+from .wechat import HttpWechatAuth, LocalWechatAuth, WechatAuth
+
+
+@dataclass
+class Adapters:
+    wechat: WechatAuth
+    sms: SmsSender
+
+
+def build_adapters(config: dict) -> Adapters:
+    if config.get("WECHAT_ADAPTER") == "http":
+        wechat = HttpWechatAuth(config["WECHAT_APP_ID"], config["WECHAT_APP_SECRET"],
+                                base_url=config.get("WECHAT_API_BASE", "https://api.weixin.qq.com"))
+    else:
+        wechat = LocalWechatAuth()
+    if config.get("SMS_ADAPTER") == "http":
+        sms = HttpSmsSender(config["SMS_API_URL"], config["SMS_API_KEY"],
+                            sign_name=config["SMS_SIGN_NAME"], template_code=config["SMS_TEMPLATE_CODE"])
+    else:
+        sms = LocalSmsSender()
+    return Adapters(wechat=wechat, sms=sms)

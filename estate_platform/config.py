@@ -1,0 +1,130 @@
+"""Configuration from environment variables, with an embedded default for each.
+
+Nothing here needs an account anywhere: the defaults run on a SQLite file, the
+filesystem Celery transport and the local WeChat/SMS/Stripe adapters.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "dev-only-secret-change-me"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", PROJECT_ROOT / "instance"))
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete for the chosen environment."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict, key: str, default: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{key} must be an integer, got {raw!r}") from exc
+
+
+def load_config(env: dict | None = None) -> dict:
+    """Build the Flask config mapping from ``env`` (default: ``os.environ``)."""
+    env = dict(os.environ if env is None else env)
+    instance = Path(env.get("INSTANCE_PATH", INSTANCE_DIR))
+    app_env = env.get("APP_ENV", "development")
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'estate.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+
+    broker = env.get("CELERY_BROKER_URL") or "filesystem://"
+    celery = {
+        "broker_url": broker,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "timezone": "Asia/Shanghai",
+        "enable_utc": True,
+        "broker_connection_retry_on_startup": True,
+        "task_always_eager": _bool(env.get("CELERY_TASK_ALWAYS_EAGER")),
+        "beat_schedule_filename": str(instance / "celerybeat-schedule"),
+    }
+    if broker.startswith("filesystem://"):
+        queue_dir = instance / "celery-queue"
+        celery["broker_transport_options"] = {
+            "data_folder_in": str(queue_dir),
+            "data_folder_out": str(queue_dir),
+            "processed_folder": str(instance / "celery-processed"),
+            "store_processed": False,
+        }
+
+    config = {
+        "APP_ENV": app_env,
+        "SECRET_KEY": env.get("SECRET_KEY") or DEFAULT_SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "INSTANCE_PATH": str(instance),
+        "CELERY": celery,
+        # Sign-in tokens (mini-program, H5 buyers, staff JSON API).
+        "TOKEN_TTL_SECONDS": _int(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600),
+        "STAFF_TOKEN_TTL_SECONDS": _int(env, "STAFF_TOKEN_TTL_SECONDS", 12 * 3600),
+        # Staff sign-in lock-out.
+        "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5),
+        "LOGIN_LOCK_MINUTES": _int(env, "LOGIN_LOCK_MINUTES", 15),
+        # Adapters: "local" (default, no account needed) or "http" (the real service).
+        "WECHAT_ADAPTER": env.get("WECHAT_ADAPTER", "local"),
+        "WECHAT_APP_ID": env.get("WECHAT_APP_ID", ""),
+        "WECHAT_APP_SECRET": env.get("WECHAT_APP_SECRET", ""),
+        "WECHAT_API_BASE": env.get("WECHAT_API_BASE", "https://api.weixin.qq.com"),
+        "SMS_ADAPTER": env.get("SMS_ADAPTER", "local"),
+        "SMS_API_URL": env.get("SMS_API_URL", ""),
+        "SMS_API_KEY": env.get("SMS_API_KEY", ""),
+        "SMS_SIGN_NAME": env.get("SMS_SIGN_NAME", "新房分销平台"),
+        "SMS_TEMPLATE_CODE": env.get("SMS_TEMPLATE_CODE", "SMS_LOGIN"),
+        "SMS_CODE_TTL_SECONDS": _int(env, "SMS_CODE_TTL_SECONDS", 300),
+        "SMS_MAX_ATTEMPTS": _int(env, "SMS_MAX_ATTEMPTS", 5),
+        "SMS_PHONE_INTERVAL_SECONDS": _int(env, "SMS_PHONE_INTERVAL_SECONDS", 60),
+        "SMS_PHONE_HOURLY_LIMIT": _int(env, "SMS_PHONE_HOURLY_LIMIT", 5),
+        "SMS_IP_HOURLY_LIMIT": _int(env, "SMS_IP_HOURLY_LIMIT", 20),
+        "STRIPE_ADAPTER": env.get("STRIPE_ADAPTER", "local"),
+        "STRIPE_API_KEY": env.get("STRIPE_API_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        # Session cookie of the admin pages.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": app_env == "production",
+        "PERMANENT_SESSION_LIFETIME": _int(env, "STAFF_SESSION_SECONDS", 8 * 3600),
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 10 * 1024 * 1024),
+        "JSON_AS_ASCII": False,
+    }
+    check_config(config)
+    return config
+
+
+def check_config(config: dict) -> None:
+    """Refuse to run production on development defaults."""
+    if config.get("APP_ENV") != "production":
+        return
+    problems = []
+    if config.get("SECRET_KEY") in (None, "", DEFAULT_SECRET_KEY) or len(config["SECRET_KEY"]) < 32:
+        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+    if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+        problems.append("DATABASE_URL must point at PostgreSQL, not SQLite")
+    if str(config.get("CELERY", {}).get("broker_url", "")).startswith(("filesystem://", "memory://")):
+        problems.append("CELERY_BROKER_URL must point at a real broker (redis://…)")
+    for key in ("WECHAT_ADAPTER", "SMS_ADAPTER"):
+        if config.get(key) == "local":
+            problems.append(f"{key} must be 'http' in production, not the local fake")
+    if problems:
+        raise ConfigError("Refusing to start with APP_ENV=production: " + "; ".join(problems))

@@ -1,0 +1,1 @@
+"""Consultants (置业顾问): onboarding, approval, suspension, invites (DESIGN §2)."""

@@ -1,0 +1,252 @@
+"""Consultant onboarding and lifecycle (DESIGN §2).
+
+pending → active (operations approve) → suspended ⇄ active → terminated;
+pending → rejected (with a reason) → pending again when he re-applies.
+Joining never costs anything and recruiting earns nothing by itself.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from ..errors import Conflict, NotFound, ValidationFailed, on_constraint
+from ..phones import InvalidPhone, normalise_phone
+from ..referrals import invite_would_create_cycle
+from .models import CONSULTANT_KINDS, Consultant, ConsultantInvite, ConsultantStatusEvent
+
+INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed by hand
+INVITE_CODE_LENGTH = 8
+
+
+class ConsultantNotFound(NotFound):
+    code, message = "consultant_not_found", "未找到该顾问"
+
+
+class NotYetApplied(NotFound):
+    code, message = "consultant_not_applied", "您还没有申请成为平台顾问"
+
+
+@on_constraint("uq_consultants_wechat_user_id", "consultants.wechat_user_id")
+class AlreadyApplied(Conflict):
+    code, message = "already_applied", "您已提交过申请"
+
+
+@on_constraint("uq_consultants_phone", "consultants.phone")
+class PhoneTaken(Conflict):
+    code, message = "phone_taken", "该手机号已被其他顾问使用"
+
+
+class InviteCodeUnknown(ValidationFailed):
+    code = "invite_code_invalid"
+
+    def __init__(self, field: str = "inviter_code"):
+        super().__init__({field: ["邀请码无效或邀请人未激活"]}, "邀请码无效或邀请人未激活")
+
+
+class SelfInvite(Conflict):
+    code, message = "invite_self", "不能填写自己的邀请码"
+
+
+class InviteCycle(Conflict):
+    code, message = "invite_cycle", "不能填写您所邀请的顾问（或其下级）的邀请码"
+
+
+@on_constraint("uq_consultant_invites_invitee_id", "consultant_invites.invitee_id")
+class InviterAlreadySet(Conflict):
+    code, message = "inviter_already_set", "邀请人只能填写一次"
+
+
+class InvalidTransition(Conflict):
+    code, message = "invalid_status_transition", "当前状态下不能执行该操作"
+
+
+STATUS_LABELS = {"pending": "待审核", "active": "已激活", "rejected": "已驳回",
+                 "suspended": "已暂停", "terminated": "已终止"}
+KIND_LABELS = {"company": "公司顾问", "store": "门店经纪人", "independent": "独立经纪人"}
+
+# action → (allowed from-statuses, to-status, reason required)
+TRANSITIONS = {
+    "approve": (("pending",), "active", False),
+    "reject": (("pending",), "rejected", True),
+    "suspend": (("active",), "suspended", True),
+    "reinstate": (("suspended",), "active", False),
+    "terminate": (("active", "suspended"), "terminated", True),
+}
+
+
+@dataclass
+class Application:
+    name: str
+    phone: str
+    city: str
+    kind: str
+    company_name: str | None = None
+    inviter_code: str | None = None
+
+
+def _new_invite_code(session: Session) -> str:
+    while True:
+        code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
+        if session.scalar(select(Consultant.id).where(Consultant.invite_code == code)) is None:
+            return code
+
+
+def _record(session, consultant, from_status, to_status, *, reason, actor_type, actor_id, now):
+    session.add(ConsultantStatusEvent(consultant_id=consultant.id, from_status=from_status,
+                                      to_status=to_status, reason=reason, actor_type=actor_type,
+                                      actor_id=actor_id, created_at=now))
+
+
+def _validate_application(app: Application) -> tuple[str, str | None]:
+    errors: dict[str, list[str]] = {}
+    phone = None
+    if not app.name.strip():
+        errors["name"] = ["请填写姓名"]
+    try:
+        phone = normalise_phone(app.phone)
+    except InvalidPhone:
+        errors["phone"] = ["请输入有效的中国大陆手机号"]
+    if not app.city.strip():
+        errors["city"] = ["请填写所在城市"]
+    if app.kind not in CONSULTANT_KINDS:
+        errors["kind"] = ["顾问类型须为 company、store 或 independent"]
+    company = (app.company_name or "").strip() or None
+    if app.kind in ("company", "store") and company is None:
+        errors["company_name"] = ["公司或门店顾问须填写公司名称"]
+    if errors:
+        raise ValidationFailed(errors)
+    return phone, company
+
+
+def _inviter_by_code(session: Session, code: str, field: str = "inviter_code") -> Consultant:
+    inviter = session.scalar(select(Consultant).where(Consultant.invite_code == code.strip().upper()))
+    if inviter is None or inviter.status != "active":
+        raise InviteCodeUnknown(field)
+    return inviter
+
+
+def _link_inviter(session: Session, consultant: Consultant, inviter: Consultant, now: datetime) -> None:
+    if inviter.id == consultant.id:
+        raise SelfInvite()
+    if session.scalar(select(ConsultantInvite.id).where(ConsultantInvite.invitee_id == consultant.id)):
+        raise InviterAlreadySet()
+    if invite_would_create_cycle(session, inviter.id, consultant.id):
+        raise InviteCycle()
+    session.add(ConsultantInvite(inviter_id=inviter.id, invitee_id=consultant.id, valid_from=now))
+
+
+def apply(session: Session, wechat_user_id: int, application: Application, *, now: datetime) -> Consultant:
+    """Apply to join (or re-apply after a rejection). Free of charge, always."""
+    phone, company = _validate_application(application)
+    consultant = session.scalar(select(Consultant).where(Consultant.wechat_user_id == wechat_user_id))
+    if consultant is not None and consultant.status != "rejected":
+        raise AlreadyApplied(details={"status": consultant.status})
+    holder = session.scalar(select(Consultant.id).where(Consultant.phone == phone))
+    if holder is not None and (consultant is None or holder != consultant.id):
+        raise PhoneTaken()
+    inviter = _inviter_by_code(session, application.inviter_code) if application.inviter_code else None
+
+    previous = None
+    if consultant is None:
+        consultant = Consultant(wechat_user_id=wechat_user_id, invite_code=_new_invite_code(session),
+                                created_at=now)
+        session.add(consultant)
+    else:
+        previous = consultant.status
+    consultant.name = application.name.strip()
+    consultant.phone = phone
+    consultant.city = application.city.strip()
+    consultant.kind = application.kind
+    consultant.company_name = company
+    consultant.status = "pending"
+    consultant.status_reason = None
+    consultant.updated_at = now
+    session.flush()
+    if inviter is not None:
+        _link_inviter(session, consultant, inviter, now)
+    _record(session, consultant, previous, "pending", reason=None, actor_type="consultant",
+            actor_id=consultant.id, now=now)
+    session.flush()
+    return consultant
+
+
+def set_inviter(session: Session, consultant: Consultant, invite_code: str, *, now: datetime) -> ConsultantInvite:
+    """Name the inviter later (补填邀请人), once, if not given at sign-up."""
+    inviter = _inviter_by_code(session, invite_code, field="invite_code")
+    _link_inviter(session, consultant, inviter, now)
+    session.flush()
+    return session.scalar(select(ConsultantInvite).where(ConsultantInvite.invitee_id == consultant.id))
+
+
+def change_status(session: Session, consultant_id: int, action: str, *, staff_id: int,
+                  reason: str | None, now: datetime) -> Consultant:
+    """Operations approve, reject, suspend, reinstate or terminate a consultant."""
+    allowed_from, to_status, needs_reason = TRANSITIONS[action]
+    consultant = get_consultant(session, consultant_id)
+    reason = (reason or "").strip() or None
+    if needs_reason and reason is None:
+        raise ValidationFailed({"reason": ["请填写原因"]})
+    if consultant.status not in allowed_from:
+        raise InvalidTransition(details={"status": consultant.status, "action": action})
+    previous = consultant.status
+    consultant.status = to_status
+    consultant.status_reason = reason
+    consultant.updated_at = now
+    if action == "approve":
+        consultant.approved_at = now
+    _record(session, consultant, previous, to_status, reason=reason, actor_type="staff",
+            actor_id=staff_id, now=now)
+    session.flush()
+    return consultant
+
+
+def get_consultant(session: Session, consultant_id: int) -> Consultant:
+    consultant = session.get(Consultant, consultant_id)
+    if consultant is None:
+        raise ConsultantNotFound()
+    return consultant
+
+
+def consultant_of_user(session: Session, wechat_user_id: int) -> Consultant:
+    consultant = session.scalar(select(Consultant).where(Consultant.wechat_user_id == wechat_user_id))
+    if consultant is None:
+        raise NotYetApplied()
+    return consultant
+
+
+def profile_visible_to(session: Session, wechat_user_id: int, consultant_id: int) -> Consultant:
+    """A consultant reads only his own profile; others look like they don't exist."""
+    own = session.scalar(select(Consultant).where(Consultant.wechat_user_id == wechat_user_id))
+    if own is None or own.id != consultant_id:
+        raise ConsultantNotFound()
+    return own
+
+
+def status_history(session: Session, consultant_id: int) -> list[ConsultantStatusEvent]:
+    return list(session.scalars(select(ConsultantStatusEvent)
+                                .where(ConsultantStatusEvent.consultant_id == consultant_id)
+                                .order_by(ConsultantStatusEvent.created_at, ConsultantStatusEvent.id)))
+
+
+def list_consultants(session: Session, *, status: str | None = None, search: str | None = None,
+                     page: int = 1, per_page: int = 20) -> tuple[list[Consultant], int]:
+    query = select(Consultant)
+    if status:
+        query = query.where(Consultant.status == status)
+    if search:
+        like = f"%{search.strip()}%"
+        query = query.where(or_(Consultant.name.like(like), Consultant.phone.like(like),
+                                Consultant.company_name.like(like), Consultant.invite_code == search.strip().upper()))
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(Consultant.created_at.desc(), Consultant.id.desc())
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), total
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Consultant.status, func.count()).group_by(Consultant.status))
+    return {status: count for status, count in rows}

@@ -1,0 +1,1 @@
+"""The platform agreement (合同): versioned text, immutable signatures (DESIGN §2)."""

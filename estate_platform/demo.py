@@ -1,0 +1,113 @@
+"""Demo data for ``make run``: loaded once, never duplicated, never in production."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .consultants import services as consultants
+from .consultants.models import Consultant
+from .contracts.services import publish_agreement, sign_agreement
+from .identity.models import Buyer, StaffUser, WechatUser
+from .projects.models import Developer, Project
+from .security import hash_password
+
+AGREEMENT_TEXT = """新房顾问合作平台 · 顾问合作协议（第一版）
+
+一、入驻免费。顾问入驻、使用平台均不收取任何费用，平台不因顾问邀请他人入驻支付任何报酬；只有真实成交产生佣金。
+二、客户报备。顾问须如实报备客户，同一楼盘同一客户以最先有效报备为准，保护期按楼盘规则执行。
+三、防跑单。顾问或其客户绕开平台与开发商直接成交（跑单、飞单）的，顾问应向平台支付该单应得佣金两倍的违约金，平台有权暂停或终止合作。
+四、回访。顾问同意平台就带看、成交情况对客户进行回访核实。
+五、佣金。佣金按平台公布的规则结算，以整数分计；退房的，已结算佣金应予退回。
+六、本协议以电子方式签署，签署时记录版本、文本指纹、时间、IP 与设备信息，具有同等法律效力。
+"""
+
+STAFF = [
+    # username, password, display name, role
+    ("admin", "admin-demo-123", "系统管理员", "admin"),
+    ("finance", "finance-demo-123", "财务 王会计", "finance"),
+    ("ops", "ops-demo-123", "运营 李专员", "operations"),
+    ("site", "site-demo-123", "案场 赵经理", "site_staff"),
+]
+
+# openid, name, phone, city, kind, company, inviter openid, status, signed
+CONSULTANTS = [
+    ("demo-consultant-1", "张伟", "13800000001", "南京", "company", "南京安居置业", None, "active", True),
+    ("demo-consultant-2", "王芳", "13800000002", "南京", "store", "鼓楼链家门店", "demo-consultant-1", "active", True),
+    ("demo-consultant-3", "李强", "13800000003", "南京", "independent", None, "demo-consultant-1", "active", True),
+    ("demo-consultant-4", "刘洋", "13800000004", "南京", "company", "南京安居置业", "demo-consultant-2", "active", True),
+    ("demo-consultant-5", "陈静", "13800000005", "苏州", "independent", None, "demo-consultant-2", "active", False),
+    ("demo-consultant-6", "杨磊", "13800000006", "南京", "store", "河西我爱我家门店", "demo-consultant-3", "pending", False),
+]
+
+BUYERS = [("13900000001", "周先生"), ("13900000002", "吴女士"), ("13900000003", "郑先生")]
+
+
+@dataclass
+class DemoSummary:
+    created: bool
+    staff: list[tuple[str, str, str]]
+    consultants: list[tuple[str, str, str]]
+    buyers: list[str]
+
+
+def summary(created: bool) -> DemoSummary:
+    return DemoSummary(
+        created=created,
+        staff=[(u, p, r) for u, p, _, r in STAFF],
+        consultants=[(openid, name, status) for openid, name, *_rest, status, _signed in CONSULTANTS],
+        buyers=[phone for phone, _ in BUYERS],
+    )
+
+
+def load_demo(session: Session, *, now: datetime) -> DemoSummary:
+    """Create the demo world unless it is already there."""
+    if session.scalar(select(StaffUser.id).where(StaffUser.username == "admin")) is not None:
+        return summary(created=False)
+
+    developer = Developer(name="金陵置地集团", contact_name="孙总", contact_phone="+8625000000", created_at=now)
+    session.add(developer)
+    for name, district, address in [("金陵·玖珑湾", "建邺区", "江东中路 88 号"),
+                                    ("金陵·栖霞云庭", "栖霞区", "仙林大道 16 号"),
+                                    ("金陵·江宁澜岸", "江宁区", "双龙大道 1200 号")]:
+        session.add(Project(developer=developer, name=name, city="南京", district=district,
+                            address=address, status="on_sale", created_at=now))
+    session.flush()
+
+    staff_ids = {}
+    for username, password, display, role in STAFF:
+        user = StaffUser(username=username, password_hash=hash_password(password), display_name=display,
+                         role=role, developer_id=developer.id if role == "site_staff" else None,
+                         created_at=now)
+        session.add(user)
+        session.flush()
+        staff_ids[role] = user.id
+
+    agreement = publish_agreement(session, title="顾问合作协议", text=AGREEMENT_TEXT,
+                                  staff_id=staff_ids["admin"], now=now - timedelta(days=30))
+
+    by_openid: dict[str, Consultant] = {}
+    for i, (openid, name, phone, city, kind, company, inviter, status, signed) in enumerate(CONSULTANTS):
+        joined = now - timedelta(days=28 - i * 3)
+        user = WechatUser(openid=openid, created_at=joined)
+        session.add(user)
+        session.flush()
+        code = by_openid[inviter].invite_code if inviter else None
+        consultant = consultants.apply(
+            session, user.id,
+            consultants.Application(name=name, phone=phone, city=city, kind=kind, company_name=company,
+                                    inviter_code=code), now=joined)
+        if status == "active":
+            consultants.change_status(session, consultant.id, "approve", staff_id=staff_ids["operations"],
+                                      reason=None, now=joined + timedelta(hours=2))
+        if signed:
+            sign_agreement(session, consultant, version=agreement.version, sha256=agreement.sha256,
+                           ip="127.0.0.1", user_agent="demo-data", now=joined + timedelta(hours=3))
+        by_openid[openid] = consultant
+
+    for phone, name in BUYERS:
+        session.add(Buyer(phone="+86" + phone, name=name, created_at=now))
+    session.flush()
+    return summary(created=True)

@@ -1,0 +1,1 @@
+"""Who is calling: WeChat users (consultants), H5 buyers (SMS sign-in) and staff."""

@@ -1,0 +1,215 @@
+"""Sign-in for the three kinds of caller, and resolving a bearer token to one."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..adapters.sms import SmsSender
+from ..adapters.wechat import WechatAuth
+from ..errors import DomainError, TooManyRequests, Unauthorized, ValidationFailed
+from ..phones import InvalidPhone, normalise_phone
+from ..security import TokenInvalid, TokenRevoked, issue_token, read_token, verify_password
+from .models import Buyer, LoginAttempt, SmsCode, StaffUser, WechatUser
+
+
+# --- refusals ---------------------------------------------------------------
+
+class SmsRateLimited(TooManyRequests):
+    code, message = "sms_rate_limited", "验证码发送过于频繁，请稍后再试"
+
+
+class SmsCodeWrong(DomainError):
+    code, status, message = "sms_code_invalid", 400, "验证码错误"
+    keep_changes = True  # the failed attempt must be counted
+
+
+class SmsCodeExpired(DomainError):
+    code, status, message = "sms_code_expired", 400, "验证码已过期或未发送，请重新获取"
+
+
+class SmsTooManyAttempts(TooManyRequests):
+    code, message = "sms_too_many_attempts", "验证码错误次数过多，请重新获取验证码"
+    keep_changes = True
+
+
+class InvalidCredentials(Unauthorized):
+    code, message = "invalid_credentials", "用户名或密码错误"
+    keep_changes = True  # count the failure toward the lock-out
+
+
+class AccountLocked(TooManyRequests):
+    code, message = "account_locked", "登录失败次数过多，账号已临时锁定，请稍后再试"
+    keep_changes = True
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str
+    expires_at: datetime
+    subject: object
+
+
+def phone_or_error(raw: str, field: str = "phone") -> str:
+    try:
+        return normalise_phone(raw)
+    except InvalidPhone:
+        raise ValidationFailed({field: ["请输入有效的中国大陆手机号"]}) from None
+
+
+# --- WeChat (mini-program) ----------------------------------------------------
+
+def sign_in_wechat(session: Session, wechat: WechatAuth, code: str, *, secret: str,
+                   now: datetime, ttl_seconds: int) -> SignedIn:
+    wx = wechat.code_to_session(code)
+    user = session.scalar(select(WechatUser).where(WechatUser.openid == wx.openid))
+    if user is None:
+        user = WechatUser(openid=wx.openid, unionid=wx.unionid, created_at=now)
+        session.add(user)
+        session.flush()
+    elif wx.unionid and not user.unionid:
+        user.unionid = wx.unionid
+    user.last_login_at = now
+    token, expires = issue_token(secret, kind="wechat", subject_id=user.id,
+                                 version=user.token_version, now=now, ttl_seconds=ttl_seconds)
+    return SignedIn(token, expires, user)
+
+
+# --- SMS (H5 buyers) -----------------------------------------------------------
+
+def _hash_code(phone: str, code: str, secret: str) -> str:
+    return hmac.new(secret.encode(), f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def send_sms_code(session: Session, sms: SmsSender, raw_phone: str, *, ip: str, secret: str,
+                  now: datetime, config: dict) -> int:
+    """Send a 6-digit code; return its lifetime in seconds. Rate-limited per phone and IP."""
+    phone = phone_or_error(raw_phone)
+    hour_ago = now - timedelta(hours=1)
+    recent = session.scalars(
+        select(SmsCode.created_at).where(SmsCode.phone == phone, SmsCode.created_at > hour_ago)
+        .order_by(SmsCode.created_at.desc())
+    ).all()
+    interval = config["SMS_PHONE_INTERVAL_SECONDS"]
+    if recent and (now - recent[0]).total_seconds() < interval:
+        wait = interval - int((now - recent[0]).total_seconds())
+        raise SmsRateLimited(retry_after=max(wait, 1))
+    if len(recent) >= config["SMS_PHONE_HOURLY_LIMIT"]:
+        wait = int((recent[-1] + timedelta(hours=1) - now).total_seconds())
+        raise SmsRateLimited(retry_after=max(wait, 1))
+    ip_count = session.scalar(
+        select(func.count()).select_from(SmsCode).where(SmsCode.ip == ip, SmsCode.created_at > hour_ago)
+    )
+    if ip_count >= config["SMS_IP_HOURLY_LIMIT"]:
+        oldest = session.scalar(select(func.min(SmsCode.created_at))
+                                .where(SmsCode.ip == ip, SmsCode.created_at > hour_ago))
+        wait = int((oldest + timedelta(hours=1) - now).total_seconds())
+        raise SmsRateLimited(retry_after=max(wait, 1))
+
+    code = f"{secrets.randbelow(10**6):06d}"
+    ttl = config["SMS_CODE_TTL_SECONDS"]
+    session.add(SmsCode(phone=phone, code_hash=_hash_code(phone, code, secret), ip=ip,
+                        created_at=now, expires_at=now + timedelta(seconds=ttl)))
+    session.flush()
+    sms.send_code(phone, code)
+    return ttl
+
+
+def verify_sms_code(session: Session, raw_phone: str, code: str, *, secret: str, now: datetime,
+                    config: dict) -> SignedIn:
+    """Check the latest code for the phone; sign the buyer in (creating him on first use)."""
+    phone = phone_or_error(raw_phone)
+    sms_code = session.scalar(
+        select(SmsCode).where(SmsCode.phone == phone, SmsCode.consumed_at.is_(None))
+        .order_by(SmsCode.created_at.desc(), SmsCode.id.desc()).limit(1)
+    )
+    if sms_code is None or sms_code.expires_at <= now:
+        raise SmsCodeExpired()
+    if sms_code.attempts >= config["SMS_MAX_ATTEMPTS"]:
+        raise SmsTooManyAttempts()
+    if not hmac.compare_digest(sms_code.code_hash, _hash_code(phone, code, secret)):
+        sms_code.attempts += 1
+        left = config["SMS_MAX_ATTEMPTS"] - sms_code.attempts
+        if left <= 0:
+            raise SmsTooManyAttempts()
+        raise SmsCodeWrong(f"验证码错误，还可尝试 {left} 次", details={"attempts_left": left})
+    sms_code.consumed_at = now
+    buyer = session.scalar(select(Buyer).where(Buyer.phone == phone))
+    if buyer is None:
+        buyer = Buyer(phone=phone, created_at=now)
+        session.add(buyer)
+        session.flush()
+    buyer.last_login_at = now
+    token, expires = issue_token(secret, kind="buyer", subject_id=buyer.id,
+                                 version=buyer.token_version, now=now,
+                                 ttl_seconds=config["TOKEN_TTL_SECONDS"])
+    return SignedIn(token, expires, buyer)
+
+
+def purge_expired_sms_codes(session: Session, *, now: datetime, keep_hours: int = 24) -> int:
+    """Delete codes past use and past the rate-limit window. Safe to run twice."""
+    cutoff = now - timedelta(hours=keep_hours)
+    stale = session.scalars(select(SmsCode).where(SmsCode.expires_at < cutoff)).all()
+    for row in stale:
+        session.delete(row)
+    return len(stale)
+
+
+# --- staff ---------------------------------------------------------------------
+
+def sign_in_staff(session: Session, username: str, password: str, *, ip: str, now: datetime,
+                  max_failures: int, lock_minutes: int) -> StaffUser:
+    """Check a staff password; lock the account for a while after repeated failures."""
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip()))
+    attempt = LoginAttempt(username=username[:50], staff_user_id=user.id if user else None,
+                           succeeded=False, ip=ip, created_at=now)
+    session.add(attempt)
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        raise AccountLocked(retry_after=int((user.locked_until - now).total_seconds()) + 1)
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        if user is not None:
+            user.failed_logins += 1
+            if user.failed_logins >= max_failures:
+                user.failed_logins = 0
+                user.locked_until = now + timedelta(minutes=lock_minutes)
+                raise AccountLocked(retry_after=lock_minutes * 60)
+        raise InvalidCredentials()
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    attempt.succeeded = True
+    return user
+
+
+def issue_staff_token(user: StaffUser, *, secret: str, now: datetime, ttl_seconds: int) -> SignedIn:
+    token, expires = issue_token(secret, kind="staff", subject_id=user.id,
+                                 version=user.token_version, now=now, ttl_seconds=ttl_seconds)
+    return SignedIn(token, expires, user)
+
+
+# --- resolving and revoking tokens -------------------------------------------------
+
+_SUBJECTS = {"wechat": WechatUser, "buyer": Buyer, "staff": StaffUser}
+
+
+def authenticate(session: Session, token: str, *, kind: str, secret: str, now: datetime):
+    """Return the WechatUser, Buyer or StaffUser a token names, or raise 401."""
+    claims = read_token(secret, token, now=now)
+    if claims.kind != kind:
+        raise TokenInvalid()
+    subject = session.get(_SUBJECTS[kind], claims.subject_id)
+    if subject is None or subject.token_version != claims.version:
+        raise TokenRevoked()
+    if kind == "staff" and not subject.is_active:
+        raise TokenRevoked()
+    return subject
+
+
+def revoke_tokens(subject) -> None:
+    """Sign out everywhere: every token issued so far stops working."""
+    subject.token_version += 1

@@ -1,0 +1,1 @@
+"""Developers (开发商) and their projects (楼盘)."""

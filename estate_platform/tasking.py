@@ -1,0 +1,46 @@
+"""Celery, configured by the app factory (DESIGN §6).
+
+Embedded default: kombu's ``filesystem://`` transport under ``instance/``, with
+one ``celery worker -B --pool=solo`` started beside the web server by
+``make run``; it runs sent tasks and the beat schedule with no server at all.
+Production: ``CELERY_BROKER_URL=redis://…``, workers and exactly one beat.
+Tasks are named, take ids and ISO strings, call one service, commit once, and
+are safe to run twice (``acks_late`` + ``task_reject_on_worker_lost``).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from celery import Celery, Task
+
+
+def make_celery(app) -> Celery:
+    class AppContextTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.import_name, task_cls=AppContextTask)
+    config = dict(app.config["CELERY"])
+    transport = config.get("broker_transport_options") or {}
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        if key in transport:
+            Path(transport[key]).mkdir(parents=True, exist_ok=True)
+    if config.get("beat_schedule_filename"):
+        Path(config["beat_schedule_filename"]).parent.mkdir(parents=True, exist_ok=True)
+    config.setdefault("beat_schedule", BEAT_SCHEDULE)
+    celery.config_from_object(config)
+    celery.set_default()
+    from . import tasks  # noqa: F401  (registers the task functions)
+    app.extensions["celery"] = celery
+    return celery
+
+
+BEAT_SCHEDULE = {
+    "purge-expired-sms-codes": {
+        "task": "identity.purge_expired_sms_codes",
+        "schedule": timedelta(hours=1),
+    },
+}
+

@@ -1,0 +1,133 @@
+"""One error envelope for every JSON API: ``{"error": {"code", "message", "details"}}``.
+
+Domain errors keep their own code and status; HTTP errors from routing and
+request parsing get stable codes; nothing else (no stack trace, no SQL) ever
+reaches a client.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from flask import Flask, g, jsonify, request
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from estate_platform.db import db
+from estate_platform.errors import DomainError, error_for_integrity
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: ("bad_request", "请求格式有误"),
+    401: ("unauthorized", "请先登录"),
+    403: ("forbidden", "无权访问"),
+    404: ("not_found", "请求的资源不存在"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    409: ("conflict", "操作与当前状态冲突"),
+    413: ("payload_too_large", "上传内容过大"),
+    415: ("unsupported_media_type", "不支持的内容类型"),
+    422: ("validation_error", "提交的数据有误，请检查后重试"),
+    429: ("too_many_requests", "操作过于频繁，请稍后再试"),
+    500: ("internal_error", "服务器开小差了，请稍后重试"),
+}
+
+
+def error_payload(code: str, message: str, details: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def json_error(status: int, code: str, message: str, details: dict | None = None,
+               retry_after: int | None = None):
+    response = jsonify(error_payload(code, message, details))
+    response.status_code = status
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def describe_http_exception(exc: HTTPException) -> tuple[int, str, str, dict]:
+    """Map werkzeug/webargs errors (routing, bad JSON, schema validation) to our codes."""
+    status = exc.code or 500
+    code, message = HTTP_CODES.get(status, ("http_error", exc.name))
+    details: dict = {}
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages")
+    if status == 400 and messages and "json" in messages and any(
+            "Invalid JSON" in str(m) for m in messages.get("json", [])):
+        return 400, "malformed_json", "请求体不是有效的 JSON", {}
+    if status == 422 and messages:
+        fields: dict = {}
+        for location, errors in messages.items():
+            if isinstance(errors, dict):
+                for name, errs in errors.items():
+                    key = "_body" if name == "_schema" else name
+                    fields[key] = errs
+            else:
+                fields[f"_{location}"] = errors
+        details = {"fields": fields}
+    if status == 405:
+        details = {"allowed": sorted(exc.valid_methods or [])} if hasattr(exc, "valid_methods") else {}
+    return status, code, message, details
+
+
+def install_error_handlers(app: Flask, html_renderers: dict[str, Callable] | None = None) -> None:
+    """Register the app-wide handlers. ``html_renderers`` maps a path prefix (``/admin``)
+    to a function rendering an HTML error page for people."""
+    html_renderers = html_renderers or {}
+
+    def wants_html() -> bool:
+        path = request.path
+        if path.startswith("/api/") or "/api/" in path:
+            return False
+        return any(path.startswith(prefix) for prefix in html_renderers)
+
+    def render(status, code, message, details, retry_after=None):
+        if wants_html():
+            for prefix, renderer in html_renderers.items():
+                if request.path.startswith(prefix):
+                    return renderer(status, code, message, details), status
+        return json_error(status, code, message, details, retry_after)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        if exc.keep_changes:
+            g.keep_changes = True
+        return render(exc.status, exc.code, exc.message, exc.details, exc.retry_after)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity_error(exc: IntegrityError):
+        db.session.rollback()
+        log.info("integrity error mapped to a refusal: %s", exc.orig)
+        error = error_for_integrity(exc)
+        return render(error.status, error.code, error.message, error.details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status, code, message, details = describe_http_exception(exc)
+        return render(status, code, message, details)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        code, message = HTTP_CODES[500]
+        return render(500, code, message, {})
+
+
+def install_unit_of_work(app: Flask) -> None:
+    """One commit per request, at the edge (STYLE §4): commit on success or when a
+    refusal asks to keep its bookkeeping (failed attempts); roll back otherwise."""
+
+    @app.after_request
+    def _finish(response):
+        if response.status_code < 400 or g.get("keep_changes"):
+            try:
+                db.session.commit()
+            except IntegrityError as exc:
+                db.session.rollback()
+                error = error_for_integrity(exc)
+                return json_error(error.status, error.code, error.message, error.details)
+        else:
+            db.session.rollback()
+        return response

@@ -1,0 +1,170 @@
+"""Composition root: ``create_app()``, the WSGI app and the Celery app.
+
+Dependencies point inward: this module wires ``mini_program_api`` and ``admin``
+to the core ``estate_platform``; the core never imports them.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+import click
+from flask import Flask, jsonify, redirect, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import admin
+import mini_program_api
+from estate_platform import migrate
+from estate_platform.adapters import build_adapters
+from estate_platform.config import load_config
+from estate_platform.db import db, utcnow
+from estate_platform.tasking import make_celery
+from web_common.errors import install_error_handlers, install_unit_of_work
+
+
+def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=None)
+    app.config.update(load_config(env))
+    if overrides:
+        app.config.update(overrides)
+    os.makedirs(app.config["INSTANCE_PATH"], exist_ok=True)
+    app.json.ensure_ascii = False
+    proxies = int(os.environ.get("TRUSTED_PROXIES", "0") or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
+    db.init_app(app)
+    app.extensions["adapters"] = build_adapters(app.config)
+    make_celery(app)
+    mini_program_api.init_app(app)
+    admin.init_app(app)
+    install_error_handlers(app, html_renderers={"/admin": admin.render_error_page})
+    install_unit_of_work(app)
+
+    @app.get("/vendor/swagger-ui/<path:filename>")
+    def swagger_ui_asset(filename):
+        """Swagger UI is served by the app itself, never from a CDN (DESIGN §6)."""
+        return send_from_directory(swagger_ui_path, filename, max_age=86400)
+
+    @app.get("/")
+    def index():
+        return redirect("/admin/")
+
+    @app.get("/healthz")
+    def healthz():
+        db.session.execute(db.text("SELECT 1"))
+        return jsonify({"status": "ok"})
+
+    register_cli(app)
+    return app
+
+
+def register_cli(app: Flask) -> None:
+    db_cli = click.Group("db", help="Database schema (alembic migrations).")
+
+    @db_cli.command("upgrade")
+    @click.argument("revision", default="head")
+    def db_upgrade(revision):
+        """Apply migrations up to REVISION (default: head)."""
+        migrate.upgrade(app.config["SQLALCHEMY_DATABASE_URI"], revision)
+
+    @db_cli.command("downgrade")
+    @click.argument("revision")
+    def db_downgrade(revision):
+        """Revert migrations down to REVISION."""
+        migrate.downgrade(app.config["SQLALCHEMY_DATABASE_URI"], revision)
+
+    @db_cli.command("current")
+    def db_current():
+        migrate.current(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    app.cli.add_command(db_cli)
+
+    demo_cli = click.Group("demo", help="Demo data for local use.")
+
+    @demo_cli.command("load")
+    def demo_load():
+        """Load the demo data once (does nothing if it is already there)."""
+        print_demo(load_demo_data(app))
+
+    app.cli.add_command(demo_cli)
+
+    staff_cli = click.Group("staff", help="Staff accounts.")
+
+    @staff_cli.command("create")
+    @click.option("--username", required=True)
+    @click.option("--name", "display_name", required=True)
+    @click.option("--role", type=click.Choice(["admin", "finance", "operations", "site_staff"]), required=True)
+    @click.option("--developer-id", type=int, default=None)
+    @click.password_option()
+    def staff_create(username, display_name, role, developer_id, password):
+        """Create a staff account (production bootstrap)."""
+        from estate_platform.identity.models import StaffUser
+        from estate_platform.security import hash_password
+        with app.app_context():
+            db.session.add(StaffUser(username=username, display_name=display_name, role=role,
+                                     developer_id=developer_id, password_hash=hash_password(password),
+                                     created_at=utcnow()))
+            db.session.commit()
+        click.echo(f"created {role} {username}")
+
+    app.cli.add_command(staff_cli)
+
+    @app.cli.command("dev")
+    @click.option("--host", default="127.0.0.1")
+    @click.option("--port", default=5000, type=int)
+    @click.option("--worker/--no-worker", default=True, help="Start a Celery worker with beat beside the server.")
+    def dev(host, port, worker):
+        """Migrate, load demo data, start a local Celery worker, and serve."""
+        if app.config["APP_ENV"] == "production":
+            raise click.ClickException("`flask dev` is for local use only")
+        migrate.upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
+        demo = load_demo_data(app)
+        process = None
+        if worker:
+            process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "wsgi:celery_app", "worker", "-B",
+                                        "--pool=solo", "--loglevel=WARNING"])
+        base = f"http://{host}:{port}"
+        click.echo("\n" + "=" * 72)
+        click.echo(f"  管理后台 (admin pages)        {base}/admin/")
+        click.echo(f"  小程序 API 文档 (mini-program) {base}/api/mp/v1/docs")
+        click.echo(f"  后台 API 文档 (admin JSON)     {base}/admin/api/v1/docs")
+        click.echo(f"  database: {app.config['SQLALCHEMY_DATABASE_URI']}")
+        print_demo(demo, base)
+        click.echo("=" * 72 + "\n")
+        try:
+            app.run(host=host, port=port, debug=False, use_reloader=False)
+        finally:
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=10)
+
+
+def load_demo_data(app: Flask):
+    from estate_platform.demo import load_demo
+    with app.app_context():
+        result = load_demo(db.session, now=utcnow())
+        db.session.commit()
+    return result
+
+
+def print_demo(demo, base: str = "http://127.0.0.1:5000") -> None:
+    click.echo("  demo data: " + ("loaded" if demo.created else "already present (not duplicated)"))
+    click.echo("  staff logins (username / password / role):")
+    for username, password, role in demo.staff:
+        click.echo(f"    {username:<8} {password:<18} {role}")
+    click.echo("  consultants (WeChat login code is dev:<openid>):")
+    for openid, name, status in demo.consultants:
+        click.echo(f"    dev:{openid:<20} {name}  {status}")
+    click.echo("  try: curl -s -X POST " + base + "/api/mp/v1/auth/wechat -H 'Content-Type: application/json' "
+               "-d '{\"code\": \"dev:demo-consultant-1\"}'")
+    click.echo("  buyers (SMS codes are printed in this log): " + ", ".join(demo.buyers))
+
+
+logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+app = create_app()
+celery_app = app.extensions["celery"]

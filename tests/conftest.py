@@ -1,0 +1,284 @@
+"""Shared fixtures: a migrated database per test, the app, clients and factories.
+
+Backends: SQLite by default; set TEST_DATABASE_URL=postgresql://… to run the whole
+suite on PostgreSQL. Tests marked ``postgres`` always run on TEST_POSTGRES_URL
+(default: the local server), ``redis`` on TEST_REDIS_URL, ``chromium`` on
+/usr/bin/chromium. With REQUIRE_SERVICES=1 (CI) a skipped marked test fails the run.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from estate_platform import migrate
+from estate_platform.models import metadata
+
+SERVICE_MARKERS = ("postgres", "redis", "chromium")
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
+
+
+def _pg(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+
+
+MAIN_URL = _pg(os.environ.get("TEST_DATABASE_URL", ""))
+PG_SERVER_URL = _pg(os.environ.get("TEST_POSTGRES_URL") or (MAIN_URL if MAIN_URL.startswith("postgresql") else DEFAULT_PG))
+REDIS_URL = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In CI a test that needs PostgreSQL, Redis or Chromium may not be skipped."""
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_SERVICES and report.skipped and any(item.get_closest_marker(m) for m in SERVICE_MARKERS):
+        report.outcome = "failed"
+        report.longrepr = f"REQUIRE_SERVICES=1 but this test was skipped: {report.longrepr}"
+
+
+# --- databases ----------------------------------------------------------------------
+
+class PostgresDatabase:
+    """A throwaway database on a PostgreSQL server, migrated once, truncated per test."""
+
+    def __init__(self, server_url: str):
+        self.server_url = server_url
+        base = make_url(server_url)
+        self.name = f"ep_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        self.url = base.set(database=self.name).render_as_string(hide_password=False)
+        self.admin_url = base.set(database="postgres").render_as_string(hide_password=False)
+        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+        admin.dispose()
+        migrate.upgrade(self.url)
+        self.engine = create_engine(self.url)
+        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        self.truncate_sql = text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+    def fresh(self) -> str:
+        with self.engine.begin() as conn:
+            conn.execute(self.truncate_sql)
+        return self.url
+
+    def drop(self) -> None:
+        self.engine.dispose()
+        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def postgres_available(url: str) -> str | None:
+    try:
+        engine = create_engine(make_url(url).set(database="postgres"), connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        return f"PostgreSQL not reachable at {url}: {exc.__class__.__name__}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_db():
+    reason = postgres_available(PG_SERVER_URL)
+    if reason:
+        pytest.skip(reason)
+    database = PostgresDatabase(PG_SERVER_URL)
+    yield database
+    database.drop()
+
+
+@pytest.fixture
+def database_url(request, tmp_path, sqlite_template) -> str:
+    """A freshly migrated, empty database for this test."""
+    if MAIN_URL.startswith("postgresql") or request.node.get_closest_marker("postgres"):
+        return request.getfixturevalue("postgres_db").fresh()
+    path = tmp_path / "test.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+# --- the app ---------------------------------------------------------------------------
+
+def make_app(database_url: str, instance: Path, **overrides):
+    from wsgi import create_app
+    env = {"DATABASE_URL": database_url, "INSTANCE_PATH": str(instance), "CELERY_TASK_ALWAYS_EAGER": "1",
+           "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789"}
+    config = {"TESTING": True}
+    config.update(overrides)
+    return create_app(config, env=env)
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    application = make_app(database_url, tmp_path / "instance")
+    yield application
+    from estate_platform.db import db
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app):
+    """The app's session inside an app context, for service-level tests."""
+    from estate_platform.db import db
+    with app.app_context():
+        yield db.session
+        db.session.rollback()
+
+
+# --- factories ---------------------------------------------------------------------------
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+AGREEMENT_TEXT = "平台顾问合作协议测试文本：入驻免费；报备真实；跑单须支付违约金。" * 2
+
+
+@dataclass
+class Consultant:
+    id: int
+    token: str
+    openid: str
+    invite_code: str
+
+    @property
+    def auth(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class World:
+    """Builds people and documents over HTTP, as the real clients do."""
+
+    def __init__(self, app, client):
+        self.app, self.client = app, client
+        self._phone = 13700000000
+        self._staff_tokens: dict[str, str] = {}
+
+    def next_phone(self) -> str:
+        self._phone += 1
+        return str(self._phone)
+
+    def staff(self, role: str = "operations", username: str | None = None, password: str = "correct-horse-9"):
+        from estate_platform.db import db
+        from estate_platform.identity.models import StaffUser
+        from estate_platform.projects.models import Developer
+        from estate_platform.security import hash_password
+        username = username or f"{role}-{uuid.uuid4().hex[:6]}"
+        with self.app.app_context():
+            developer_id = None
+            if role == "site_staff":
+                developer = Developer(name=f"开发商{uuid.uuid4().hex[:6]}", created_at=now())
+                db.session.add(developer)
+                db.session.flush()
+                developer_id = developer.id
+            user = StaffUser(username=username, display_name=f"测试{role}", role=role, developer_id=developer_id,
+                             password_hash=hash_password(password), created_at=now())
+            db.session.add(user)
+            db.session.commit()
+            return user.id, username, password
+
+    def staff_auth(self, role: str = "operations") -> dict:
+        if role not in self._staff_tokens:
+            _, username, password = self.staff(role)
+            response = self.client.post("/admin/api/v1/auth/login", json={"username": username, "password": password})
+            assert response.status_code == 200, response.get_json()
+            self._staff_tokens[role] = response.get_json()["token"]
+        return {"Authorization": f"Bearer {self._staff_tokens[role]}"}
+
+    def wechat_login(self, openid: str | None = None) -> tuple[str, str]:
+        openid = openid or f"o-{uuid.uuid4().hex[:12]}"
+        response = self.client.post("/api/mp/v1/auth/wechat", json={"code": f"dev:{openid}"})
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["token"], openid
+
+    def apply(self, *, inviter_code: str | None = None, name: str = "测试顾问", kind: str = "independent",
+              company_name: str | None = None, phone: str | None = None) -> Consultant:
+        token, openid = self.wechat_login()
+        body = {"name": name, "phone": phone or self.next_phone(), "city": "南京", "kind": kind,
+                "company_name": company_name, "inviter_code": inviter_code}
+        response = self.client.post("/api/mp/v1/consultants", json=body, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 201, response.get_json()
+        data = response.get_json()
+        return Consultant(id=data["id"], token=token, openid=openid, invite_code=data["invite_code"])
+
+    def approve(self, consultant: Consultant) -> None:
+        response = self.client.post(f"/admin/api/v1/consultants/{consultant.id}/approve", json={},
+                                    headers=self.staff_auth("operations"))
+        assert response.status_code == 200, response.get_json()
+
+    def publish_agreement(self, text_: str = AGREEMENT_TEXT, title: str = "顾问合作协议") -> dict:
+        response = self.client.post("/admin/api/v1/agreements", json={"title": title, "text": text_},
+                                    headers=self.staff_auth("admin"))
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def sign(self, consultant: Consultant) -> dict:
+        current = self.client.get("/api/mp/v1/agreement", headers=consultant.auth).get_json()
+        response = self.client.post("/api/mp/v1/agreement/sign", headers=consultant.auth,
+                                    json={"version": current["version"], "sha256": current["sha256"]})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def operating_consultant(self, **kwargs) -> Consultant:
+        """Applied, approved, and signed the current agreement (publishing one if needed)."""
+        consultant = self.apply(**kwargs)
+        self.approve(consultant)
+        if self.client.get("/api/mp/v1/agreement", headers=consultant.auth).status_code == 404:
+            self.publish_agreement()
+        self.sign(consultant)
+        return consultant
+
+
+@pytest.fixture
+def world(app, client) -> World:
+    return World(app, client)
+
+
+def table_counts(app) -> dict[str, int]:
+    """Row counts of every table: 'bad input changes nothing' compares two of these."""
+    from estate_platform.db import db
+    with app.app_context():
+        return {t.name: db.session.execute(text(f'SELECT COUNT(*) FROM "{t.name}"')).scalar_one()
+                for t in metadata.sorted_tables}
+
+
+@pytest.fixture
+def counts(app):
+    return lambda: table_counts(app)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+__all__ = ["now", "timedelta", "World", "Consultant", "REDIS_URL", "PG_SERVER_URL", "make_app"]

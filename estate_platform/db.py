@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
@@ -82,3 +82,14 @@ def _run_after_commit(session):
 def _drop_after_commit(session, previous_transaction):
     if previous_transaction.parent is None:  # outermost transaction only
         session.info.pop("after_commit", None)
+
+
+# --- serialising rules the database cannot express as a constraint ---------------
+
+LOCK_INVITE_GRAPH = 1_001  # "the invite graph stays acyclic" is checked under this lock
+
+
+def advisory_lock(session: Session, key: int) -> None:
+    """Hold a transaction-scoped lock on PostgreSQL (SQLite already serialises writers)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

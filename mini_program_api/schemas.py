@@ -55,9 +55,10 @@ class BuyerTokenSchema(TokenSchema):
 
 
 class ApplicationSchema(InputSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    phone = fields.String(required=True, validate=validate.Length(min=11, max=20))
-    city = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    """Types and sizes only; the service checks content and reports every bad field at once."""
+    name = fields.String(required=True, validate=validate.Length(max=50))
+    phone = fields.String(required=True, validate=validate.Length(max=20), metadata={"description": "中国大陆手机号"})
+    city = fields.String(required=True, validate=validate.Length(max=50))
     kind = fields.String(required=True, validate=validate.OneOf(CONSULTANT_KINDS),
                          metadata={"description": "company 公司顾问 / store 门店经纪人 / independent 独立经纪人"})
     company_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))

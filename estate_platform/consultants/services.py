@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from ..db import LOCK_INVITE_GRAPH, advisory_lock
 from ..errors import Conflict, NotFound, ValidationFailed, on_constraint
 from ..phones import InvalidPhone, normalise_phone
 from ..referrals import invite_would_create_cycle
@@ -132,6 +133,8 @@ def _inviter_by_code(session: Session, code: str, field: str = "inviter_code") -
 def _link_inviter(session: Session, consultant: Consultant, inviter: Consultant, now: datetime) -> None:
     if inviter.id == consultant.id:
         raise SelfInvite()
+    # Two consultants naming each other at the same moment would each see no cycle.
+    advisory_lock(session, LOCK_INVITE_GRAPH)
     if session.scalar(select(ConsultantInvite.id).where(ConsultantInvite.invitee_id == consultant.id)):
         raise InviterAlreadySet()
     if invite_would_create_cycle(session, inviter.id, consultant.id):

@@ -14,6 +14,7 @@ import click
 from flask import Flask, jsonify, redirect, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.serving import run_simple
 
 import admin
 import mini_program_api
@@ -136,7 +137,8 @@ def register_cli(app: Flask) -> None:
         print_demo(demo, base)
         click.echo("=" * 72 + "\n")
         try:
-            app.run(host=host, port=port, debug=False, use_reloader=False)
+            # app.run() refuses to block inside a `flask` command; serve directly.
+            run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
         finally:
             if process is not None:
                 process.terminate()

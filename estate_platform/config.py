@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 DEFAULT_SECRET_KEY = "dev-only-secret-change-me"
+ADAPTER_KINDS = ("local", "http")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", PROJECT_ROOT / "instance"))
 
@@ -108,6 +109,9 @@ def load_config(env: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 10 * 1024 * 1024),
         "JSON_AS_ASCII": False,
     }
+    for key in ("WECHAT_ADAPTER", "SMS_ADAPTER", "STRIPE_ADAPTER"):
+        if config[key] not in ADAPTER_KINDS:
+            raise ConfigError(f"{key} must be one of {', '.join(ADAPTER_KINDS)}, got {config[key]!r}")
     check_config(config)
     return config
 
@@ -124,7 +128,11 @@ def check_config(config: dict) -> None:
     if str(config.get("CELERY", {}).get("broker_url", "")).startswith(("filesystem://", "memory://")):
         problems.append("CELERY_BROKER_URL must point at a real broker (redis://…)")
     for key in ("WECHAT_ADAPTER", "SMS_ADAPTER"):
-        if config.get(key) == "local":
+        if config.get(key) != "http":
             problems.append(f"{key} must be 'http' in production, not the local fake")
+    if config.get("WECHAT_ADAPTER") == "http" and not (config.get("WECHAT_APP_ID") and config.get("WECHAT_APP_SECRET")):
+        problems.append("WECHAT_APP_ID and WECHAT_APP_SECRET must be set for the WeChat adapter")
+    if config.get("SMS_ADAPTER") == "http" and not (config.get("SMS_API_URL") and config.get("SMS_API_KEY")):
+        problems.append("SMS_API_URL and SMS_API_KEY must be set for the SMS adapter")
     if problems:
         raise ConfigError("Refusing to start with APP_ENV=production: " + "; ".join(problems))

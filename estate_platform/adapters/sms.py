@@ -57,6 +57,8 @@ class HttpSmsSender:
             )
             response.raise_for_status()
             body = response.json()
+            if not isinstance(body, dict):
+                raise ValueError(f"expected a JSON object, got {type(body).__name__}")
         except (requests.RequestException, ValueError) as exc:
             log.warning("sms gateway failed: %s", exc)
             raise SmsUnavailable() from exc

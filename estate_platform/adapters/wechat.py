@@ -68,9 +68,13 @@ class HttpWechatAuth:
             )
             response.raise_for_status()
             data = response.json()
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a JSON object, got {type(data).__name__}")
         except (requests.RequestException, ValueError) as exc:
-            log.warning("wechat code2session failed: %s", exc)
-            raise WechatUnavailable() from exc
+            # Not ``exc`` itself: requests puts the full URL, app secret included, in its messages.
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            log.warning("wechat code2session failed: %s (HTTP status %s)", type(exc).__name__, status)
+            raise WechatUnavailable() from None
         errcode = int(data.get("errcode") or 0)
         if errcode in self.CODE_ERRORS:
             raise WechatCodeInvalid()

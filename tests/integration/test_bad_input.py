@@ -1,0 +1,329 @@
+"""Bad input on every JSON endpoint → 400/422 in the error envelope, and nothing
+in the database changes.
+
+The endpoints are read from both OpenAPI documents (/api/mp/v1 and
+/admin/api/v1): every operation with a JSON body and every operation with query
+parameters is attacked, with valid authentication for it and real objects in its
+path, so that only the input can be the reason for the refusal. A new endpoint is
+covered as soon as it is documented.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import pytest
+
+from tests.conftest import now
+
+from . import openapi_helpers as oa
+
+SNAPSHOT = oa.spec_snapshot()
+ALL_OPERATIONS = [op for prefix, spec in SNAPSHOT.items() for op in oa.operations(spec, prefix)]
+BODY_TARGETS = oa.targets([op for op in ALL_OPERATIONS if op.op.get("requestBody")])
+REQUIRED_TARGETS = [t for t in BODY_TARGETS if t.operation.body_schema.get("required")]
+QUERY_TARGETS = oa.targets([op for op in ALL_OPERATIONS if op.query_parameters])
+UNKNOWN_FIELD = "unexpected_field"
+
+
+class Caller:
+    """Valid credentials and real path objects for any documented operation, made on demand."""
+
+    def __init__(self, world):
+        self.world = world
+
+    @cached_property
+    def consultant(self):
+        """An active consultant who signed the current agreement: passes every consultant guard."""
+        return self.world.operating_consultant()
+
+    @cached_property
+    def pending_consultant(self):
+        return self.world.apply(name="待审顾问")
+
+    def headers(self, op: oa.Operation) -> dict:
+        if not op.requires_bearer:
+            return {}
+        if op.prefix == oa.MP:
+            return self.consultant.auth
+        return self.world.staff_auth("admin")  # role admin is allowed on every admin JSON endpoint
+
+    def path_value(self, op: oa.Operation, name: str):
+        if name == "consultant_id":
+            return self.consultant.id if op.prefix == oa.MP else self.pending_consultant.id
+        raise AssertionError(f"{op}: no real object known for path parameter {name!r}: "
+                             f"add one to Caller.path_value in {__file__}")
+
+    def url(self, target: oa.Target) -> str:
+        values = dict(target.fixed)
+        for param in target.operation.path_parameters:
+            if param["name"] not in values:
+                values[param["name"]] = self.path_value(target.operation, param["name"])
+        return oa.fill_path(target.operation.path, values)
+
+
+@pytest.fixture
+def caller(world) -> Caller:
+    return Caller(world)
+
+
+def live(client, target: oa.Target) -> oa.Target:
+    """The same endpoint, read from the document the running app serves."""
+    op = target.operation
+    spec = oa.load_spec(client, op.prefix)
+    return oa.Target(oa.find_operation(spec, op.prefix, op.path, op.method), target.fixed)
+
+
+class Attack:
+    """Prepares an endpoint (credentials, path objects), snapshots the row counts, sends bad requests."""
+
+    def __init__(self, client, caller, counts, target):
+        self.client, self.counts = client, counts
+        self.target = live(client, target)
+        self.op = self.target.operation
+        self.url = caller.url(self.target)
+        self.headers = caller.headers(self.op)
+        self.before = counts()
+
+    def send(self, *, query: dict | None = None, **kwargs):
+        return self.client.open(self.url, method=self.op.method.upper(), headers=self.headers,
+                                query_string=query, **kwargs)
+
+    def assert_nothing_changed(self):
+        after = self.counts()
+        changed = {table: (self.before[table], after[table]) for table in self.before if self.before[table] != after[table]}
+        assert not changed, f"{self.target}: bad input changed row counts (table: before, after): {changed}"
+
+
+@pytest.fixture
+def attack(client, caller, counts):
+    return lambda target: Attack(client, caller, counts, target)
+
+
+def test_every_documented_endpoint_with_input_is_enumerated():
+    """Guard against an enumeration that silently covers nothing."""
+    body = {str(t) for t in BODY_TARGETS}
+    query = {str(t) for t in QUERY_TARGETS}
+    for expected in ("POST /api/mp/v1/auth/wechat", "POST /api/mp/v1/consultants", "PUT /api/mp/v1/consultants/me/inviter",
+                     "POST /api/mp/v1/agreement/sign", "POST /admin/api/v1/auth/login",
+                     "POST /admin/api/v1/agreements",
+                     *(f"POST /admin/api/v1/consultants/{{consultant_id}}/{action}"
+                       for action in ("approve", "reject", "suspend", "reinstate", "terminate"))):
+        assert expected in body, f"{expected} not enumerated from the OpenAPI documents: {sorted(body)}"
+    assert "GET /admin/api/v1/consultants" in query
+    for op in ALL_OPERATIONS:
+        assert op.op.get("requestBody") is None or op.method in ("post", "put", "patch"), f"{op} has a body"
+
+
+# --- (a) malformed JSON -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", BODY_TARGETS, ids=str)
+def test_malformed_json_is_400(attack, target):
+    a = attack(target)
+    for data in ("{not json", '{"a": 1', "\x00\xff", '{"a": 1}}', "{'a': 1}"):
+        response = a.send(data=data, content_type="application/json")
+        oa.assert_error_envelope(response, 400, "malformed_json", f"{a.target} with body {data!r}")
+    a.assert_nothing_changed()
+
+
+# --- (b) an array instead of an object ---------------------------------------------------------
+
+@pytest.mark.parametrize("target", BODY_TARGETS, ids=str)
+def test_json_array_or_other_non_object_is_422(attack, target):
+    a = attack(target)
+    valid = oa.valid_body(a.op.body_schema, str(a.target))
+    for body in ([], [valid], "a string", 42, None):
+        response = a.send(json=body) if body is not None else a.send(data="null", content_type="application/json")
+        error = oa.assert_error_envelope(response, 422, "validation_error", f"{a.target} with body {body!r}")
+        oa.field_errors(error, f"{a.target} with body {body!r}")
+    a.assert_nothing_changed()
+
+
+# --- (c) wrong types and values, one property at a time ----------------------------------------
+
+@pytest.mark.parametrize("target", BODY_TARGETS, ids=str)
+def test_each_property_with_a_wrong_type_is_422_naming_it(attack, target):
+    a = attack(target)
+    schema = a.op.body_schema
+    properties = schema.get("properties", {})
+    assert properties, f"{a.target}: documented body has no properties"
+    base = oa.valid_body(schema, str(a.target))
+    failures = []
+    for name, prop in properties.items():
+        for label, value in oa.wrong_values(prop, f"{a.target} {name}"):
+            body = {**base, name: value}
+            response = a.send(json=body)
+            where = f"{a.target} {name}={value!r} ({label})"
+            try:
+                error = oa.assert_error_envelope(response, 422, "validation_error", where)
+                fields = oa.field_errors(error, where)
+                assert set(fields) == {name}, f"{where}: details.fields should name exactly {name!r}: {fields}"
+            except AssertionError as exc:
+                failures.append(str(exc))
+    assert not failures, "\n".join(failures)
+    a.assert_nothing_changed()
+
+
+# --- (d) an unknown field ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", BODY_TARGETS, ids=str)
+def test_unknown_field_in_body_is_422(attack, target):
+    a = attack(target)
+    body = {**oa.valid_body(a.op.body_schema, str(a.target)), UNKNOWN_FIELD: "x"}
+    response = a.send(json=body)
+    error = oa.assert_error_envelope(response, 422, "validation_error", str(a.target))
+    fields = oa.field_errors(error, str(a.target))
+    assert set(fields) == {UNKNOWN_FIELD}, fields
+    a.assert_nothing_changed()
+
+
+# --- missing required fields ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", REQUIRED_TARGETS, ids=str)
+def test_missing_required_fields_are_each_named_in_chinese(attack, target):
+    a = attack(target)
+    schema = a.op.body_schema
+    required = set(schema["required"])
+    error = oa.assert_error_envelope(a.send(json={}), 422, "validation_error", f"{a.target} with {{}}")
+    fields = oa.field_errors(error, str(a.target))
+    assert set(fields) == required, f"{a.target}: {{}} should name exactly the required fields {required}: {fields}"
+    for name in required:
+        assert fields[name] == ["必填字段"], (name, fields[name])
+    # Each required field missing on its own, the others valid.
+    base = oa.valid_body(schema, str(a.target))
+    for name in sorted(required):
+        body = {k: v for k, v in base.items() if k != name}
+        error = oa.assert_error_envelope(a.send(json=body), 422, "validation_error", f"{a.target} without {name}")
+        assert oa.field_errors(error, str(a.target)) == {name: ["必填字段"]}
+    # No body at all (no Content-Type): the same refusal, not a 500 or a 415.
+    error = oa.assert_error_envelope(a.send(), 422, "validation_error", f"{a.target} without a body")
+    assert set(oa.field_errors(error, str(a.target))) == required
+    a.assert_nothing_changed()
+
+
+# --- query strings ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", QUERY_TARGETS, ids=str)
+def test_each_query_parameter_with_a_bad_value_is_422_naming_it(attack, target):
+    a = attack(target)
+    failures, tried = [], 0
+    for param in a.op.query_parameters:
+        name = param["name"]
+        for label, value in oa.wrong_values(param["schema"], f"{a.target} ?{name}", query=True):
+            tried += 1
+            where = f"{a.target}?{name}={value!r} ({label})"
+            try:
+                error = oa.assert_error_envelope(a.send(query={name: value}), 422, "validation_error", where)
+                fields = oa.field_errors(error, where)
+                assert set(fields) == {name}, f"{where}: details.fields should name exactly {name!r}: {fields}"
+            except AssertionError as exc:
+                failures.append(str(exc))
+    assert tried, f"{a.target}: no bad value could be made for any query parameter"
+    assert not failures, "\n".join(failures)
+    a.assert_nothing_changed()
+
+
+@pytest.mark.parametrize("target", QUERY_TARGETS, ids=str)
+def test_unknown_query_parameter_is_422(attack, target):
+    a = attack(target)
+    response = a.send(query={UNKNOWN_FIELD: "x"})
+    error = oa.assert_error_envelope(response, 422, "validation_error", f"{a.target}?{UNKNOWN_FIELD}=x")
+    assert set(oa.field_errors(error, str(a.target))) == {UNKNOWN_FIELD}
+    a.assert_nothing_changed()
+
+
+# --- routing errors ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", [f"{oa.MP}/no-such-endpoint", f"{oa.MP}/consultants/not-a-number",
+                                 f"{oa.MP}/agreement/sign/extra", f"{oa.ADMIN}/no-such-endpoint",
+                                 f"{oa.ADMIN}/consultants/1/promote"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_unknown_url_is_json_404(client, counts, url, method):
+    before = counts()
+    response = client.open(url, method=method, json={"a": 1})
+    oa.assert_error_envelope(response, 404, "not_found", f"{method} {url}")
+    assert counts() == before
+
+
+def test_wrong_method_is_json_405_on_every_route(app, client, counts):
+    before = counts()
+    tried = 0
+    for prefix in oa.PREFIXES:
+        for rule in oa.api_rules(app, prefix):
+            allowed = oa.rule_methods(rule)
+            # Several rules may share a URL (one per method): the URL's methods together.
+            url = oa.example_rule_url(rule.rule)
+            for other in oa.api_rules(app, prefix):
+                if other.rule == rule.rule:
+                    allowed |= oa.rule_methods(other)
+            for method in ("delete", "patch", "put", "post", "get"):
+                if method not in allowed:
+                    break
+            response = client.open(url, method=method.upper(), json={})
+            error = oa.assert_error_envelope(response, 405, "method_not_allowed", f"{method.upper()} {url}")
+            assert allowed <= {m.lower() for m in error["details"].get("allowed", [])}, error
+            tried += 1
+    assert tried >= 10, tried
+    assert counts() == before
+
+
+# --- unexpected failures -----------------------------------------------------------------------------
+
+SECRET = "secret-internal-detail-42"
+
+
+def test_unexpected_exception_in_the_admin_api_is_json_500(client, world, counts, monkeypatch):
+    from estate_platform.consultants import services
+
+    def explode(*args, **kwargs):
+        raise RuntimeError(f"{SECRET}: SELECT password_hash FROM staff_users")
+
+    headers = world.staff_auth("admin")
+    monkeypatch.setattr(services, "list_consultants", explode)
+    before = counts()
+    response = client.get("/admin/api/v1/consultants", headers=headers)
+    error = oa.assert_error_envelope(response, 500, "internal_error", "GET /admin/api/v1/consultants")
+    assert error["details"] == {}
+    assert SECRET not in response.get_data(as_text=True)
+    assert counts() == before
+
+
+def test_unexpected_exception_in_the_mini_program_api_is_json_500_and_rolls_back(client, world, counts, monkeypatch):
+    from estate_platform.contracts import services
+    from estate_platform.identity.models import StaffUser
+
+    consultant = world.operating_consultant()
+
+    def explode(session, *args, **kwargs):
+        # Something written before the failure must not be committed.
+        session.add(StaffUser(username="ghost", display_name="幽灵", role="admin", password_hash="x",
+                              created_at=now()))
+        session.flush()
+        raise RuntimeError(SECRET)
+
+    monkeypatch.setattr(services, "signatures_of", explode)
+    before = counts()
+    response = client.get("/api/mp/v1/agreement/signatures", headers=consultant.auth)
+    oa.assert_error_envelope(response, 500, "internal_error", "GET /api/mp/v1/agreement/signatures")
+    assert SECRET not in response.get_data(as_text=True)
+    assert counts() == before
+
+
+def test_database_error_is_json_500_without_sql(client, world, counts, monkeypatch):
+    from sqlalchemy import text
+
+    from estate_platform.contracts import services
+
+    def bad_sql(session, *args, **kwargs):
+        return session.execute(text(f"SELECT {SECRET.replace('-', '_')} FROM no_such_table WHERE id = 1")).all()
+
+    headers = world.staff_auth("admin")
+    monkeypatch.setattr(services, "list_agreements", bad_sql)
+    before = counts()
+    response = client.get("/admin/api/v1/agreements", headers=headers)
+    oa.assert_error_envelope(response, 500, "internal_error", "GET /admin/api/v1/agreements")
+    body = response.get_data(as_text=True)
+    assert "no_such_table" not in body and SECRET.replace("-", "_") not in body
+    # The session is usable again: the next request works.
+    monkeypatch.undo()
+    assert client.get("/admin/api/v1/agreements", headers=headers).status_code == 200
+    assert counts() == before

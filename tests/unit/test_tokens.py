@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
+from itsdangerous.encoding import base64_decode
 from hypothesis import strategies as st
 
 from estate_platform.security import TokenExpired, TokenInvalid, issue_token, read_token
@@ -28,6 +29,12 @@ def test_any_single_character_change_is_detected(position, replacement):
     if token[position] == replacement:
         return
     tampered = token[:position] + replacement + token[position + 1:]
+    # The last base64 character of a segment carries padding bits; a change there that
+    # decodes to the same bytes is the same token, not a tampered one.
+    try:
+        assume([base64_decode(p) for p in tampered.split(".")] != [base64_decode(p) for p in token.split(".")])
+    except Exception:
+        pass
     with pytest.raises(TokenInvalid):
         read_token("s3cret", tampered, now=NOW)
 

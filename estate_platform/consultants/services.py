@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ..db import LOCK_INVITE_GRAPH, advisory_lock
+from ..identity.models import StaffUser
 from ..errors import Conflict, NotFound, ValidationFailed, on_constraint
 from ..phones import InvalidPhone, normalise_phone
 from ..referrals import invite_would_create_cycle
@@ -229,10 +230,17 @@ def profile_visible_to(session: Session, wechat_user_id: int, consultant_id: int
     return own
 
 
-def status_history(session: Session, consultant_id: int) -> list[ConsultantStatusEvent]:
-    return list(session.scalars(select(ConsultantStatusEvent)
-                                .where(ConsultantStatusEvent.consultant_id == consultant_id)
-                                .order_by(ConsultantStatusEvent.created_at, ConsultantStatusEvent.id)))
+def status_history(session: Session, consultant_id: int) -> list[tuple[ConsultantStatusEvent, str]]:
+    """The consultant's status changes, oldest first, each with who made it (for people)."""
+    events = list(session.scalars(select(ConsultantStatusEvent)
+                                  .where(ConsultantStatusEvent.consultant_id == consultant_id)
+                                  .order_by(ConsultantStatusEvent.created_at, ConsultantStatusEvent.id)))
+    staff_ids = {e.actor_id for e in events if e.actor_type == "staff" and e.actor_id}
+    names = dict(session.execute(select(StaffUser.id, StaffUser.display_name)
+                                 .where(StaffUser.id.in_(staff_ids))).all()) if staff_ids else {}
+    labels = {"consultant": "顾问本人", "system": "系统"}
+    return [(e, names.get(e.actor_id, f"员工 #{e.actor_id}") if e.actor_type == "staff" else labels[e.actor_type])
+            for e in events]
 
 
 def list_consultants(session: Session, *, status: str | None = None, search: str | None = None,

@@ -207,7 +207,7 @@ def example_rule_url(rule: str) -> str:
     return RULE_VARIABLE.sub(substitute, rule)
 
 
-def is_docs_endpoint(app, rule) -> bool:
+def is_docs_endpoint(rule) -> bool:
     """The OpenAPI document and Swagger UI page that flask-smorest registers itself."""
     blueprint = rule.endpoint.rpartition(".")[0]
     return blueprint.endswith("api-docs") or rule.rule.endswith((f"/{SPEC_FILE}", f"/{DOCS_PAGE}"))
@@ -216,7 +216,7 @@ def is_docs_endpoint(app, rule) -> bool:
 def api_rules(app, prefix: str):
     """Every URL rule of the app under ``prefix`` except the docs themselves."""
     return [rule for rule in app.url_map.iter_rules()
-            if (rule.rule == prefix or rule.rule.startswith(prefix + "/")) and not is_docs_endpoint(app, rule)]
+            if (rule.rule == prefix or rule.rule.startswith(prefix + "/")) and not is_docs_endpoint(rule)]
 
 
 def rule_methods(rule) -> set[str]:
@@ -226,7 +226,8 @@ def rule_methods(rule) -> set[str]:
 # --- example values (from a schema) ---------------------------------------------------------
 
 FORMAT_EXAMPLES = {"date-time": "2024-05-01T10:00:00+08:00", "date": "2024-05-01", "email": "a@example.com",
-                   "uri": "https://example.com/", "url": "https://example.com/", "uuid": "12345678-1234-5678-1234-567812345678"}
+                   "uri": "https://example.com/", "url": "https://example.com/",
+                   "uuid": "12345678-1234-5678-1234-567812345678"}
 
 
 def example_value(schema: dict, where: str = ""):

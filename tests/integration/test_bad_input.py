@@ -90,7 +90,7 @@ class Attack:
 
     def assert_nothing_changed(self):
         after = self.counts()
-        changed = {table: (self.before[table], after[table]) for table in self.before if self.before[table] != after[table]}
+        changed = {table: (count, after[table]) for table, count in self.before.items() if count != after[table]}
         assert not changed, f"{self.target}: bad input changed row counts (table: before, after): {changed}"
 
 
@@ -103,8 +103,9 @@ def test_every_documented_endpoint_with_input_is_enumerated():
     """Guard against an enumeration that silently covers nothing."""
     body = {str(t) for t in BODY_TARGETS}
     query = {str(t) for t in QUERY_TARGETS}
-    for expected in ("POST /api/mp/v1/auth/wechat", "POST /api/mp/v1/consultants", "PUT /api/mp/v1/consultants/me/inviter",
-                     "POST /api/mp/v1/agreement/sign", "POST /admin/api/v1/auth/login",
+    for expected in ("POST /api/mp/v1/auth/wechat", "POST /api/mp/v1/consultants",
+                     "PUT /api/mp/v1/consultants/me/inviter", "POST /api/mp/v1/agreement/sign",
+                     "POST /admin/api/v1/auth/login",
                      "POST /admin/api/v1/agreements",
                      *(f"POST /admin/api/v1/consultants/{{consultant_id}}/{action}"
                        for action in ("approve", "reject", "suspend", "reinstate", "terminate"))):

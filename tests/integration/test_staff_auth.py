@@ -135,3 +135,14 @@ def test_logout_ends_the_session(world, client):
     token = csrf_from(client.get("/admin/").get_data(as_text=True))
     client.post("/admin/logout", data={"csrf_token": token})
     assert client.get("/admin/").status_code == 302
+
+
+def test_approval_through_the_page_is_recorded_with_the_staff_members_name(world, client):
+    _, username, password = world.staff("operations")
+    login_page(client, username, password)
+    pending = world.apply(name="待审顾问")
+    detail = client.get(f"/admin/consultants/{pending.id}").get_data(as_text=True)
+    response = client.post(f"/admin/consultants/{pending.id}/approve", data={"csrf_token": csrf_from(detail)})
+    assert response.status_code == 302
+    page = client.get(f"/admin/consultants/{pending.id}").get_data(as_text=True)
+    assert "已审核通过" in page and "待审核 → 已激活" in page and "测试operations" in page

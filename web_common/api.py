@@ -7,7 +7,8 @@ from functools import wraps
 
 import flask_smorest
 from flask import request
-from marshmallow import EXCLUDE, RAISE, Schema, fields
+from marshmallow import RAISE, Schema, fields
+from webargs.flaskparser import FlaskParser
 
 from estate_platform.errors import DomainError
 from estate_platform.security import TokenExpired, TokenInvalid, TokenMissing, TokenRevoked
@@ -36,8 +37,14 @@ class InputSchema(Schema):
 
 
 class QuerySchema(Schema):
+    """Query strings: unknown parameters are refused too (``?stauts=`` must not list everything)."""
     class Meta:
-        unknown = EXCLUDE
+        unknown = RAISE
+
+
+class PlatformParser(FlaskParser):
+    """webargs ignores unknown query parameters whatever the schema says: let the schema decide."""
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
 
 
 class PlatformApi(flask_smorest.Api):
@@ -52,10 +59,21 @@ class PlatformApi(flask_smorest.Api):
 
 
 class PlatformBlueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = PlatformParser()
+
+    def arguments(self, schema, *, location="json", **kwargs):
+        """Every JSON body can also be refused as malformed (400 malformed_json): document it."""
+        decorator = super().arguments(schema, location=location, **kwargs)
+        if location not in ("json", "json_or_form"):
+            return decorator
+        document_400 = self.alt_response(400, schema=ErrorSchema, description="`malformed_json`: 请求体不是有效的 JSON")
+        return lambda func: document_400(decorator(func))
 
     def refuses(self, *errors: type[DomainError] | int):
         """Document each refusal (grouped by status, with its stable codes)."""
         by_status: dict[int, list[str]] = defaultdict(list)
+        if any(e == 422 or (not isinstance(e, int) and e.status == 422) for e in errors):
+            by_status[422].append("`validation_error`: 参数校验失败，details.fields 列出每个字段的错误")
         for error in errors:
             if isinstance(error, int):
                 by_status[error]
@@ -64,7 +82,7 @@ class PlatformBlueprint(flask_smorest.Blueprint):
 
         def decorator(func):
             for status, lines in sorted(by_status.items()):
-                description = "；".join(lines) if lines else None
+                description = "；".join(dict.fromkeys(lines)) if lines else None
                 func = self.alt_response(status, schema=ErrorSchema, description=description or
                                          {400: "请求格式有误", 401: "未登录", 403: "无权访问",
                                           404: "资源不存在", 409: "冲突", 422: "参数校验失败",

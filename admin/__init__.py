@@ -10,8 +10,11 @@ API_PREFIX = "/admin/api/v1"
 
 
 def init_app(app: Flask) -> PlatformApi:
-    from . import api, pages
+    from . import api, pages, projects_api, projects_pages, visits_api, visits_pages
     app.register_blueprint(pages.bp)
+    app.register_blueprint(projects_pages.bp)
+    app.register_blueprint(visits_pages.bp)
+    app.before_request(pages.check_csrf)
     app.config.update({
         "ADMIN_API_TITLE": "平台管理后台 API",
         "ADMIN_API_VERSION": "v1",
@@ -24,6 +27,8 @@ def init_app(app: Flask) -> PlatformApi:
     admin_api = PlatformApi(app, config_prefix="ADMIN_", spec_kwargs={"servers": [{"url": "/"}]})
     admin_api.add_bearer_scheme()
     api.register(admin_api, API_PREFIX)
+    admin_api.register_blueprint(projects_api.blp, url_prefix=API_PREFIX)
+    admin_api.register_blueprint(visits_api.blp, url_prefix=f"{API_PREFIX}/visits")
     return admin_api
 
 

@@ -5,6 +5,7 @@ refer to them. Times are stored as naive UTC and handed back timezone-aware.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -67,15 +68,23 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 # --- side effects that must wait for the commit (STYLE §4) -----------------
 
 def after_commit(session: Session, action: Callable[[], None]) -> None:
-    """Run ``action`` once ``session`` has committed; drop it on rollback."""
+    """Run ``action`` once ``session`` has committed (see ``commit``); drop it on rollback."""
     session.info.setdefault("after_commit", []).append(action)
 
 
-@event.listens_for(Session, "after_commit")
-def _run_after_commit(session):
+def commit(session: Session) -> None:
+    """The one way a unit of work ends well: commit, then send what waited for it.
+
+    Actions run after the commit has returned, so a task run eagerly (in tests or
+    in-process) starts a fresh transaction instead of touching a committing one.
+    """
+    session.commit()
     actions = session.info.pop("after_commit", [])
     for action in actions:
-        action()
+        try:
+            action()
+        except Exception:  # the data is committed; a lost side effect is retried by its sweeper task
+            logging.getLogger(__name__).exception("after-commit action failed")
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -38,9 +38,11 @@ def make_celery(app) -> Celery:
 
 
 BEAT_SCHEDULE = {
-    "purge-expired-sms-codes": {
-        "task": "identity.purge_expired_sms_codes",
-        "schedule": timedelta(hours=1),
-    },
+    "purge-expired-sms-codes": {"task": "identity.purge_expired_sms_codes", "schedule": timedelta(hours=1)},
+    "expire-registrations": {"task": "registrations.expire_due", "schedule": timedelta(minutes=5)},
+    "remind-expiring-registrations": {"task": "registrations.remind_expiring", "schedule": timedelta(minutes=30)},
+    "reroute-timed-out-handoffs": {"task": "handoffs.reroute_timed_out", "schedule": timedelta(minutes=5)},
+    "follow-up-reminders": {"task": "crm.send_follow_up_reminders", "schedule": timedelta(minutes=15)},
+    "redeliver-notifications": {"task": "notifications.redeliver_pending", "schedule": timedelta(minutes=10)},
 }
 

@@ -1,12 +1,20 @@
-"""Celery tasks: thin, named, idempotent (STYLE §9). Each is its own unit of work."""
+"""Celery tasks: thin, named, idempotent (STYLE §9). Each is its own unit of work.
+
+Each business area keeps its tasks in ``<area>/tasks.py``; importing them here
+registers them with the Celery app.
+"""
 from __future__ import annotations
 
 from datetime import datetime
 
 from celery import shared_task
 
-from .db import db, utcnow
+from .crm import tasks as _crm_tasks  # noqa: F401
+from .db import commit, db, utcnow
+from .handoffs import tasks as _handoff_tasks  # noqa: F401
 from .identity.services import purge_expired_sms_codes
+from .notifications import tasks as _notification_tasks  # noqa: F401
+from .registrations import tasks as _registration_tasks  # noqa: F401
 
 
 @shared_task(name="identity.purge_expired_sms_codes", acks_late=True, reject_on_worker_lost=True)
@@ -15,7 +23,7 @@ def purge_expired_sms_codes_task(now_iso: str | None = None) -> int:
     now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
     try:
         removed = purge_expired_sms_codes(db.session, now=now)
-        db.session.commit()
+        commit(db.session)
     except Exception:
         db.session.rollback()
         raise

@@ -24,8 +24,17 @@ def init_app(app: Flask) -> PlatformApi:
     })
     api = PlatformApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.add_bearer_scheme()
-    from . import agreement, auth, consultants
+    from . import (agreement, auth, clients, consultants, h5, handoffs, invite_links, notifications, projects,
+                   registrations, visits)
     api.register_blueprint(auth.blp, url_prefix=f"{PREFIX}/auth")
     api.register_blueprint(consultants.blp, url_prefix=f"{PREFIX}/consultants")
     api.register_blueprint(agreement.blp, url_prefix=f"{PREFIX}/agreement")
+    api.register_blueprint(projects.blp, url_prefix=f"{PREFIX}/projects")
+    api.register_blueprint(registrations.blp, url_prefix=f"{PREFIX}/registrations")
+    api.register_blueprint(invite_links.blp, url_prefix=f"{PREFIX}/invite-links")
+    api.register_blueprint(visits.blp, url_prefix=PREFIX)
+    api.register_blueprint(handoffs.blp, url_prefix=f"{PREFIX}/handoffs")
+    api.register_blueprint(clients.blp, url_prefix=f"{PREFIX}/clients")
+    api.register_blueprint(notifications.blp, url_prefix=f"{PREFIX}/notifications")
+    app.register_blueprint(h5.bp)
     return api

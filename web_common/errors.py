@@ -13,7 +13,7 @@ from flask import Flask, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from estate_platform.db import db
+from estate_platform.db import commit, db
 from estate_platform.errors import DomainError, error_for_integrity
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def install_unit_of_work(app: Flask) -> None:
     def _finish(response):
         if response.status_code < 400 or g.get("keep_changes"):
             try:
-                db.session.commit()
+                commit(db.session)
             except IntegrityError as exc:
                 db.session.rollback()
                 error = error_for_integrity(exc)

@@ -18,6 +18,7 @@ class Consultant(db.Model):
         CheckConstraint("status IN ('pending', 'active', 'rejected', 'suspended', 'terminated')",
                         name="status_known"),
         CheckConstraint("kind = 'independent' OR company_name IS NOT NULL", name="company_named"),
+        CheckConstraint("rating >= 0 AND rating <= 100", name="rating_range"),
         Index("ix_consultants_status_created_at", "status", "created_at"),
     )
 
@@ -31,6 +32,8 @@ class Consultant(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     status_reason: Mapped[str | None] = mapped_column(Text)
     invite_code: Mapped[str] = mapped_column(String(12), unique=True)
+    # 0–100, used by the handoff pool; disputes lower it later (DESIGN §4).
+    rating: Mapped[int] = mapped_column(default=80, server_default="80")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UtcDateTime, db, utcnow
 
 PROJECT_STATUSES = ("on_sale", "paused", "sold_out", "ended")
+PROTECTION_MODES = ("report_visit_deal", "report_deal", "visit_deal")
+PHONE_DISCLOSURES = ("full", "first3_last4", "first4_last3")
 
 
 class Developer(db.Model):
@@ -23,10 +25,22 @@ class Developer(db.Model):
 
 
 class Project(db.Model):
-    """A new-home project (楼盘) sold through a developer's sales office (案场)."""
+    """A new-home project (楼盘) sold through a developer's sales office (案场),
+    with its registration rules (DESIGN §2)."""
     __tablename__ = "projects"
     __table_args__ = (
         CheckConstraint("status IN ('on_sale', 'paused', 'sold_out', 'ended')", name="status_known"),
+        CheckConstraint("protection_mode IN ('report_visit_deal', 'report_deal', 'visit_deal')",
+                        name="protection_mode_known"),
+        CheckConstraint("phone_disclosure IN ('full', 'first3_last4', 'first4_last3')", name="phone_disclosure_known"),
+        CheckConstraint("price_min_cents >= 0 AND price_max_cents >= price_min_cents", name="price_range"),
+        CheckConstraint("visit_window_hours > 0 AND deal_window_hours > 0", name="windows_positive"),
+        CheckConstraint("daily_buyer_project_limit >= 1", name="daily_limit_positive"),
+        CheckConstraint("reregister_cooldown_hours >= 0", name="cooldown_non_negative"),
+        CheckConstraint("attribution_window_days >= 1", name="attribution_window_positive"),
+        CheckConstraint("remind_before_hours >= 0", name="remind_non_negative"),
+        CheckConstraint("cooperation_end IS NULL OR cooperation_start IS NULL OR cooperation_end >= cooperation_start",
+                        name="cooperation_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,7 +49,36 @@ class Project(db.Model):
     city: Mapped[str] = mapped_column(String(50))
     district: Mapped[str | None] = mapped_column(String(50))
     address: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    price_min_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    price_max_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(20), default="on_sale")
+    cooperation_start: Mapped[date | None] = mapped_column(Date)
+    cooperation_end: Mapped[date | None] = mapped_column(Date)
+    # Registration rules (报备规则).
+    protection_mode: Mapped[str] = mapped_column(String(20), default="report_visit_deal",
+                                                 server_default="report_visit_deal")
+    visit_window_hours: Mapped[int] = mapped_column(Integer, default=30 * 24, server_default=str(30 * 24))
+    deal_window_hours: Mapped[int] = mapped_column(Integer, default=90 * 24, server_default=str(90 * 24))
+    phone_disclosure: Mapped[str] = mapped_column(String(20), default="first3_last4", server_default="first3_last4")
+    daily_buyer_project_limit: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    reregister_cooldown_hours: Mapped[int] = mapped_column(Integer, default=72, server_default="72")
+    attribution_window_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    remind_before_hours: Mapped[int] = mapped_column(Integer, default=72, server_default="72")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     developer: Mapped[Developer] = relationship(back_populates="projects")
+
+
+class ExistingCustomer(db.Model):
+    """A buyer the developer already knows (案场老客户): cannot be registered to that project."""
+    __tablename__ = "existing_customers"
+    __table_args__ = (UniqueConstraint("project_id", "phone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    phone: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(50))
+    marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Client-book jobs (filled in with the CRM services)."""

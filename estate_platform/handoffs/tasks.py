@@ -1,0 +1,1 @@
+"""Handoff jobs (filled in with the handoff services)."""

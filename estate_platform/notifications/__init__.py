@@ -1,0 +1,1 @@
+"""Notifications to consultants (WeChat subscribe messages), also listed in the app."""

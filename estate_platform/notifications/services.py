@@ -1,0 +1,43 @@
+"""Telling consultants what happened: a row they can list, and a WeChat message sent after commit."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ..db import after_commit
+from .models import Notification
+
+KINDS = {
+    "registration_accepted": "报备成功",
+    "registration_expiring": "报备保护即将到期",
+    "registration_expired": "报备已过期",
+    "registration_lost": "客户已被其他顾问带看",
+    "visit_confirmed": "带看已确认",
+    "visit_invalid": "带看被判无效",
+    "handoff_offered": "收到客户转介",
+    "handoff_accepted": "转介已被接收",
+    "handoff_declined": "转介被拒绝",
+    "handoff_unrouted": "转介暂无顾问承接",
+    "follow_up_due": "客户跟进提醒",
+}
+
+
+def notify(session: Session, consultant_id: int, kind: str, body: str, *, now: datetime,
+           **payload) -> Notification:
+    """Record a notification and deliver it (WeChat subscribe message) once the unit of work commits."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    notification = Notification(consultant_id=consultant_id, kind=kind, title=KINDS[kind], body=body,
+                                payload=json.dumps(payload, ensure_ascii=False, default=str), created_at=now)
+    session.add(notification)
+    session.flush()
+    notification_id = notification.id
+
+    def deliver():
+        from .tasks import deliver_notification_task
+        deliver_notification_task.delay(notification_id)
+
+    after_commit(session, deliver)
+    return notification

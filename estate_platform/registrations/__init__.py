@@ -1,0 +1,1 @@
+"""Client registration (报备): first valid registration wins (DESIGN §2)."""

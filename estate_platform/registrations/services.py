@@ -1,0 +1,316 @@
+"""Registering buyers (报备) and the life of a registration (DESIGN §2).
+
+First valid registration wins: the partial unique index on binding
+registrations is the guarantee under concurrency; the checks here give the
+clear refusal. Every state change appends to the evidence chain.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..clock import SHANGHAI, start_of_local_day
+from ..consultants.models import Consultant
+from ..crm.models import ClientCard, ClientTag
+from ..crm.services import ensure_card
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..evidence import services as evidence
+from ..evidence.services import SYSTEM, Actor
+from ..identity.models import Buyer, StaffUser
+from ..notifications.services import notify
+from ..phones import InvalidPhone, mask_phone, national, normalise_phone
+from ..projects.models import Project
+from ..projects.services import get_project, is_existing_customer, require_accepting
+from . import rules
+from .models import OPEN_STATUSES, PhoneReveal, Registration
+
+
+class AlreadyRegistered(Conflict):
+    code, message = "already_registered", "该客户已在此楼盘被报备，保护期内不能重复报备"
+
+
+class BuyerIsSelf(Conflict):
+    code, message = "buyer_is_self", "不能报备自己的手机号"
+
+
+class BuyerIsStaff(Conflict):
+    code, message = "buyer_is_staff", "不能报备平台或案场工作人员"
+
+
+class BuyerKnownToDeveloper(Conflict):
+    code, message = "buyer_known_to_developer", "该客户已是案场老客户，不能报备"
+
+
+class DailyLimitReached(Conflict):
+    code, message = "daily_limit_reached", "该客户今日报备的楼盘数已达上限"
+
+
+class ReregisterCooldown(Conflict):
+    code, message = "reregister_cooldown", "该客户的报备刚过期，冷却期内不能重新报备"
+
+
+class RegistrationNotFound(NotFound):
+    code, message = "registration_not_found", "报备不存在"
+
+
+class RegistrationClosed(Conflict):
+    code, message = "registration_closed", "该报备已结束"
+
+
+class BuyerAlreadyBound(Conflict):
+    code, message = "buyer_already_bound", "该客户已由其他顾问带看确认"
+
+
+@dataclass
+class NewRegistration:
+    project_id: int
+    buyer_name: str
+    buyer_phone: str
+    note: str | None = None
+    expected_visit_at: datetime | None = None
+
+
+def _validate(data: NewRegistration, now: datetime) -> str:
+    errors: dict[str, list[str]] = {}
+    phone = ""
+    if not data.buyer_name.strip():
+        errors["buyer_name"] = ["请填写客户姓名"]
+    try:
+        phone = normalise_phone(data.buyer_phone)
+    except InvalidPhone:
+        errors["buyer_phone"] = ["请输入有效的中国大陆手机号"]
+    if data.expected_visit_at is not None and data.expected_visit_at < now - timedelta(hours=1):
+        errors["expected_visit_at"] = ["预计到访时间不能早于现在"]
+    if errors:
+        raise ValidationFailed(errors)
+    return phone
+
+
+def binding_registration(session: Session, project_id: int, buyer_id: int) -> Registration | None:
+    return session.scalar(select(Registration).where(Registration.project_id == project_id,
+                                                     Registration.buyer_id == buyer_id,
+                                                     Registration.binding.is_(True)))
+
+
+def _refuse_if_bound(session: Session, project_id: int, buyer_id: int, consultant_id: int) -> None:
+    holder = binding_registration(session, project_id, buyer_id)
+    if holder is not None:
+        # Never say who holds the buyer: only until when.
+        raise AlreadyRegistered(details={"protected_until": holder.protected_until.isoformat()})
+    own_open = session.scalar(select(Registration).where(
+        Registration.project_id == project_id, Registration.buyer_id == buyer_id,
+        Registration.consultant_id == consultant_id, Registration.status.in_(OPEN_STATUSES)))
+    if own_open is not None:
+        raise AlreadyRegistered(details={"protected_until": own_open.protected_until.isoformat()})
+
+
+def _refuse_by_limits(session: Session, project: Project, buyer_id: int, consultant_id: int, now: datetime) -> None:
+    day_start = start_of_local_day(now)
+    projects_today = session.scalar(
+        select(func.count(func.distinct(Registration.project_id)))
+        .where(Registration.buyer_id == buyer_id, Registration.created_at >= day_start,
+               Registration.project_id != project.id))
+    if projects_today >= project.daily_buyer_project_limit:
+        raise DailyLimitReached(details={"limit": project.daily_buyer_project_limit})
+    if project.reregister_cooldown_hours:
+        since = now - timedelta(hours=project.reregister_cooldown_hours)
+        last_expired = session.scalar(
+            select(func.max(Registration.ended_at))
+            .where(Registration.project_id == project.id, Registration.buyer_id == buyer_id,
+                   Registration.consultant_id == consultant_id, Registration.status == "expired",
+                   Registration.ended_at > since))
+        if last_expired is not None:
+            available = last_expired + timedelta(hours=project.reregister_cooldown_hours)
+            raise ReregisterCooldown(details={"available_at": available.isoformat()})
+
+
+def _buyer(session: Session, phone: str, name: str, now: datetime) -> Buyer:
+    buyer = session.scalar(select(Buyer).where(Buyer.phone == phone))
+    if buyer is None:
+        buyer = Buyer(phone=phone, name=name, created_at=now)
+        try:
+            with session.begin_nested():
+                session.add(buyer)
+        except IntegrityError:  # created by a concurrent request
+            buyer = session.scalar(select(Buyer).where(Buyer.phone == phone))
+    return buyer
+
+
+def register(session: Session, consultant: Consultant, data: NewRegistration, *, now: datetime,
+             source_link_id: int | None = None, referrer_consultant_id: int | None = None,
+             handoff_id: int | None = None, actor: Actor | None = None) -> Registration:
+    """Register a buyer for a project. The caller has already checked the consultant
+    may operate (consultants.guard.require_operating)."""
+    phone = _validate(data, now)
+    project = get_project(session, data.project_id)
+    require_accepting(project, now)
+    if phone == consultant.phone:
+        raise BuyerIsSelf()
+    if session.scalar(select(StaffUser.id).where(StaffUser.phone == phone)) is not None:
+        raise BuyerIsStaff()
+    if is_existing_customer(session, project.id, phone):
+        raise BuyerKnownToDeveloper()
+    buyer = _buyer(session, phone, data.buyer_name.strip(), now)
+    _refuse_if_bound(session, project.id, buyer.id, consultant.id)
+    _refuse_by_limits(session, project, buyer.id, consultant.id, now)
+
+    protection = rules.on_registration(project.protection_mode, now, visit_window_hours=project.visit_window_hours,
+                                       deal_window_hours=project.deal_window_hours)
+    registration = Registration(
+        project_id=project.id, buyer_id=buyer.id, consultant_id=consultant.id, buyer_name=data.buyer_name.strip(),
+        note=(data.note or "").strip() or None, expected_visit_at=data.expected_visit_at, status="reported",
+        binding=protection.binding, protection_mode=project.protection_mode,
+        protected_until=protection.protected_until, source_link_id=source_link_id,
+        referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id, created_at=now, updated_at=now)
+    try:
+        with session.begin_nested():
+            session.add(registration)
+    except IntegrityError:
+        # Another request registered the same buyer in the same instant: the index decided.
+        holder = binding_registration(session, project.id, buyer.id)
+        until = holder.protected_until.isoformat() if holder else None
+        raise AlreadyRegistered(details={"protected_until": until}) from None
+
+    evidence.append(session, "registration", registration.id, "registered", actor or Actor("consultant", consultant.id),
+                    now=now, project_id=project.id, buyer_id=buyer.id, consultant_id=consultant.id,
+                    buyer_phone=phone, mode=project.protection_mode, binding=protection.binding,
+                    protected_until=protection.protected_until.isoformat(), source_link_id=source_link_id,
+                    referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id)
+    ensure_card(session, consultant.id, buyer.id, data.buyer_name.strip(), now=now)
+    until_text = protection.protected_until.astimezone(SHANGHAI).strftime("%Y-%m-%d")
+    notify(session, consultant.id, "registration_accepted",
+           f"{registration.buyer_name}（{mask_phone(phone)}）已报备至{project.name}，保护至 {until_text}",
+           now=now, registration_id=registration.id)
+    return registration
+
+
+def _end(session: Session, registration: Registration, status: str, reason: str, actor: Actor, now: datetime) -> None:
+    previous = registration.status
+    registration.status = status
+    registration.binding = False
+    registration.ended_at = now
+    registration.end_reason = reason
+    registration.updated_at = now
+    session.flush()
+    evidence.append(session, "registration", registration.id, status, actor, now=now, from_status=previous,
+                    reason=reason)
+
+
+def confirm_visit(session: Session, registration: Registration, *, confirmed_at: datetime, actor: Actor,
+                  now: datetime) -> Registration:
+    """A confirmed visit binds the buyer and starts the deal window. In the visit → deal
+    mode it decides between competing registrations: the others end as ``lost``."""
+    if registration.status not in OPEN_STATUSES:
+        raise RegistrationClosed()
+    project = registration.project
+    protection = rules.on_visit_confirmed(registration.protection_mode, registration.protected_until, confirmed_at,
+                                          deal_window_hours=project.deal_window_hours)
+    if not registration.binding:
+        holder = binding_registration(session, registration.project_id, registration.buyer_id)
+        if holder is not None and holder.id != registration.id:
+            raise BuyerAlreadyBound()
+    previous = registration.status
+    registration.status = "visited"
+    registration.binding = protection.binding
+    registration.protected_until = protection.protected_until
+    registration.updated_at = now
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise BuyerAlreadyBound() from None
+    evidence.append(session, "registration", registration.id, "visit_confirmed", actor, now=now,
+                    from_status=previous, confirmed_at=confirmed_at.isoformat(),
+                    protected_until=protection.protected_until.isoformat())
+    competitors = session.scalars(select(Registration).where(
+        Registration.project_id == registration.project_id, Registration.buyer_id == registration.buyer_id,
+        Registration.id != registration.id, Registration.status.in_(OPEN_STATUSES))).all()
+    for other in competitors:
+        _end(session, other, "lost", "other_consultant_visit_confirmed", SYSTEM, now)
+        notify(session, other.consultant_id, "registration_lost",
+               f"{other.buyer_name} 已由其他顾问带看确认（{project.name}），您的报备已结束", now=now,
+               registration_id=other.id)
+    return registration
+
+
+def expire_due(session: Session, *, now: datetime, limit: int = 500) -> int:
+    """End registrations whose protection has passed; free their buyers. Safe to run twice."""
+    due = session.scalars(select(Registration).where(Registration.status.in_(OPEN_STATUSES),
+                                                     Registration.protected_until <= now)
+                          .order_by(Registration.protected_until).limit(limit)).all()
+    for registration in due:
+        _end(session, registration, "expired", "protection_expired", SYSTEM, now)
+        notify(session, registration.consultant_id, "registration_expired",
+               f"{registration.buyer_name} 在{registration.project.name}的报备保护已到期，客户已释放", now=now,
+               registration_id=registration.id)
+    return len(due)
+
+
+def remind_expiring(session: Session, *, now: datetime, limit: int = 500) -> int:
+    """Remind consultants a set time before protection ends (per project). Reminds once."""
+    candidates = session.scalars(
+        select(Registration).join(Project, Project.id == Registration.project_id)
+        .where(Registration.status.in_(OPEN_STATUSES), Registration.reminded_at.is_(None),
+               Registration.protected_until > now, Project.remind_before_hours > 0)
+        .order_by(Registration.protected_until).limit(limit * 4)).all()
+    sent = 0
+    for registration in candidates:
+        if registration.protected_until - timedelta(hours=registration.project.remind_before_hours) > now:
+            continue
+        registration.reminded_at = now
+        notify(session, registration.consultant_id, "registration_expiring",
+               f"{registration.buyer_name} 在{registration.project.name}的报备保护将于 "
+               f"{registration.protected_until.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 到期", now=now,
+               registration_id=registration.id)
+        sent += 1
+        if sent >= limit:
+            break
+    return sent
+
+
+# --- reading ---------------------------------------------------------------------
+
+def own_registration(session: Session, consultant_id: int, registration_id: int) -> Registration:
+    """A consultant sees only his own registrations; others look like they don't exist."""
+    registration = session.get(Registration, registration_id)
+    if registration is None or registration.consultant_id != consultant_id:
+        raise RegistrationNotFound()
+    return registration
+
+
+def list_own(session: Session, consultant_id: int, *, status: str | None = None, project_id: int | None = None,
+             tier: str | None = None, tag: str | None = None, page: int = 1,
+             per_page: int = 20) -> tuple[list[Registration], int]:
+    query = select(Registration).where(Registration.consultant_id == consultant_id)
+    if status:
+        query = query.where(Registration.status == status)
+    if project_id:
+        query = query.where(Registration.project_id == project_id)
+    if tier or tag:
+        card = select(ClientCard.buyer_id).where(ClientCard.consultant_id == consultant_id)
+        if tier:
+            card = card.where(ClientCard.tier == tier)
+        if tag:
+            card = card.where(ClientCard.id.in_(select(ClientTag.card_id).where(ClientTag.value == tag)))
+        query = query.where(Registration.buyer_id.in_(card))
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(Registration.created_at.desc(), Registration.id.desc())
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), total
+
+
+def phone_for_site_staff(registration: Registration) -> str:
+    """What the developer's site staff see: the project's disclosure rule (前三后四 …)."""
+    return mask_phone(registration.buyer.phone, registration.project.phone_disclosure)
+
+
+def reveal_phone(session: Session, staff: StaffUser, registration: Registration, *, purpose: str,
+                 now: datetime) -> str:
+    """Full number for a role that must call the buyer (operations revisits); every read is logged."""
+    session.add(PhoneReveal(staff_user_id=staff.id, buyer_id=registration.buyer_id, registration_id=registration.id,
+                            purpose=purpose, created_at=now))
+    return national(registration.buyer.phone)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import UtcDateTime, db, utcnow
+
+VISIT_STATUSES = ("scheduled", "confirmed", "invalid", "cancelled")
+
+
+class Visit(db.Model):
+    __tablename__ = "visits"
+    __table_args__ = (
+        CheckConstraint("status IN ('scheduled', 'confirmed', 'invalid', 'cancelled')", name="status_known"),
+        CheckConstraint("status <> 'invalid' OR invalid_reason IS NOT NULL", name="invalid_has_reason"),
+        CheckConstraint("confirmed_by_type IS NULL OR confirmed_by_type IN ('staff', 'buyer')",
+                        name="confirmed_by_known"),
+        Index("ix_visits_registration_id_status", "registration_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id"))
+    scheduled_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    check_in_code: Mapped[str] = mapped_column(String(8), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    confirmed_by_type: Mapped[str | None] = mapped_column(String(10))
+    confirmed_by_id: Mapped[int | None] = mapped_column()
+    invalid_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    registration = relationship("Registration")
+
+
+class VisitAttachment(db.Model):
+    """A file about a visit (the signed 来访确认单 photo). Content lives in storage by sha256."""
+    __tablename__ = "visit_attachments"
+    __table_args__ = (
+        CheckConstraint("size_bytes > 0", name="size_positive"),
+        CheckConstraint("content_type IN ('image/jpeg', 'image/png', 'application/pdf')", name="content_type_allowed"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(50))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_type: Mapped[str] = mapped_column(String(20))
+    uploaded_by_id: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

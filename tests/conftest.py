@@ -257,6 +257,42 @@ class World:
         return consultant
 
 
+    # --- projects and registrations (issue 3) -------------------------------------------
+
+    def project(self, **fields) -> int:
+        """A project on sale (override any column, e.g. protection_mode="visit_deal")."""
+        from estate_platform.db import db
+        from estate_platform.projects.models import Developer, Project
+        with self.app.app_context():
+            developer_id = fields.pop("developer_id", None)
+            if developer_id is None:
+                developer = Developer(name=f"开发商{uuid.uuid4().hex[:6]}", created_at=now())
+                db.session.add(developer)
+                db.session.flush()
+                developer_id = developer.id
+            values = {"name": f"楼盘{uuid.uuid4().hex[:4]}", "city": "南京", "district": "建邺区",
+                      "price_min_cents": 300_000_000, "price_max_cents": 800_000_000, "status": "on_sale",
+                      "created_at": now(), "updated_at": now()}
+            values.update(fields)
+            project = Project(developer_id=developer_id, **values)
+            db.session.add(project)
+            db.session.commit()
+            return project.id
+
+    def register(self, consultant: Consultant, project_id: int, phone: str | None = None, name: str = "周先生",
+                 expect: int = 201, **extra) -> dict:
+        body = {"project_id": project_id, "buyer_name": name, "buyer_phone": phone or self.next_buyer_phone(), **extra}
+        response = self.client.post("/api/mp/v1/registrations", json=body, headers=consultant.auth)
+        assert response.status_code == expect, response.get_json()
+        return response.get_json()
+
+    _buyer_phone = 13900000000
+
+    def next_buyer_phone(self) -> str:
+        World._buyer_phone += 1
+        return str(World._buyer_phone)
+
+
 @pytest.fixture
 def world(app, client) -> World:
     return World(app, client)

@@ -67,14 +67,14 @@ def chain(session: Session, subject_type: str, subject_id: int) -> list[Evidence
 
 
 def verify(records: list[EvidenceRecord]) -> tuple[bool, int | None]:
-    """(True, None) when the chain is intact, else (False, seq of the first bad record)."""
+    """(True, None) when the chain is intact, else (False, n) for the n-th record (from 1), the first bad one."""
     prev = GENESIS
     for expected_seq, record in enumerate(records, start=1):
         if record.seq != expected_seq or record.prev_hash != prev:
-            return False, record.seq
+            return False, expected_seq
         digest = record_hash(record.prev_hash, record.subject_type, record.subject_id, record.seq, record.event,
                              record.actor_type, record.actor_id, record.payload, record.created_at)
         if digest != record.hash:
-            return False, record.seq
+            return False, expected_seq
         prev = record.hash
     return True, None

@@ -1,0 +1,35 @@
+"""DESIGN §7.1: at most one binding registration per (project, buyer), under real concurrency."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from estate_platform.db import db
+from estate_platform.registrations.models import Registration
+from tests.integration.test_concurrency import parallel
+
+pytestmark = pytest.mark.postgres
+
+
+def test_twenty_consultants_registering_one_buyer_at_once_get_exactly_one_201(world, app):
+    consultants = [world.operating_consultant() for _ in range(20)]
+    project = world.project()
+    body = {"project_id": project, "buyer_name": "抢客户", "buyer_phone": "13912341234"}
+    outcome = parallel(app, [
+        (lambda c, who=who: c.post("/api/mp/v1/registrations", json=body, headers=who.auth)) for who in consultants])
+    assert outcome == Counter({(201, None): 1, (409, "already_registered"): 19})
+    with app.app_context():
+        binding = db.session.scalar(select(func.count()).select_from(Registration)
+                                    .where(Registration.project_id == project, Registration.binding.is_(True)))
+        total = db.session.scalar(select(func.count()).select_from(Registration))
+    assert (binding, total) == (1, 1)
+
+
+def test_one_consultant_double_tapping_registers_once(world, app):
+    consultant = world.operating_consultant()
+    project = world.project()
+    body = {"project_id": project, "buyer_name": "双击", "buyer_phone": "13912345555"}
+    outcome = parallel(app, [(lambda c: c.post("/api/mp/v1/registrations", json=body, headers=consultant.auth))] * 10)
+    assert outcome == Counter({(201, None): 1, (409, "already_registered"): 9})

@@ -10,10 +10,11 @@ API_PREFIX = "/admin/api/v1"
 
 
 def init_app(app: Flask) -> PlatformApi:
-    from . import api, pages, projects_api, projects_pages, visits_api, visits_pages
+    from . import api, pages, projects_api, projects_pages, registrations_pages, visits_api, visits_pages
     app.register_blueprint(pages.bp)
     app.register_blueprint(projects_pages.bp)
     app.register_blueprint(visits_pages.bp)
+    app.register_blueprint(registrations_pages.bp)
     app.before_request(pages.check_csrf)
     app.config.update({
         "ADMIN_API_TITLE": "平台管理后台 API",

@@ -314,3 +314,26 @@ def reveal_phone(session: Session, staff: StaffUser, registration: Registration,
     session.add(PhoneReveal(staff_user_id=staff.id, buyer_id=registration.buyer_id, registration_id=registration.id,
                             purpose=purpose, created_at=now))
     return national(registration.buyer.phone)
+
+
+def list_all(session: Session, *, status: str | None = None, project_id: int | None = None,
+             consultant_id: int | None = None, page: int = 1, per_page: int = 30) -> tuple[list[Registration], int]:
+    """Every registration, for operations (phones are masked by the caller's view)."""
+    query = select(Registration)
+    if status:
+        query = query.where(Registration.status == status)
+    if project_id:
+        query = query.where(Registration.project_id == project_id)
+    if consultant_id:
+        query = query.where(Registration.consultant_id == consultant_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(Registration.created_at.desc(), Registration.id.desc())
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), total
+
+
+def get_registration(session: Session, registration_id: int) -> Registration:
+    registration = session.get(Registration, registration_id)
+    if registration is None:
+        raise RegistrationNotFound()
+    return registration

@@ -1,6 +1,100 @@
-"""Admin JSON API: visits."""
+"""Admin JSON API: visits (到访核销) for site staff and operations.
+
+Site staff see only their developer's projects, and the buyer's phone only as
+the project's disclosure rule allows (never more).
+"""
 from __future__ import annotations
 
-from web_common.api import PlatformBlueprint
+from flask import g
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
 
-blp = PlatformBlueprint("admin_visits_api", __name__, description="visits")
+from estate_platform.db import db, utcnow
+from estate_platform.errors import ValidationFailed
+from estate_platform.registrations.services import BuyerAlreadyBound, RegistrationClosed, phone_for_site_staff
+from estate_platform.visits import services as visits
+from estate_platform.visits.models import VISIT_STATUSES
+from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
+
+from .callers import api_roles
+
+blp = PlatformBlueprint("admin_visits_api", __name__, description="到访核销：按核销码确认到访、判为无效、当日带看列表")
+
+VISIT_ROLES = ("admin", "operations", "site_staff")
+
+
+class CheckInSchema(InputSchema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=20),
+                         metadata={"description": "顾问出示的 6 位核销码（不区分大小写）"})
+
+
+class InvalidInputSchema(InputSchema):
+    reason = fields.String(required=True, validate=validate.Length(max=500),
+                           metadata={"description": "判为无效的原因（必填）"})
+
+
+class VisitListArgs(QuerySchema):
+    date = fields.Date(metadata={"description": "到访日期（北京时间，YYYY-MM-DD），默认今天"})
+    status = fields.String(validate=validate.OneOf(VISIT_STATUSES))
+
+
+class StaffAttachmentSchema(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    content_type = fields.String()
+    size_bytes = fields.Integer()
+    sha256 = fields.String()
+    uploaded_by_type = fields.String()
+    created_at = fields.DateTime()
+
+
+class StaffVisitSchema(Schema):
+    """The site staff's view: the buyer's phone as the project's rule shows it (前三后四 …)."""
+    id = fields.Integer()
+    status = fields.String()
+    status_label = fields.Function(lambda v: visits.STATUS_LABELS[v.status])
+    scheduled_at = fields.DateTime()
+    confirmed_at = fields.DateTime(allow_none=True)
+    confirmed_by_type = fields.String(allow_none=True)
+    invalid_reason = fields.String(allow_none=True)
+    project = fields.Function(lambda v: {"id": v.registration.project.id, "name": v.registration.project.name})
+    consultant = fields.Function(lambda v: {"id": v.registration.consultant.id,
+                                            "name": v.registration.consultant.name})
+    buyer_name = fields.Function(lambda v: v.registration.buyer_name)
+    buyer_phone = fields.Function(lambda v: phone_for_site_staff(v.registration),
+                                  metadata={"description": "按楼盘的号码展示规则显示（如 138****1234）"})
+    registration = fields.Function(lambda v: {"id": v.registration.id, "status": v.registration.status,
+                                              "binding": v.registration.binding,
+                                              "protected_until": v.registration.protected_until.isoformat()})
+
+
+@blp.route("")
+class VisitList(MethodView):
+    @api_roles(blp, *VISIT_ROLES)
+    @blp.arguments(VisitListArgs, location="query")
+    @blp.response(200, StaffVisitSchema(many=True))
+    def get(self, args):
+        """某天的带看（案场只看本开发商的楼盘；默认今天，北京时间）"""
+        return visits.visits_on(db.session, g.staff, args.get("date"), now=utcnow(), status=args.get("status"))
+
+
+@blp.route("/check-in")
+class CheckIn(MethodView):
+    @api_roles(blp, *VISIT_ROLES)
+    @blp.arguments(CheckInSchema)
+    @blp.response(200, StaffVisitSchema)
+    @blp.refuses(visits.VisitNotFound, visits.VisitClosed, RegistrationClosed, BuyerAlreadyBound)
+    def post(self, body):
+        """按核销码确认到访：按楼盘的保护模式延长报备保护；到访为王模式下锁定客户，其他顾问的报备失效"""
+        return visits.confirm_by_code(db.session, g.staff, body["code"], now=utcnow())
+
+
+@blp.route("/<int:visit_id>/invalid")
+class MarkInvalid(MethodView):
+    @api_roles(blp, *VISIT_ROLES)
+    @blp.arguments(InvalidInputSchema)
+    @blp.response(200, StaffVisitSchema)
+    @blp.refuses(ValidationFailed, visits.VisitNotFound, visits.VisitClosed)
+    def post(self, body, visit_id):
+        """判为无效（须填原因），通知顾问"""
+        return visits.mark_invalid(db.session, g.staff, visit_id=visit_id, reason=body["reason"], now=utcnow())

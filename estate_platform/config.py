@@ -88,6 +88,11 @@ def load_config(env: dict | None = None) -> dict:
         "WECHAT_APP_ID": env.get("WECHAT_APP_ID", ""),
         "WECHAT_APP_SECRET": env.get("WECHAT_APP_SECRET", ""),
         "WECHAT_API_BASE": env.get("WECHAT_API_BASE", "https://api.weixin.qq.com"),
+        # WeChat subscribe messages to consultants (same app id and secret as the login).
+        "NOTIFY_ADAPTER": env.get("NOTIFY_ADAPTER", "local"),
+        # WECHAT_TEMPLATE_<KIND>=<template id>[;title=thing1,body=thing2,time=time3], one per notification kind.
+        "WECHAT_TEMPLATES": {key[len("WECHAT_TEMPLATE_"):].lower(): value.strip() for key, value in env.items()
+                             if key.startswith("WECHAT_TEMPLATE_") and value.strip()},
         "SMS_ADAPTER": env.get("SMS_ADAPTER", "local"),
         "SMS_API_URL": env.get("SMS_API_URL", ""),
         "SMS_API_KEY": env.get("SMS_API_KEY", ""),
@@ -109,7 +114,7 @@ def load_config(env: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 10 * 1024 * 1024),
         "JSON_AS_ASCII": False,
     }
-    for key in ("WECHAT_ADAPTER", "SMS_ADAPTER", "STRIPE_ADAPTER"):
+    for key in ("WECHAT_ADAPTER", "SMS_ADAPTER", "STRIPE_ADAPTER", "NOTIFY_ADAPTER"):
         if config[key] not in ADAPTER_KINDS:
             raise ConfigError(f"{key} must be one of {', '.join(ADAPTER_KINDS)}, got {config[key]!r}")
     check_config(config)
@@ -132,6 +137,10 @@ def check_config(config: dict) -> None:
             problems.append(f"{key} must be 'http' in production, not the local fake")
     if config.get("WECHAT_ADAPTER") == "http" and not (config.get("WECHAT_APP_ID") and config.get("WECHAT_APP_SECRET")):
         problems.append("WECHAT_APP_ID and WECHAT_APP_SECRET must be set for the WeChat adapter")
+    if config.get("NOTIFY_ADAPTER") == "http" and not (config.get("WECHAT_APP_ID") and config.get("WECHAT_APP_SECRET")):
+        problems.append("WECHAT_APP_ID and WECHAT_APP_SECRET must be set for the notification adapter")
+    if config.get("NOTIFY_ADAPTER") == "http" and not config.get("WECHAT_TEMPLATES"):
+        problems.append("NOTIFY_ADAPTER=http needs a template per notification kind (WECHAT_TEMPLATE_<KIND>)")
     if config.get("SMS_ADAPTER") == "http" and not (config.get("SMS_API_URL") and config.get("SMS_API_KEY")):
         problems.append("SMS_API_URL and SMS_API_KEY must be set for the SMS adapter")
     if problems:

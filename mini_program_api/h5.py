@@ -1,6 +1,176 @@
-"""Buyer-facing H5 pages (mobile web, Chinese): invite landing pages."""
+"""Buyer-facing H5 pages (mobile web, Chinese): invite landing pages.
+
+``GET /i/<token>`` records the open (before the page renders) under a long-lived
+first-party visitor cookie and shows the project's and the consultant's cards
+with a sign-up form. ``POST /i/<token>/signup`` signs the buyer up with his SMS
+code (sent by the page's own script through ``/api/mp/v1/auth/sms/send``).
+
+The form is protected against CSRF by a token derived from the visitor cookie
+(HttpOnly, SameSite=Lax), which a foreign page can neither read nor compute.
+Refusals are pages, never JSON or a trace.
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+import hashlib
+import hmac
+import logging
+from datetime import timedelta
+
+from flask import Blueprint, current_app, g, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from estate_platform.clock import local_date
+from estate_platform.db import db, utcnow
+from estate_platform.errors import DomainError, ValidationFailed
+from estate_platform.invites import services as invites
+from web_common.api import client_ip, user_agent
+from web_common.errors import HTTP_CODES
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("h5", __name__, template_folder="templates", static_folder="static", static_url_path="/h5/static")
+
+VISITOR_COOKIE = "ep_visitor"
+VISITOR_COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",  # every open must reach the server to be counted
+}
+
+# What the buyer reads when his registration cannot be made. Never who holds him.
+REFUSAL_NOTICES = {
+    "already_registered": "您已登记过该楼盘，将由正在为您服务的顾问继续跟进。",
+    "buyer_known_to_developer": "您已是该楼盘售楼处的客户，请直接联系售楼处。",
+    "project_not_accepting": "该楼盘目前暂停线上登记，顾问会与您联系。",
+    "daily_limit_reached": "您今天登记的楼盘较多，请明天再试或直接联系顾问。",
+}
+DEFAULT_REFUSAL_NOTICE = "暂时无法为您在线登记该楼盘，我们会尽快与您联系。"
+
+
+# --- visitor cookie and form token --------------------------------------------------------
+
+def _visitor_id() -> str:
+    """The visitor's id from his cookie, or a new one (set on the response once a page
+    with the form is shown: a dead link hands out nothing)."""
+    if "visitor_id" not in g:
+        cookie = request.cookies.get(VISITOR_COOKIE)
+        g.visitor_id = cookie if invites.is_visitor_id(cookie) else invites.new_visitor_id()
+        g.visitor_is_new = g.visitor_id != cookie
+    return g.visitor_id
+
+
+def _form_token(visitor_id: str, token: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"h5-signup:{visitor_id}:{token}".encode(), hashlib.sha256).hexdigest()
+
+
+def _form_token_valid(token: str) -> bool:
+    cookie = request.cookies.get(VISITOR_COOKIE)
+    sent = request.form.get("form_token", "")
+    return invites.is_visitor_id(cookie) and hmac.compare_digest(sent, _form_token(cookie, token))
+
+
+@bp.after_request
+def _finish(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if g.get("visitor_is_new") and g.get("form_shown"):
+        response.set_cookie(VISITOR_COOKIE, g.visitor_id, max_age=VISITOR_COOKIE_MAX_AGE, path="/i",
+                            httponly=True, samesite="Lax", secure=request.is_secure)
+    return response
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+PROJECT_STATUS_LABELS = {"on_sale": "在售", "paused": "暂停合作", "sold_out": "已售罄", "ended": "合作结束"}
+
+
+def wan(cents: int) -> str:
+    """Prices on the page in 万元 (10,000 yuan), with at most one decimal: 3,250,000 元 → "325"."""
+    tenths = (cents + 50_000) // 100_000  # cents → tenths of 万元, rounded half up
+    whole, tenth = divmod(tenths, 10)
+    return f"{whole}.{tenth}" if tenth else str(whole)
+
+
+@bp.context_processor
+def _page_helpers():
+    return {"wan": wan, "project_status": lambda project: PROJECT_STATUS_LABELS.get(project.status, "")}
+
+
+def _landing(link, *, form: dict | None = None, errors: dict | None = None, message: str | None = None):
+    today = local_date(utcnow())
+    g.form_shown = True
+    return render_template(
+        "h5/landing.html", link=link, project=link.project, consultant=link.consultant,
+        form=form or {}, errors=errors or {}, message=message, today=today.isoformat(),
+        last_visit_day=(today + timedelta(days=invites.MAX_VISIT_DAYS_AHEAD)).isoformat(),
+        form_token=_form_token(_visitor_id(), link.token),
+        sms_send_url=url_for("auth.SmsSend"),
+        sms_interval=current_app.config["SMS_PHONE_INTERVAL_SECONDS"])
+
+
+@bp.get("/i/<token>")
+def landing(token: str):
+    link = invites.open_link(db.session, token, visitor_id=_visitor_id(), ip=client_ip(), user_agent=user_agent(),
+                             referrer=request.referrer, secret=current_app.config["SECRET_KEY"], now=utcnow())
+    return _landing(link)
+
+
+@bp.post("/i/<token>/signup")
+def signup(token: str):
+    form = invites.BuyerSignup(name=request.form.get("name", "")[:100], phone=request.form.get("phone", "")[:30],
+                               sms_code=request.form.get("sms_code", "")[:10],
+                               visit_date=request.form.get("visit_date", "")[:10])
+    if not _form_token_valid(token):
+        link = invites.landing_link(db.session, token)
+        return _landing(link, form=vars(form), message="页面已过期，请重新获取验证码后提交。"), 400
+    try:
+        result = invites.sign_up(db.session, token, form, visitor_id=_visitor_id(),
+                                 secret=current_app.config["SECRET_KEY"], now=utcnow(), config=current_app.config)
+    except invites.InviteLinkUnavailable:
+        raise
+    except DomainError as exc:
+        if exc.keep_changes:
+            g.keep_changes = True  # a wrong code still counts toward the attempt limit
+        link = invites.landing_link(db.session, token)
+        if isinstance(exc, ValidationFailed):
+            return _landing(link, form=vars(form), errors=exc.details["fields"], message=exc.message), exc.status
+        # Every other refusal here is about the SMS code (wrong, expired, too many tries).
+        return _landing(link, form=vars(form), errors={"sms_code": [exc.message]}), exc.status
+    notice = None
+    if result.refusal is not None:
+        notice = REFUSAL_NOTICES.get(result.refusal.code, DEFAULT_REFUSAL_NOTICE)
+    link = result.link
+    return render_template("h5/done.html", link=link, project=link.project, consultant=link.consultant,
+                           registered=result.registration is not None, notice=notice)
+
+
+@bp.get("/i/")
+@bp.get("/i/<path:anything>")
+def unknown(anything: str = ""):
+    """Anything else under /i/ (a cut-off or mangled link) gets the same clear page."""
+    raise invites.InviteLinkUnavailable()
+
+
+@bp.errorhandler(DomainError)
+def _refused(exc: DomainError):
+    if exc.keep_changes:
+        g.keep_changes = True
+    return render_template("h5/unavailable.html", status=exc.status, message=exc.message), exc.status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    status = exc.code or 500
+    _, message = HTTP_CODES.get(status, ("http_error", "请求无法处理"))
+    return render_template("h5/unavailable.html", status=status, message=message), status
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    db.session.rollback()
+    return render_template("h5/unavailable.html", status=500, message="页面暂时无法打开，请稍后重试"), 500

@@ -1,6 +1,203 @@
 """带看：预约、核销码、购房者确认、来访确认单."""
 from __future__ import annotations
 
-from web_common.api import PlatformBlueprint
+import os
+
+from flask import Response, current_app, g, request, send_file, url_for
+from flask.views import MethodView
+from marshmallow import Schema, fields
+
+from estate_platform.consultants.guard import ConsultantInactive, ContractUnsigned
+from estate_platform.consultants.services import NotYetApplied
+from estate_platform.db import db, utcnow
+from estate_platform.errors import ValidationFailed
+from estate_platform.registrations.services import BuyerAlreadyBound, RegistrationClosed, RegistrationNotFound
+from estate_platform.visits import attachments
+from estate_platform.visits import services as visits
+from web_common.api import InputSchema, PlatformBlueprint
+
+from . import callers
 
 blp = PlatformBlueprint("visits", __name__, description="带看：预约、核销码、购房者确认、来访确认单")
+
+CONSULTANT_REFUSALS = (NotYetApplied,)
+OPERATING_REFUSALS = (NotYetApplied, ConsultantInactive, ContractUnsigned)
+UPLOAD_REFUSALS = (visits.VisitNotFound, visits.VisitClosed, attachments.AttachmentLimitReached,
+                   attachments.AttachmentTooLarge, attachments.AttachmentTypeNotAllowed, ValidationFailed)
+
+
+def uploads_dir() -> str:
+    return os.path.join(current_app.config["INSTANCE_PATH"], "uploads")
+
+
+# --- schemas (the consultant's and the buyer's views) ---------------------------------------
+
+class VisitInputSchema(InputSchema):
+    scheduled_at = fields.AwareDateTime(required=True, metadata={
+        "description": "预约到访时间（ISO 8601，带时区）；不早于现在，不晚于报备保护截止时间"})
+
+
+class ProjectBriefSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    city = fields.String()
+    district = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+
+
+class AttachmentSchema(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    content_type = fields.String()
+    size_bytes = fields.Integer()
+    sha256 = fields.String()
+    uploaded_by_type = fields.String(metadata={"description": "consultant（顾问）或 staff（案场）"})
+    created_at = fields.DateTime()
+    download_url = fields.Function(lambda a: url_for("visits.AttachmentDownload", visit_id=a.visit_id,
+                                                     attachment_id=a.id))
+
+
+class VisitSchema(Schema):
+    """The booking consultant's view of his visit."""
+    id = fields.Integer()
+    registration_id = fields.Integer()
+    project = fields.Function(lambda v: ProjectBriefSchema().dump(v.registration.project))
+    buyer_name = fields.Function(lambda v: v.registration.buyer_name)
+    scheduled_at = fields.DateTime()
+    check_in_code = fields.String(metadata={"description": "6 位核销码，到访时出示给案场"})
+    qr_url = fields.Function(lambda v: url_for("visits.VisitQr", visit_id=v.id),
+                             metadata={"description": "核销码二维码（SVG）"})
+    status = fields.String(metadata={"description": "scheduled / confirmed / invalid / cancelled"})
+    status_label = fields.Function(lambda v: visits.STATUS_LABELS[v.status])
+    confirmed_at = fields.DateTime(allow_none=True)
+    confirmed_by_type = fields.String(allow_none=True, metadata={"description": "staff（案场）或 buyer（客户本人）"})
+    invalid_reason = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class BuyerVisitSchema(Schema):
+    """What the buyer sees of a visit booked for him."""
+    id = fields.Integer()
+    project = fields.Function(lambda v: ProjectBriefSchema().dump(v.registration.project))
+    consultant_name = fields.Function(lambda v: v.registration.consultant.name)
+    scheduled_at = fields.DateTime()
+    check_in_code = fields.String()
+    status = fields.String()
+    status_label = fields.Function(lambda v: visits.STATUS_LABELS[v.status])
+    confirmed_at = fields.DateTime(allow_none=True)
+
+
+# --- the consultant --------------------------------------------------------------------------
+
+@blp.route("/registrations/<int:registration_id>/visits")
+class RegistrationVisits(MethodView):
+    @blp.authenticated(callers.operating_consultant, *OPERATING_REFUSALS, RegistrationNotFound, RegistrationClosed,
+                       visits.VisitAlreadyScheduled, ValidationFailed)
+    @blp.arguments(VisitInputSchema)
+    @blp.response(201, VisitSchema)
+    def post(self, body, registration_id):
+        """预约带看，返回 6 位核销码和二维码地址。同一报备同时只能有一个待到访的预约（409 visit_already_scheduled，
+        details 给出已有预约），改期请先取消原预约。"""
+        return visits.book_visit(db.session, g.consultant, registration_id, body["scheduled_at"], now=utcnow())
+
+    @blp.authenticated(callers.consultant, *CONSULTANT_REFUSALS, RegistrationNotFound)
+    @blp.response(200, VisitSchema(many=True))
+    def get(self, registration_id):
+        """某条报备的全部带看（新的在前）"""
+        return visits.visits_of_registration(db.session, g.consultant.id, registration_id)
+
+
+@blp.route("/visits/<int:visit_id>")
+class VisitDetail(MethodView):
+    @blp.authenticated(callers.consultant, *CONSULTANT_REFUSALS, visits.VisitNotFound)
+    @blp.response(200, VisitSchema)
+    def get(self, visit_id):
+        """带看详情（只能查看自己的带看）"""
+        return visits.own_visit(db.session, g.consultant.id, visit_id)
+
+    @blp.authenticated(callers.operating_consultant, *OPERATING_REFUSALS, visits.VisitNotFound, visits.VisitClosed)
+    @blp.response(200, VisitSchema)
+    def delete(self, visit_id):
+        """取消待到访的预约（之后可重新预约）；已确认、已判无效的带看不能取消"""
+        return visits.cancel_visit(db.session, g.consultant, visit_id, now=utcnow())
+
+
+@blp.route("/visits/<int:visit_id>/qr.svg")
+class VisitQr(MethodView):
+    @blp.authenticated(callers.operating_consultant, *OPERATING_REFUSALS, visits.VisitNotFound)
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type="image/svg+xml",
+                  description="核销码二维码（SVG），内容即核销码")
+    def get(self, visit_id):
+        """核销码二维码，案场扫码即可核销"""
+        response = Response(visits.own_visit_qr(db.session, g.consultant.id, visit_id), mimetype="image/svg+xml")
+        response.headers["Cache-Control"] = "private, max-age=300"
+        return response
+
+
+@blp.route("/visits/<int:visit_id>/attachments")
+class VisitAttachments(MethodView):
+    @blp.authenticated(callers.operating_consultant, *OPERATING_REFUSALS, *UPLOAD_REFUSALS)
+    @blp.response(201, AttachmentSchema)
+    def post(self, visit_id):
+        """上传来访确认单等附件：multipart/form-data，文件字段名 `file`。仅限 JPG、PNG、PDF（按文件内容识别，
+        不只看声明的类型），单个不超过 5 MB（413 attachment_too_large），每次带看最多 10 个。"""
+        return attachments.attach_by_consultant(db.session, g.consultant, visit_id, uploaded_file(),
+                                           storage_dir=uploads_dir(), now=utcnow())
+
+    @blp.authenticated(callers.consultant, *CONSULTANT_REFUSALS, visits.VisitNotFound)
+    @blp.response(200, AttachmentSchema(many=True))
+    def get(self, visit_id):
+        """某次带看的附件"""
+        return attachments.own_attachments(db.session, g.consultant.id, visit_id)
+
+
+@blp.route("/visits/<int:visit_id>/attachments/<int:attachment_id>")
+class AttachmentDownload(MethodView):
+    @blp.authenticated(callers.consultant, *CONSULTANT_REFUSALS, visits.VisitNotFound, attachments.AttachmentNotFound)
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/octet-stream",
+                  description="附件内容（image/jpeg、image/png 或 application/pdf）")
+    def get(self, visit_id, attachment_id):
+        """下载自己带看的附件"""
+        attachment = attachments.consultant_attachment(db.session, g.consultant.id, visit_id, attachment_id,
+                                                  storage_dir=uploads_dir())
+        return send_attachment(attachment, uploads_dir())
+
+
+# --- the buyer (H5, SMS sign-in) --------------------------------------------------------------
+
+@blp.route("/buyer/visits")
+class BuyerVisits(MethodView):
+    @blp.authenticated(callers.buyer)
+    @blp.response(200, BuyerVisitSchema(many=True))
+    def get(self):
+        """购房者：我待确认的到访预约"""
+        return visits.buyer_scheduled_visits(db.session, g.buyer.id)
+
+
+@blp.route("/buyer/visits/<int:visit_id>/confirm")
+class BuyerConfirm(MethodView):
+    @blp.authenticated(callers.buyer, visits.VisitNotFound, visits.VisitClosed, visits.VisitNotDue,
+                       RegistrationClosed, BuyerAlreadyBound)
+    @blp.response(200, BuyerVisitSchema)
+    def post(self, visit_id):
+        """购房者本人确认到访（预约当天起可确认）。确认后按楼盘的保护模式延长报备保护。"""
+        return visits.confirm_by_buyer(db.session, g.buyer, visit_id, now=utcnow())
+
+
+# --- files ----------------------------------------------------------------------------------
+
+def uploaded_file() -> attachments.Upload | None:
+    file = request.files.get("file")
+    if file is None:
+        return None
+    return attachments.Upload(filename=file.filename, content_type=file.mimetype, stream=file.stream)
+
+
+def send_attachment(attachment, storage_dir: str):
+    """The stored content under its stored (sniffed) type; never sniffed again by the browser."""
+    response = send_file(attachments.attachment_path(storage_dir, attachment), mimetype=attachment.content_type,
+                         as_attachment=attachment.content_type == "application/pdf",
+                         download_name=attachment.filename, conditional=False, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -5,8 +5,9 @@ local one, the embedded default, so the product runs with no account anywhere.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .notify import LocalNotificationSender, NotificationSender, build_sender
 from .sms import HttpSmsSender, LocalSmsSender, SmsSender
 from .wechat import HttpWechatAuth, LocalWechatAuth, WechatAuth
 
@@ -15,6 +16,7 @@ from .wechat import HttpWechatAuth, LocalWechatAuth, WechatAuth
 class Adapters:
     wechat: WechatAuth
     sms: SmsSender
+    notify: NotificationSender = field(default_factory=LocalNotificationSender)
 
 
 def build_adapters(config: dict) -> Adapters:
@@ -28,4 +30,4 @@ def build_adapters(config: dict) -> Adapters:
                             sign_name=config["SMS_SIGN_NAME"], template_code=config["SMS_TEMPLATE_CODE"])
     else:
         sms = LocalSmsSender()
-    return Adapters(wechat=wechat, sms=sms)
+    return Adapters(wechat=wechat, sms=sms, notify=build_sender(config))

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func, select, text
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from ..db import UtcDateTime, db, utcnow
 
@@ -28,6 +28,7 @@ class ClientCard(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     tags: Mapped[list["ClientTag"]] = relationship(order_by="ClientTag.id", cascade="all, delete-orphan")
+    buyer = relationship("Buyer")
 
 
 class ClientTag(db.Model):
@@ -45,7 +46,10 @@ class ClientTag(db.Model):
 
 class FollowUpNote(db.Model):
     __tablename__ = "follow_up_notes"
-    __table_args__ = (Index("ix_follow_up_notes_next_contact_at_reminded_at", "next_contact_at", "reminded_at"),)
+    # The reminder task asks for "due and not yet reminded": a partial index holds only
+    # the notes still waiting, so the sweep does not walk every reminder ever sent.
+    __table_args__ = (Index("ix_follow_up_notes_due", "next_contact_at",
+                            sqlite_where=text("reminded_at IS NULL"), postgresql_where=text("reminded_at IS NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     card_id: Mapped[int] = mapped_column(ForeignKey("client_cards.id"), index=True)
@@ -53,3 +57,11 @@ class FollowUpNote(db.Model):
     next_contact_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# The card's next planned contact: the earliest reminder still waiting.
+ClientCard.next_contact_at = column_property(
+    select(func.min(FollowUpNote.next_contact_at))
+    .where(FollowUpNote.card_id == ClientCard.id, FollowUpNote.reminded_at.is_(None))
+    .correlate_except(FollowUpNote).scalar_subquery(),
+    deferred=False)

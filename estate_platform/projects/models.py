@@ -82,3 +82,5 @@ class ExistingCustomer(db.Model):
     name: Mapped[str | None] = mapped_column(String(50))
     marked_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    marked_by = relationship("StaffUser")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UtcDateTime, db, utcnow
@@ -11,6 +11,11 @@ VISIT_STATUSES = ("scheduled", "confirmed", "invalid", "cancelled")
 
 
 class Visit(db.Model):
+    """A booked visit (带看) of a registered buyer to the sales office, with its check-in code.
+
+    A registration has at most one ``scheduled`` visit at a time; the partial unique
+    index is the guarantee when two bookings race.
+    """
     __tablename__ = "visits"
     __table_args__ = (
         CheckConstraint("status IN ('scheduled', 'confirmed', 'invalid', 'cancelled')", name="status_known"),
@@ -18,6 +23,9 @@ class Visit(db.Model):
         CheckConstraint("confirmed_by_type IS NULL OR confirmed_by_type IN ('staff', 'buyer')",
                         name="confirmed_by_known"),
         Index("ix_visits_registration_id_status", "registration_id", "status"),
+        Index("uq_visits_scheduled_per_registration", "registration_id", unique=True,
+              sqlite_where=text("status = 'scheduled'"), postgresql_where=text("status = 'scheduled'")),
+        Index("ix_visits_scheduled_at", "scheduled_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,5 @@
-"""visits extra (reserved slot for this area's later schema changes; no-op until filled).
+"""visits extra: one scheduled visit per registration (partial unique index), and an
+index for the site staff's list of the day's visits.
 
 Revision ID: a085e7c8bef8
 Revises: a458ca591a2d
@@ -12,10 +13,15 @@ down_revision = "a458ca591a2d"
 branch_labels = None
 depends_on = None
 
+SCHEDULED = "status = 'scheduled'"
+
 
 def upgrade() -> None:
-    pass
+    op.create_index("uq_visits_scheduled_per_registration", "visits", ["registration_id"], unique=True,
+                    sqlite_where=sa.text(SCHEDULED), postgresql_where=sa.text(SCHEDULED))
+    op.create_index("ix_visits_scheduled_at", "visits", ["scheduled_at"], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_visits_scheduled_at", table_name="visits")
+    op.drop_index("uq_visits_scheduled_per_registration", table_name="visits")

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import pytest
 
-from tests.conftest import now
+from tests.conftest import now, timedelta
 
 from . import openapi_helpers as oa
 
@@ -40,6 +40,49 @@ class Caller:
     def pending_consultant(self):
         return self.world.apply(name="待审顾问")
 
+    @cached_property
+    def client_card_id(self) -> int:
+        """A card in the consultant's client book: registering a buyer makes one."""
+        self.world.register(self.consultant, self.world.project())
+        page = self.world.client.get("/api/mp/v1/clients", headers=self.consultant.auth).get_json()
+        return page["items"][0]["id"]
+
+    @cached_property
+    def handoff_id(self) -> int:
+        """A handoff offered to the consultant by a colleague."""
+        colleague = self.world.operating_consultant(name="转介同事")
+        response = self.world.client.post("/api/mp/v1/handoffs", headers=colleague.auth, json={
+            "project_id": self.world.project(), "buyer_name": "转介客户", "buyer_phone": self.world.next_buyer_phone(),
+            "to_consultant_id": self.consultant.id})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
+    @cached_property
+    def registration_id(self) -> int:
+        """One of the consultant's own open registrations."""
+        return self.world.register(self.consultant, self.world.project())["id"]
+
+    @cached_property
+    def visit_id(self) -> int:
+        """A scheduled visit of that registration."""
+        response = self.world.client.post(f"/api/mp/v1/registrations/{self.registration_id}/visits",
+                                          json={"scheduled_at": (now() + timedelta(days=1)).isoformat()},
+                                          headers=self.consultant.auth)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
+    @cached_property
+    def project_id(self) -> int:
+        """A project on sale."""
+        return self.world.project()
+
+    @cached_property
+    def developer_id(self) -> int:
+        response = self.world.client.post("/admin/api/v1/developers", json={"name": "坏输入测试开发商"},
+                                          headers=self.world.staff_auth("admin"))
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
     def headers(self, op: oa.Operation) -> dict:
         if not op.requires_bearer:
             return {}
@@ -50,6 +93,14 @@ class Caller:
     def path_value(self, op: oa.Operation, name: str):
         if name == "consultant_id":
             return self.consultant.id if op.prefix == oa.MP else self.pending_consultant.id
+        if name in ("registration_id", "visit_id"):
+            return getattr(self, name)
+        if name == "client_id":
+            return self.client_card_id
+        if name == "handoff_id":
+            return self.handoff_id
+        if name in ("project_id", "developer_id"):
+            return getattr(self, name)
         raise AssertionError(f"{op}: no real object known for path parameter {name!r}: "
                              f"add one to Caller.path_value in {__file__}")
 

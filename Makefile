@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# Tests run in parallel on every core (each worker gets its own databases).
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test worker migrate clean
 
@@ -21,7 +23,7 @@ run: $(STAMP)
 
 ## The whole test suite (SQLite by default; TEST_DATABASE_URL=postgresql://… for PostgreSQL).
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## Apply migrations to DATABASE_URL (default: the SQLite file under instance/).
 migrate: $(STAMP)

@@ -11,7 +11,8 @@ from .consultants import services as consultants
 from .consultants.models import Consultant
 from .contracts.services import publish_agreement, sign_agreement
 from .identity.models import Buyer, StaffUser, WechatUser
-from .projects.models import Developer, Project
+from .projects import services as projects
+from .registrations import services as registrations
 from .security import hash_password
 
 AGREEMENT_TEXT = """新房顾问合作平台 · 顾问合作协议（第一版）
@@ -67,14 +68,25 @@ def load_demo(session: Session, *, now: datetime) -> DemoSummary:
     if session.scalar(select(StaffUser.id).where(StaffUser.username == "admin")) is not None:
         return summary(created=False)
 
-    developer = Developer(name="金陵置地集团", contact_name="孙总", contact_phone="+8625000000", created_at=now)
-    session.add(developer)
-    for name, district, address in [("金陵·玖珑湾", "建邺区", "江东中路 88 号"),
-                                    ("金陵·栖霞云庭", "栖霞区", "仙林大道 16 号"),
-                                    ("金陵·江宁澜岸", "江宁区", "双龙大道 1200 号")]:
-        session.add(Project(developer=developer, name=name, city="南京", district=district,
-                            address=address, status="on_sale", created_at=now))
-    session.flush()
+    developer = projects.create_developer(
+        session, projects.DeveloperInput(name="金陵置地集团", contact_name="孙总", contact_phone="025-84561234"), now=now)
+    demo_projects = {}
+    for name, district, address, rules in [
+        # 报备→到访（30天内）→成交（90天内），前三后四: the defaults
+        ("金陵·玖珑湾", "建邺区", "江东中路 88 号", {"price_min_cents": 450_000_000, "price_max_cents": 900_000_000}),
+        # 到访为王: only a confirmed visit binds the buyer; 7 days to visit, then 60 days to sign
+        ("金陵·栖霞云庭", "栖霞区", "仙林大道 16 号", {"price_min_cents": 280_000_000, "price_max_cents": 520_000_000,
+                                              "protection_mode": "visit_deal", "visit_window_hours": 7 * 24,
+                                              "deal_window_hours": 60 * 24}),
+        # 报备→成交（45天内），site staff see 前四后三, 7-day cooldown, 2 projects per buyer per day
+        ("金陵·江宁澜岸", "江宁区", "双龙大道 1200 号", {"price_min_cents": 180_000_000, "price_max_cents": 350_000_000,
+                                                "protection_mode": "report_deal", "deal_window_hours": 45 * 24,
+                                                "phone_disclosure": "first4_last3", "daily_buyer_project_limit": 2,
+                                                "reregister_cooldown_hours": 7 * 24}),
+    ]:
+        demo_projects[name] = projects.create_project(
+            session, {"developer_id": developer.id, "name": name, "city": "南京", "district": district,
+                      "address": address, **rules}, now=now).project
 
     staff_ids = {}
     for username, password, display, role in STAFF:
@@ -107,7 +119,14 @@ def load_demo(session: Session, *, now: datetime) -> DemoSummary:
                            ip="127.0.0.1", user_agent="demo-data", now=joined + timedelta(hours=3))
         by_openid[openid] = consultant
 
-    for phone, name in BUYERS:
+    # The 玖珑湾 sales office already knows this buyer (案场老客户): he cannot be registered there.
+    projects.mark_existing_customer(session, demo_projects["金陵·玖珑湾"].id, phone="13900000009", name="冯先生",
+                                    staff=session.get(StaffUser, staff_ids["site_staff"]), now=now)
+    # 张伟 has registered one demo buyer at 玖珑湾 (protection running).
+    registrations.register(session, by_openid["demo-consultant-1"],
+                           registrations.NewRegistration(project_id=demo_projects["金陵·玖珑湾"].id,
+                                                         buyer_name="周先生", buyer_phone=BUYERS[0][0]), now=now)
+    for phone, name in BUYERS[1:]:
         session.add(Buyer(phone="+86" + phone, name=name, created_at=now))
     session.flush()
     return summary(created=True)

@@ -20,6 +20,10 @@ class ContractUnsigned(Forbidden):
     code, message = "contract_unsigned", "请先阅读并签署最新版平台协议"
 
 
+def is_operating(session: Session, consultant: Consultant) -> bool:
+    return consultant.status == "active" and signature_of_current(session, consultant.id) is not None
+
+
 def require_operating(session: Session, consultant: Consultant) -> Consultant:
     if consultant.status != "active":
         raise ConsultantInactive(details={"status": consultant.status})

@@ -27,10 +27,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ..clock import SHANGHAI
-from ..consultants.guard import require_operating
+from ..consultants.guard import is_operating, require_operating
 from ..consultants.models import Consultant
 from ..contracts.models import AgreementSignature, AgreementVersion
-from ..contracts.services import signature_of_current
 from ..errors import Conflict, DomainError, NotFound, ValidationFailed
 from ..evidence import services as evidence
 from ..evidence.services import SYSTEM, Actor
@@ -204,21 +203,8 @@ def _validate(sender: Consultant, buyer_name: str, buyer_phone: str, to_consulta
     return phone
 
 
-def _buyer(session: Session, phone: str, name: str, now: datetime) -> Buyer:
-    """The buyer of this phone, created on first sight (a concurrent request may create him first)."""
-    buyer = session.scalar(select(Buyer).where(Buyer.phone == phone))
-    if buyer is None:
-        buyer = Buyer(phone=phone, name=name, created_at=now)
-        try:
-            with session.begin_nested():
-                session.add(buyer)
-        except IntegrityError:
-            buyer = session.scalar(select(Buyer).where(Buyer.phone == phone))
-    return buyer
-
-
 def _is_operating(session: Session, consultant: Consultant) -> bool:
-    return consultant.status == "active" and signature_of_current(session, consultant.id) is not None
+    return is_operating(session, consultant)
 
 
 def _refuse_if_not_handable(session: Session, sender: Consultant, project: Project, buyer: Buyer) -> None:
@@ -258,7 +244,7 @@ def create_handoff(session: Session, sender: Consultant, *, project_id: int, buy
         receiver = session.get(Consultant, to_consultant_id)
         if receiver is None or not _is_operating(session, receiver):
             raise ReceiverUnavailable()
-    buyer = _buyer(session, phone, buyer_name.strip(), now)
+    buyer = registrations.buyer_for_phone(session, phone, buyer_name.strip(), now)
     _refuse_if_not_handable(session, sender, project, buyer)
 
     handoff = Handoff(sender=sender, requested_consultant_id=to_consultant_id, via_pool=receiver is None,

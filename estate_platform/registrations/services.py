@@ -128,7 +128,8 @@ def _refuse_by_limits(session: Session, project: Project, buyer_id: int, consult
             raise ReregisterCooldown(details={"available_at": available.isoformat()})
 
 
-def _buyer(session: Session, phone: str, name: str, now: datetime) -> Buyer:
+def buyer_for_phone(session: Session, phone: str, name: str, now: datetime) -> Buyer:
+    """The buyer of this (normalised) phone, created on first sight; a concurrent request may create him first."""
     buyer = session.scalar(select(Buyer).where(Buyer.phone == phone))
     if buyer is None:
         buyer = Buyer(phone=phone, name=name, created_at=now)
@@ -154,7 +155,7 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
         raise BuyerIsStaff()
     if is_existing_customer(session, project.id, phone):
         raise BuyerKnownToDeveloper()
-    buyer = _buyer(session, phone, data.buyer_name.strip(), now)
+    buyer = buyer_for_phone(session, phone, data.buyer_name.strip(), now)
     _refuse_if_bound(session, project.id, buyer.id, consultant.id)
     _refuse_by_limits(session, project, buyer.id, consultant.id, now)
 

@@ -249,3 +249,21 @@ def test_build_sender_follows_the_configuration():
     assert isinstance(real, HttpWechatSubscribeSender)
     assert (real.app_id, real.base_url) == (APP_ID, BASE)
     assert real.templates["registration_accepted"].template_id == "tmpl-registration"
+
+
+def test_the_app_builds_the_sender_the_configuration_names(tmp_path):
+    from tests.conftest import make_app
+    default = make_app(f"sqlite:///{tmp_path}/a.db", tmp_path / "a")
+    assert isinstance(default.extensions["adapters"].notify, LocalNotificationSender)
+    real = make_app(f"sqlite:///{tmp_path}/b.db", tmp_path / "b", NOTIFY_ADAPTER="http", WECHAT_APP_ID=APP_ID,
+                    WECHAT_APP_SECRET=APP_SECRET, WECHAT_API_BASE=BASE, WECHAT_TEMPLATES=TEMPLATES)
+    assert isinstance(real.extensions["adapters"].notify, HttpWechatSubscribeSender)
+
+
+def test_template_ids_come_from_the_environment():
+    from estate_platform.config import load_config
+    config = load_config({"NOTIFY_ADAPTER": "http", "WECHAT_TEMPLATE_REGISTRATION_ACCEPTED": " tmpl-1 ",
+                          "WECHAT_TEMPLATE_FOLLOW_UP_DUE": "tmpl-2;title=thing5,body=thing2,time=date3",
+                          "WECHAT_TEMPLATE_VISIT_CONFIRMED": ""})
+    assert config["WECHAT_TEMPLATES"] == {"registration_accepted": "tmpl-1",
+                                          "follow_up_due": "tmpl-2;title=thing5,body=thing2,time=date3"}

@@ -21,7 +21,7 @@ import mini_program_api
 from estate_platform import migrate
 from estate_platform.adapters import build_adapters
 from estate_platform.config import load_config
-from estate_platform.db import db, utcnow
+from estate_platform.db import commit, db, utcnow
 from estate_platform.tasking import make_celery
 from web_common.errors import install_error_handlers, install_unit_of_work
 
@@ -109,7 +109,7 @@ def register_cli(app: Flask) -> None:
             db.session.add(StaffUser(username=username, display_name=display_name, role=role,
                                      developer_id=developer_id, password_hash=hash_password(password),
                                      created_at=utcnow()))
-            db.session.commit()
+            commit(db.session)
         click.echo(f"created {role} {username}")
 
     app.cli.add_command(staff_cli)
@@ -149,7 +149,7 @@ def load_demo_data(app: Flask):
     from estate_platform.demo import load_demo
     with app.app_context():
         result = load_demo(db.session, now=utcnow())
-        db.session.commit()
+        commit(db.session)
     return result
 
 

@@ -1,4 +1,4 @@
-"""Buyer-facing H5 pages (mobile web, Chinese): invite landing pages.
+"""Buyer-facing H5 pages (mobile web, Chinese): invite landing pages and the visit confirmation.
 
 ``GET /i/<token>`` records the open (before the page renders) under a long-lived
 first-party visitor cookie and shows the project's and the consultant's cards
@@ -22,7 +22,9 @@ from werkzeug.exceptions import HTTPException
 from estate_platform.clock import local_date
 from estate_platform.db import db, utcnow
 from estate_platform.errors import DomainError, ValidationFailed
+from estate_platform.identity.services import verify_sms_code
 from estate_platform.invites import services as invites
+from estate_platform.visits.services import confirm_by_buyer_code
 from web_common.api import client_ip, user_agent
 from web_common.errors import HTTP_CODES
 
@@ -174,3 +176,34 @@ def _unexpected(exc: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
     db.session.rollback()
     return render_template("h5/unavailable.html", status=500, message="页面暂时无法打开，请稍后重试"), 500
+
+
+# --- the buyer confirms his visit (到访确认) ------------------------------------------------
+# No separate CSRF token: the form only acts with a fresh SMS code sent to the buyer's own
+# phone, which a foreign page cannot know.
+
+@bp.get("/v/")
+def visit_confirm_form():
+    g.form_shown = False
+    return render_template("h5/visit_confirm.html", form={}, errors={}, message=None,
+                           sms_send_url=url_for("auth.SmsSend"),
+                           sms_interval=current_app.config["SMS_PHONE_INTERVAL_SECONDS"])
+
+
+@bp.post("/v/")
+def visit_confirm():
+    form = {"phone": request.form.get("phone", "")[:30], "sms_code": request.form.get("sms_code", "")[:10],
+            "check_in_code": request.form.get("check_in_code", "")[:12]}
+    now = utcnow()
+    try:
+        signed = verify_sms_code(db.session, form["phone"], form["sms_code"], secret=current_app.config["SECRET_KEY"],
+                                 now=now, config=current_app.config)
+        visit = confirm_by_buyer_code(db.session, signed.subject, form["check_in_code"], now=now)
+    except DomainError as exc:
+        if exc.keep_changes:
+            g.keep_changes = True  # a wrong SMS code still counts toward the attempt limit
+        errors = exc.details.get("fields") if isinstance(exc, ValidationFailed) else None
+        return render_template("h5/visit_confirm.html", form=form, errors=errors or {}, message=exc.message,
+                               sms_send_url=url_for("auth.SmsSend"),
+                               sms_interval=current_app.config["SMS_PHONE_INTERVAL_SECONDS"]), exc.status
+    return render_template("h5/visit_confirmed.html", visit=visit, project=visit.registration.project)

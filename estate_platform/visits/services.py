@@ -328,3 +328,13 @@ def buyer_scheduled_visits(session: Session, buyer_id: int) -> list[Visit]:
         .where(Registration.buyer_id == buyer_id, Registration.status.in_(OPEN_STATUSES),
                Visit.status == "scheduled")
         .order_by(Visit.scheduled_at, Visit.id)))
+
+
+def confirm_by_buyer_code(session: Session, buyer: Buyer, raw_code: str, *, now: datetime) -> Visit:
+    """The buyer confirms on the H5 page with the check-in code his consultant gave him.
+    Only a visit of one of his own registrations matches; anything else is not found."""
+    code = normalise_code(raw_code)
+    visit = session.scalar(select(Visit).where(Visit.check_in_code == code)) if code else None
+    if visit is None or visit.registration.buyer_id != buyer.id:
+        raise VisitNotFound()
+    return confirm_by_buyer(session, buyer, visit.id, now=now)

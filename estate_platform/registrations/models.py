@@ -31,6 +31,7 @@ class Registration(db.Model):
         Index("ix_registrations_consultant_id_status", "consultant_id", "status"),
         Index("ix_registrations_buyer_id_created_at", "buyer_id", "created_at"),
         Index("ix_registrations_status_protected_until", "status", "protected_until"),
+        Index("ix_registrations_source_link_id", "source_link_id"),  # per-link stats
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,14 +2,14 @@
 index for the site staff's list of the day's visits.
 
 Revision ID: a085e7c8bef8
-Revises: a458ca591a2d
+Revises: 7c2d4e6f8a10
 Create Date: 2026-11-25 05:52:00+00:00
 """
 from alembic import op  # noqa: F401
 import sqlalchemy as sa  # noqa: F401
 
 revision = "a085e7c8bef8"
-down_revision = "a458ca591a2d"
+down_revision = "7c2d4e6f8a10"
 branch_labels = None
 depends_on = None
 

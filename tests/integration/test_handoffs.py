@@ -21,6 +21,7 @@ from estate_platform.notifications.models import Notification
 from estate_platform.projects.models import ExistingCustomer
 from estate_platform.registrations.models import Registration
 from tests.conftest import now
+from tests.parallel import parallel
 
 URL = "/api/mp/v1/handoffs"
 
@@ -482,25 +483,6 @@ def test_a_pool_handoff_ends_when_the_buyer_was_bound_by_someone_else_meanwhile(
 
 
 # --- concurrency (PostgreSQL) ----------------------------------------------------------------------------
-
-def parallel(app, requests):
-    """Fire ``requests`` (callables taking a test client) at the same instant."""
-    barrier = threading.Barrier(len(requests))
-    results = [None] * len(requests)
-
-    def run(i, request):
-        client = app.test_client()
-        barrier.wait()
-        response = request(client)
-        results[i] = (response.status_code, (response.get_json() or {}).get("error", {}).get("code"))
-
-    threads = [threading.Thread(target=run, args=(i, r)) for i, r in enumerate(requests)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return Counter(results)
-
 
 @pytest.mark.postgres
 def test_the_same_receiver_accepting_twice_at_once_registers_the_buyer_once(world, app):

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from estate_platform.db import db
 from estate_platform.registrations.models import Registration
-from tests.integration.test_concurrency import parallel
+from tests.parallel import parallel
 
 pytestmark = pytest.mark.postgres
 

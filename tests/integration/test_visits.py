@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +24,7 @@ from estate_platform.visits import services as visits
 from estate_platform.visits import storage
 from estate_platform.visits.models import Visit, VisitAttachment
 from tests.conftest import now
+from tests.parallel import parallel
 
 MP = "/api/mp/v1"
 CODE = re.compile(r"^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{6}$")
@@ -632,23 +632,10 @@ def test_two_site_staff_confirming_competing_visits_at_once_bind_the_buyer_once(
         rival_registration = world.register(rival, s.project_id, phone=s.phone)
         rival_visit = book(world, rival, rival_registration["id"])
 
-        barrier = threading.Barrier(2)
-        results = []
+        results = parallel(app, [lambda c: check_in(c, s.site, s.visit["check_in_code"]),
+                                 lambda c: check_in(c, colleague, rival_visit["check_in_code"])])
 
-        def confirm(staff, code):
-            client = app.test_client()
-            barrier.wait()
-            response = check_in(client, staff, code)
-            results.append((response.status_code, error_code(response)))
-
-        threads = [threading.Thread(target=confirm, args=(s.site, s.visit["check_in_code"])),
-                   threading.Thread(target=confirm, args=(colleague, rival_visit["check_in_code"]))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-
-        assert Counter(results) == Counter({(200, None): 1, (409, "buyer_already_bound"): 1})
+        assert results == Counter({(200, None): 1, (409, "buyer_already_bound"): 1})
         with app.app_context():
             rows = db.session.scalars(select(Registration).where(Registration.project_id == s.project_id)).all()
             assert sum(r.binding for r in rows) == 1

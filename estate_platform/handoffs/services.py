@@ -38,6 +38,7 @@ from ..notifications.services import notify
 from ..phones import InvalidPhone, mask_phone, national, normalise_phone
 from ..projects.models import Project
 from ..projects.services import get_project, is_existing_customer, require_accepting
+from ..referrals import services as referrals
 from ..registrations import services as registrations
 from ..registrations.models import OPEN_STATUSES, Registration
 from . import routing
@@ -406,6 +407,8 @@ def accept(session: Session, receiver: Consultant, handoff_id: int, *, now: date
     handoff.status, handoff.registration_id, handoff.respond_by, handoff.updated_at = \
         "accepted", registration.id, None, now
     session.flush()
+    referrals.record_handoff(session, sender_id=handoff.from_consultant_id, receiver_id=receiver.id,
+                             buyer_id=handoff.buyer_id, project_id=handoff.project_id, handoff_id=handoff.id, now=now)
     evidence.append(session, "handoff", handoff.id, "accepted", Actor("consultant", receiver.id), now=now,
                     consultant_id=receiver.id, registration_id=registration.id)
     notify(session, handoff.from_consultant_id, "handoff_accepted",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ..db import after_commit
@@ -21,6 +22,11 @@ KINDS = {
     "handoff_declined": "转介被拒绝",
     "handoff_unrouted": "转介暂无顾问承接",
     "follow_up_due": "客户跟进提醒",
+    "deal_recorded": "客户已成交",
+    "deal_stage_changed": "成交进度更新",
+    "deal_cancelled": "成交已退房",
+    "commission_recognised": "佣金已确认",
+    "commission_reversed": "佣金已冲回",
 }
 
 
@@ -41,3 +47,18 @@ def notify(session: Session, consultant_id: int, kind: str, body: str, *, now: d
 
     after_commit(session, deliver)
     return notification
+
+
+def notify_many(session: Session, rows: list[tuple[int, str, str, dict]], *, now: datetime) -> int:
+    """Record many notifications at once (a batch job): ``(consultant_id, kind, body, payload)``.
+    They are delivered by the periodic redelivery sweep rather than one task each."""
+    if not rows:
+        return 0
+    for _, kind, _, _ in rows:
+        if kind not in KINDS:
+            raise ValueError(f"unknown notification kind {kind!r}")
+    session.execute(insert(Notification), [
+        {"consultant_id": consultant_id, "kind": kind, "title": KINDS[kind], "body": body,
+         "payload": json.dumps(payload, ensure_ascii=False, default=str), "created_at": now}
+        for consultant_id, kind, body, payload in rows])
+    return len(rows)

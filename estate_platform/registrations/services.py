@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ..clock import SHANGHAI, start_of_local_day
 from ..consultants.models import Consultant
 from ..crm.models import ClientCard, ClientTag
+from ..deals.models import Deal
 from ..crm.services import ensure_card
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..evidence import services as evidence
@@ -238,10 +239,15 @@ def confirm_visit(session: Session, registration: Registration, *, confirmed_at:
     return registration
 
 
+def _has_live_deal():
+    """A registration whose buyer has subscribed keeps him: protection no longer runs out."""
+    return select(Deal.id).where(Deal.registration_id == Registration.id, Deal.stage != "cancelled").exists()
+
+
 def expire_due(session: Session, *, now: datetime, limit: int = 500) -> int:
     """End registrations whose protection has passed; free their buyers. Safe to run twice."""
     due = session.scalars(select(Registration).where(Registration.status.in_(OPEN_STATUSES),
-                                                     Registration.protected_until <= now)
+                                                     Registration.protected_until <= now, ~_has_live_deal())
                           .order_by(Registration.protected_until).limit(limit)).all()
     for registration in due:
         _end(session, registration, "expired", "protection_expired", SYSTEM, now)
@@ -255,7 +261,7 @@ def remind_expiring(session: Session, *, now: datetime, limit: int = 500) -> int
     """Remind consultants a set time before protection ends (per project). Reminds once."""
     candidates = session.scalars(
         select(Registration).join(Project, Project.id == Registration.project_id)
-        .where(Registration.status.in_(OPEN_STATUSES), Registration.reminded_at.is_(None),
+        .where(Registration.status.in_(OPEN_STATUSES), Registration.reminded_at.is_(None), ~_has_live_deal(),
                Registration.protected_until > now, Project.remind_before_hours > 0)
         .order_by(Registration.protected_until).limit(limit * 4)).all()
     sent = 0

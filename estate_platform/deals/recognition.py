@@ -1,0 +1,236 @@
+"""Recognising a deal's commission (DESIGN §2, §3, §5): resolve its chain as of the
+subscription date, split the commission, write the lines and post them.
+
+One path serves a single deal (when its stage reaches the rule's trigger) and the
+batch (every deal that reached its trigger): both load what they need in bulk,
+compute the splits in memory and post through ``ledger.post_many``, whose
+idempotency keys make a re-run, a retry or a concurrent run post nothing new.
+
+Recognition posts: developer receivable +C; platform revenue −fee; each
+consultant's (or referring buyer's) pending −line. A reversal (cancellation, or
+a correction before re-pricing) takes each line back from where its money is now:
+the deal's pending first, then the party's available balance, and what is left
+becomes an amount the party owes (clawback).
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterable, Sequence
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ..clock import end_of_local_day, local_date
+from ..commissions.models import CommissionLine
+from ..commissions.split import BuyerReferrer, Chain, Line, Member, Policy, split
+from ..consultants.models import Consultant
+from ..consultants.standing import Standing
+from ..identity.models import Buyer
+from ..ledger import services as ledger
+from ..ledger.services import Entry, Leg
+from ..money import yuan
+from ..notifications.services import notify_many
+from ..projects.models import Project
+from ..referrals.graph import ReferralNetwork
+from .models import Deal
+
+ACCOUNT_OF_LINE = {"platform": ("revenue",), "consultant": ("pending",), "buyer": ("pending",)}
+
+
+@dataclass
+class Context:
+    network: ReferralNetwork
+    standing: Standing
+    consultant_names: dict[int, str]
+    buyer_names: dict[int, str]
+    developer_of_project: dict[int, int]
+
+
+def _names(session: Session, model, ids: set[int]) -> dict[int, str]:
+    names: dict[int, str] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 1000):
+        chunk = ordered[start:start + 1000]
+        names.update(session.execute(select(model.id, model.name).where(model.id.in_(chunk))).all())
+    return {k: v or f"#{k}" for k, v in names.items()}
+
+
+def load_context(session: Session, deals: Sequence[Deal]) -> Context:
+    network = ReferralNetwork.load(session, consultant_ids={d.consultant_id for d in deals},
+                                   buyer_ids={d.buyer_id for d in deals})
+    consultants = {d.consultant_id for d in deals}
+    buyers = {d.buyer_id for d in deals}
+    for kind, party_id in network.graph.nodes:
+        (consultants if kind == "consultant" else buyers).add(party_id)
+    projects = sorted({d.project_id for d in deals})
+    developers = dict(session.execute(select(Project.id, Project.developer_id).where(Project.id.in_(projects))).all())
+    return Context(network=network, standing=Standing.load(session, consultants),
+                   consultant_names=_names(session, Consultant, consultants),
+                   buyer_names=_names(session, Buyer, buyers), developer_of_project=developers)
+
+
+def chain_for(context: Context, deal: Deal) -> tuple[Chain, Policy]:
+    """The deal's chain as of the end of its subscription day (edges that began later are ignored)."""
+    snapshot = json.loads(deal.policy_snapshot)
+    policy = Policy.from_dict(snapshot)
+    as_of = end_of_local_day(deal.subscribed_on)
+    names, standing, network = context.consultant_names, context.standing, context.network
+
+    def member(consultant_id: int, since: datetime | None = None) -> Member:
+        return Member(consultant_id, names.get(consultant_id, f"#{consultant_id}"),
+                      eligible=standing.operating_at(consultant_id, as_of),
+                      since=local_date(since).isoformat() if since else None)
+
+    referrer_link = network.handoff_referrer(deal.consultant_id, deal.buyer_id, deal.project_id, as_of)
+    uplines = tuple(member(link.party_id, link.since)
+                    for link in network.uplines(deal.consultant_id, as_of, policy.max_upline_levels))
+    buyer_referrer = None
+    reward = int(snapshot.get("buyer_referral_reward_cents") or 0)
+    buyer_link = network.buyer_referrer(deal.buyer_id, as_of) if reward > 0 else None
+    if buyer_link is not None and buyer_link.party_id != deal.buyer_id:
+        buyer_referrer = BuyerReferrer(buyer_link.party_id, context.buyer_names.get(buyer_link.party_id, "老业主"),
+                                       reward, since=local_date(buyer_link.since).isoformat())
+    chain = Chain(serving=member(deal.consultant_id),
+                  referrer=member(referrer_link.party_id, referrer_link.since) if referrer_link else None,
+                  uplines=uplines, buyer_referrer=buyer_referrer)
+    return chain, policy
+
+
+def lines_for(context: Context, deal: Deal, commission_cents: int | None = None) -> list[Line]:
+    chain, policy = chain_for(context, deal)
+    return split(deal.commission_cents if commission_cents is None else commission_cents, policy, chain)
+
+
+def recognition_entry(deal: Deal, developer_id: int, lines: Iterable[Line], version: int) -> Entry:
+    legs = [Leg("developer", developer_id, "receivable", deal.commission_cents, f"成交 #{deal.id} 应收佣金")]
+    for line in lines:
+        kind = ACCOUNT_OF_LINE[line.party_type][0]
+        legs.append(Leg(line.party_type, line.party_id, kind, -line.amount_cents, line.reason))
+    return Entry(idempotency_key=f"deal:{deal.id}:recognise:v{version}", kind="commission_recognised",
+                 description=f"成交 #{deal.id}（{deal.unit}）佣金确认 {yuan(deal.commission_cents)}",
+                 legs=tuple(legs), deal_id=deal.id)
+
+
+def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_type: str = "system",
+              actor_id: int | None = None) -> int:
+    """Recognise these deals (each must have reached its trigger and not be recognised).
+    Returns how many were posted now; deals whose key was posted before post nothing."""
+    if not deals:
+        return 0
+    context = load_context(session, deals)
+    planned: dict[str, tuple[Deal, list[Line], int]] = {}
+    entries = []
+    for deal in deals:
+        version = deal.lines_version + 1
+        lines = lines_for(context, deal)
+        entry = recognition_entry(deal, context.developer_of_project[deal.project_id], lines, version)
+        planned[entry.idempotency_key] = (deal, lines, version)
+        entries.append(entry)
+    created = ledger.post_many(session, entries, actor_type=actor_type, actor_id=actor_id, now=now)
+    if not created:
+        return 0
+    line_rows, deal_rows = [], []
+    per_consultant: dict[int, list[int]] = defaultdict(list)
+    for key in created:
+        deal, lines, version = planned[key]
+        for seq, line in enumerate(lines, start=1):
+            line_rows.append({"deal_id": deal.id, "version": version, "seq": seq, "party_type": line.party_type,
+                              "party_id": line.party_id, "role": line.role, "level": line.level,
+                              "amount_cents": line.amount_cents, "reason": line.reason, "created_at": now})
+            if line.party_type == "consultant":
+                per_consultant[line.party_id].append(line.amount_cents)
+        deal_rows.append({"id": deal.id, "recognised": True, "lines_version": version, "updated_at": now})
+    if line_rows:
+        session.execute(insert(CommissionLine), line_rows)
+    session.execute(update(Deal), deal_rows)  # bulk UPDATE by primary key
+    for key in created:
+        session.expire(planned[key][0], ["recognised", "lines_version", "updated_at"])
+    notify_many(session, [
+        (consultant_id, "commission_recognised",
+         f"{len(amounts)} 笔成交佣金已确认，共 {yuan(sum(amounts))}，待开发商回款后可提现", {"page": "earnings"})
+        for consultant_id, amounts in sorted(per_consultant.items())], now=now)
+    return len(created)
+
+
+def current_lines(session: Session, deal: Deal) -> list[CommissionLine]:
+    if deal.lines_version == 0:
+        return []
+    return list(session.scalars(select(CommissionLine).where(CommissionLine.deal_id == deal.id,
+                                                             CommissionLine.version == deal.lines_version)
+                                .order_by(CommissionLine.seq)))
+
+
+def reverse(session: Session, deal: Deal, *, reason: str, now: datetime, actor_type: str = "staff",
+            actor_id: int | None = None) -> bool:
+    """Take back every line of the recognised version (clawback). Posts once per version."""
+    if not deal.recognised:
+        return False
+    version = deal.lines_version
+    developer_id = session.scalar(select(Project.developer_id).where(Project.id == deal.project_id))
+    legs = [Leg("developer", developer_id, "receivable", -deal.commission_cents, f"成交 #{deal.id} 应收佣金冲回")]
+    owed_by: dict[int, int] = {}
+    for line in current_lines(session, deal):
+        if line.party_type == "platform":
+            legs.append(Leg("platform", 0, "revenue", line.amount_cents, "平台服务费冲回"))
+            continue
+        left = line.amount_cents
+        pending = -ledger.deal_balance(session, deal.id, line.party_type, line.party_id, "pending")
+        from_pending = max(0, min(left, pending))
+        left -= from_pending
+        available = -ledger.balances(session, line.party_type, line.party_id)["available"]
+        from_available = max(0, min(left, available))
+        left -= from_available
+        legs += [Leg(line.party_type, line.party_id, "pending", from_pending, f"{line.reason}（冲回）"),
+                 Leg(line.party_type, line.party_id, "available", from_available, "已结算佣金冲回"),
+                 Leg(line.party_type, line.party_id, "owes", left, "已付佣金冲回，形成欠款")]
+        if line.party_type == "consultant":
+            owed_by[line.party_id] = owed_by.get(line.party_id, 0) + line.amount_cents
+    entry = Entry(idempotency_key=f"deal:{deal.id}:reverse:v{version}", kind="commission_reversed",
+                  description=f"成交 #{deal.id}（{deal.unit}）佣金冲回：{reason}",
+                  legs=tuple(leg for leg in legs if leg.amount_cents), deal_id=deal.id)
+    _, posted = ledger.post(session, entry, actor_type=actor_type, actor_id=actor_id, now=now)
+    deal.recognised = False
+    deal.updated_at = now
+    if posted:
+        notify_many(session, [(consultant_id, "commission_reversed",
+                               f"成交 #{deal.id}（{deal.unit}）{reason}，佣金 {yuan(amount)} 已冲回",
+                               {"deal_id": deal.id}) for consultant_id, amount in sorted(owed_by.items())], now=now)
+    return posted
+
+
+# --- the batch -------------------------------------------------------------------------
+
+def due_query():
+    return select(Deal.id).where(Deal.recognised.is_(False), Deal.trigger_reached_on.is_not(None),
+                                 Deal.stage != "cancelled")
+
+
+def count_due(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(due_query().subquery())) or 0)
+
+
+def recognise_due(session: Session, *, now: datetime, chunk_size: int = 1000,
+                  progress: Callable[[int], None] | None = None, limit: int | None = None,
+                  after_chunk: Callable[[], None] | None = None) -> int:
+    """Recognise every deal that reached its trigger. Safe to run twice or concurrently.
+    ``after_chunk`` lets the caller commit between chunks (the CLI and the task do)."""
+    posted = 0
+    last_id = 0
+    seen = 0
+    while limit is None or seen < limit:
+        size = chunk_size if limit is None else min(chunk_size, limit - seen)
+        ids = list(session.scalars(due_query().where(Deal.id > last_id).order_by(Deal.id).limit(size)))
+        if not ids:
+            break
+        deals = list(session.scalars(select(Deal).where(Deal.id.in_(ids)).order_by(Deal.id)))
+        posted += recognise(session, deals, now=now)
+        last_id = ids[-1]
+        seen += len(ids)
+        if after_chunk is not None:
+            after_chunk()
+        if progress is not None:
+            progress(len(ids))
+    return posted

@@ -1,0 +1,297 @@
+"""Recording deals and moving them through their stages (DESIGN §2).
+
+A deal is recorded against the buyer's binding registration of the project, by
+site staff of the project's developer or by finance. Stages: subscribed (认购) →
+signed (网签) → loan_disbursed (放款) or paid_in_full (全款); cancelled (退房) from
+any stage, with a reason. When a stage reaches the commission rule's trigger the
+commission is recognised; a cancellation reverses it. Changes are events in the
+evidence chain with actor and reason, never silent edits.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..clock import local_date, start_of_local_month
+from ..commissions import pricing
+from ..commissions import services as commissions
+from ..db import advisory_lock
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..evidence import services as evidence
+from ..evidence.services import Actor
+from ..identity.models import StaffUser
+from ..money import yuan
+from ..notifications.services import notify
+from ..phones import InvalidPhone, normalise_phone
+from ..projects.services import visible_project
+from ..identity.models import Buyer
+from ..registrations.services import binding_registration
+from . import recognition
+from .models import LIVE_STAGES, Deal
+
+LOCK_DEALS_OF_PROJECT = 2_000_000_000  # + project id: tier positions are counted under this lock
+NEXT_STAGES = {"subscribed": ("signed",), "signed": ("loan_disbursed", "paid_in_full"),
+               "loan_disbursed": (), "paid_in_full": (), "cancelled": ()}
+STAGE_LABELS = {"subscribed": "认购", "signed": "网签", "loan_disbursed": "放款", "paid_in_full": "全款到账",
+                "cancelled": "退房"}
+
+
+class DealNotFound(NotFound):
+    code, message = "deal_not_found", "成交记录不存在"
+
+
+class NoBindingRegistration(Conflict):
+    code, message = "no_binding_registration", "该客户在此楼盘没有有效报备（或到访为王模式下尚未确认到访），不能录入成交"
+
+
+class SubscribedBeforeRegistration(Conflict):
+    code, message = "subscribed_before_registration", "认购日期早于报备日期，该成交不属于平台顾问带来的客户"
+
+
+class UnitAlreadySold(Conflict):
+    code, message = "unit_already_sold", "该房号已有未退房的成交记录"
+
+
+class InvalidStageChange(Conflict):
+    code, message = "invalid_stage_change", "成交当前阶段不能变更为所选阶段"
+
+
+class DealCancelled(Conflict):
+    code, message = "deal_cancelled", "该成交已退房，不能再修改"
+
+
+@dataclass
+class NewDeal:
+    project_id: int
+    buyer_phone: str
+    unit: str
+    price_cents: int
+    subscribed_on: date
+    note: str | None = None
+
+
+def _actor(staff: StaffUser) -> Actor:
+    return Actor("staff", staff.id)
+
+
+def _validate_new(data: NewDeal, today: date) -> str:
+    errors: dict[str, list[str]] = {}
+    phone = ""
+    try:
+        phone = normalise_phone(data.buyer_phone)
+    except InvalidPhone:
+        errors["buyer_phone"] = ["请输入有效的中国大陆手机号"]
+    if not data.unit.strip():
+        errors["unit"] = ["请填写房号"]
+    if not isinstance(data.price_cents, int) or data.price_cents <= 0:
+        errors["price_cents"] = ["成交价须为正整数（分）"]
+    if data.subscribed_on > today:
+        errors["subscribed_on"] = ["认购日期不能晚于今天"]
+    if errors:
+        raise ValidationFailed(errors)
+    return phone
+
+
+def _month_before(session: Session, project_id: int, on: date) -> tuple[int, int]:
+    """Units and amount of the project's live deals this month, subscribed up to ``on``."""
+    units, amount = session.execute(
+        select(func.count(), func.coalesce(func.sum(Deal.price_cents), 0))
+        .where(Deal.project_id == project_id, Deal.stage != "cancelled",
+               Deal.subscribed_on >= start_of_local_month(on), Deal.subscribed_on <= on)).one()
+    return int(units), int(amount)
+
+
+def record_deal(session: Session, staff: StaffUser, data: NewDeal, *, now: datetime) -> Deal:
+    """Record a subscription (认购) for a buyer with a binding registration, priced by the
+    rule in force on the subscription date, with the split policy snapshotted."""
+    phone = _validate_new(data, local_date(now))
+    project = visible_project(session, data.project_id, staff)
+    buyer_id = session.scalar(select(Buyer.id).where(Buyer.phone == phone))
+    registration = binding_registration(session, project.id, buyer_id) if buyer_id else None
+    if registration is None:
+        raise NoBindingRegistration()
+    if data.subscribed_on < local_date(registration.created_at):
+        raise SubscribedBeforeRegistration(details={"registered_on": local_date(registration.created_at).isoformat()})
+    rule = commissions.rule_in_force(session, project.id, data.subscribed_on)
+    policy = commissions.policy_in_force(session, project.id, data.subscribed_on)
+    advisory_lock(session, LOCK_DEALS_OF_PROJECT + project.id)
+    unit = data.unit.strip()
+    if session.scalar(select(Deal.id).where(Deal.project_id == project.id, Deal.unit == unit,
+                                            Deal.stage != "cancelled")) is not None:
+        raise UnitAlreadySold(details={"unit": unit})
+    terms = commissions.terms_of(rule)
+    units_before, amount_before = _month_before(session, project.id, data.subscribed_on)
+    priced = pricing.price(terms, data.price_cents, units_before=units_before, amount_before_cents=amount_before)
+    deal = Deal(project_id=project.id, registration_id=registration.id, buyer_id=buyer_id,
+                consultant_id=registration.consultant_id, unit=unit, price_cents=data.price_cents,
+                subscribed_on=data.subscribed_on, stage="subscribed", rule_id=rule.id,
+                rule_snapshot=commissions.canonical({**terms.as_dict(), "rule_id": rule.id,
+                                                     "effective_from": rule.effective_from.isoformat(),
+                                                     "text": rule.text}),
+                policy_id=policy.id, policy_snapshot=commissions.canonical(commissions.policy_snapshot(policy)),
+                tier_index=priced.tier_index, tier_position=priced.position, commission_cents=priced.commission_cents,
+                lines_version=0, recognised=False, recorded_by_id=staff.id, created_at=now, updated_at=now)
+    try:
+        with session.begin_nested():
+            session.add(deal)
+    except IntegrityError:
+        raise UnitAlreadySold(details={"unit": unit}) from None
+    evidence.append(session, "deal", deal.id, "recorded", _actor(staff), now=now, project_id=project.id,
+                    registration_id=registration.id, buyer_id=buyer_id, consultant_id=deal.consultant_id, unit=unit,
+                    price_cents=deal.price_cents, subscribed_on=data.subscribed_on.isoformat(),
+                    commission_cents=deal.commission_cents, rule_id=rule.id, policy_id=policy.id,
+                    note=(data.note or "").strip() or None)
+    notify(session, deal.consultant_id, "deal_recorded",
+           f"{registration.buyer_name} 已在{project.name}认购 {unit}，佣金 {yuan(deal.commission_cents)}，"
+           f"{STAGE_LABELS[terms.trigger]}后确认", now=now, deal_id=deal.id)
+    return deal
+
+
+def terms_of_deal(deal: Deal) -> pricing.RuleTerms:
+    return pricing.RuleTerms.from_dict(json.loads(deal.rule_snapshot))
+
+
+def staff_deal(session: Session, staff: StaffUser, deal_id: int, *, lock: bool = False) -> Deal:
+    """A deal the staff member may see: site staff only their developer's projects."""
+    query = select(Deal).where(Deal.id == deal_id)
+    if lock:
+        query = query.with_for_update()
+    deal = session.scalar(query)
+    if deal is None:
+        raise DealNotFound()
+    if staff.role == "site_staff" and deal.project.developer_id != staff.developer_id:
+        raise DealNotFound()
+    return deal
+
+
+def change_stage(session: Session, staff: StaffUser, deal_id: int, stage: str, *, on: date | None = None,
+                 now: datetime) -> Deal:
+    """Move a deal forward; reaching the rule's trigger recognises its commission."""
+    deal = staff_deal(session, staff, deal_id, lock=True)
+    if deal.stage == "cancelled":
+        raise DealCancelled()
+    on = on or local_date(now)
+    if stage not in NEXT_STAGES[deal.stage]:
+        raise InvalidStageChange(details={"stage": deal.stage, "allowed": list(NEXT_STAGES[deal.stage])})
+    if on > local_date(now) or on < deal.subscribed_on:
+        raise ValidationFailed({"on": ["日期须在认购日与今天之间"]})
+    previous = deal.stage
+    deal.stage = stage
+    deal.updated_at = now
+    if stage == "signed":
+        deal.signed_on = on
+    else:
+        deal.completed_on = on
+    terms = terms_of_deal(deal)
+    if deal.trigger_reached_on is None and pricing.trigger_reached(stage, terms.trigger):
+        deal.trigger_reached_on = on
+        deal.due_on = on + timedelta(days=terms.payment_terms_days)
+    session.flush()
+    evidence.append(session, "deal", deal.id, "stage_changed", _actor(staff), now=now, from_stage=previous,
+                    to_stage=stage, on=on.isoformat())
+    notify(session, deal.consultant_id, "deal_stage_changed",
+           f"成交 {deal.unit} 已{STAGE_LABELS[stage]}（{on.isoformat()}）", now=now, deal_id=deal.id)
+    if deal.trigger_reached_on is not None and not deal.recognised:
+        recognition.recognise(session, [deal], now=now, actor_type="staff", actor_id=staff.id)
+        session.refresh(deal)
+    return deal
+
+
+def cancel_deal(session: Session, staff: StaffUser, deal_id: int, *, reason: str | None, now: datetime) -> Deal:
+    """退房: from any stage, with a reason; recognised commission is reversed (clawback)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": ["请填写退房原因"]})
+    deal = staff_deal(session, staff, deal_id, lock=True)
+    if deal.stage == "cancelled":
+        raise DealCancelled()
+    previous = deal.stage
+    recognition.reverse(session, deal, reason=f"退房：{reason}", now=now, actor_id=staff.id)
+    deal.stage = "cancelled"
+    deal.cancelled_at = now
+    deal.cancel_reason = reason
+    deal.updated_at = now
+    session.flush()
+    evidence.append(session, "deal", deal.id, "cancelled", _actor(staff), now=now, from_stage=previous, reason=reason)
+    notify(session, deal.consultant_id, "deal_cancelled", f"成交 {deal.unit} 已退房：{reason}", now=now,
+           deal_id=deal.id)
+    return deal
+
+
+def correct_price(session: Session, staff: StaffUser, deal_id: int, *, price_cents: int, reason: str | None,
+                  now: datetime) -> Deal:
+    """A corrected price re-prices the commission at the deal's own tier (forward only). A
+    recognised commission is reversed and recognised again at the new amount."""
+    reason = (reason or "").strip()
+    errors = {}
+    if not isinstance(price_cents, int) or price_cents <= 0:
+        errors["price_cents"] = ["成交价须为正整数（分）"]
+    if not reason:
+        errors["reason"] = ["请填写修改原因"]
+    if errors:
+        raise ValidationFailed(errors)
+    deal = staff_deal(session, staff, deal_id, lock=True)
+    if deal.stage == "cancelled":
+        raise DealCancelled()
+    old_price, old_commission = deal.price_cents, deal.commission_cents
+    if price_cents == old_price:
+        return deal
+    was_recognised = deal.recognised
+    recognition.reverse(session, deal, reason=f"成交价更正：{reason}", now=now, actor_id=staff.id)
+    deal.price_cents = price_cents
+    deal.commission_cents = pricing.amount_at(terms_of_deal(deal), price_cents, deal.tier_index)
+    deal.updated_at = now
+    session.flush()
+    evidence.append(session, "deal", deal.id, "price_corrected", _actor(staff), now=now, from_price_cents=old_price,
+                    to_price_cents=price_cents, from_commission_cents=old_commission,
+                    to_commission_cents=deal.commission_cents, reason=reason)
+    if was_recognised:
+        recognition.recognise(session, [deal], now=now, actor_type="staff", actor_id=staff.id)
+        session.refresh(deal)
+    return deal
+
+
+# --- reading ------------------------------------------------------------------------------
+
+def list_for_staff(session: Session, staff: StaffUser, *, project_id: int | None = None, stage: str | None = None,
+                   consultant_id: int | None = None, page: int = 1, per_page: int = 30) -> tuple[list[Deal], int]:
+    from ..projects.models import Project
+    query = select(Deal)
+    if staff.role == "site_staff":
+        query = query.join(Project, Project.id == Deal.project_id).where(Project.developer_id == staff.developer_id)
+    if project_id:
+        query = query.where(Deal.project_id == project_id)
+    if stage:
+        query = query.where(Deal.stage == stage)
+    if consultant_id:
+        query = query.where(Deal.consultant_id == consultant_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(Deal.subscribed_on.desc(), Deal.id.desc())
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), int(total or 0)
+
+
+def own_deals(session: Session, consultant_id: int, *, stage: str | None = None, page: int = 1,
+              per_page: int = 20) -> tuple[list[Deal], int]:
+    query = select(Deal).where(Deal.consultant_id == consultant_id)
+    if stage:
+        query = query.where(Deal.stage == stage)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(Deal.subscribed_on.desc(), Deal.id.desc())
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), int(total or 0)
+
+
+def own_deal(session: Session, consultant_id: int, deal_id: int) -> Deal:
+    deal = session.get(Deal, deal_id)
+    if deal is None or deal.consultant_id != consultant_id:
+        raise DealNotFound()
+    return deal
+
+
+__all__ = ["LIVE_STAGES", "record_deal", "change_stage", "cancel_deal", "correct_price"]

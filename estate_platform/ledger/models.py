@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import UtcDateTime, db
+
+PARTY_TYPES = ("platform", "developer", "consultant", "buyer")
+# receivable: the developer owes us (asset); revenue: the platform's income;
+# pending: earned, the developer has not paid; available: payable now;
+# owes: the consultant owes the platform (clawbacks, penalties); cash: money held.
+ACCOUNT_KINDS = ("receivable", "revenue", "pending", "available", "owes", "cash")
+
+
+class Account(db.Model):
+    """One account per party and kind (DESIGN §5). The platform's party id is 0."""
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        UniqueConstraint("party_type", "party_id", "kind"),
+        CheckConstraint("party_type IN ('platform', 'developer', 'consultant', 'buyer')", name="party_type_known"),
+        CheckConstraint("kind IN ('receivable', 'revenue', 'pending', 'available', 'owes', 'cash')",
+                        name="kind_known"),
+        CheckConstraint("(party_type = 'platform') = (party_id = 0)", name="platform_is_zero"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    party_type: Mapped[str] = mapped_column(String(20))
+    party_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LedgerTransaction(db.Model):
+    """A balanced, immutable set of postings. ``idempotency_key`` makes every money
+    operation safe to retry: the same key never posts twice."""
+    __tablename__ = "ledger_transactions"
+    __table_args__ = (Index("ix_ledger_transactions_deal_id", "deal_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(Text)
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    actor_type: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    postings: Mapped[list["Posting"]] = relationship(order_by="Posting.id", back_populates="transaction")
+
+
+class Posting(db.Model):
+    """One leg: positive debits, negative credits. A transaction's legs sum to zero
+    (checked when its legs are inserted, by trigger on PostgreSQL); no leg is ever
+    updated or deleted (triggers on PostgreSQL and SQLite)."""
+    __tablename__ = "ledger_postings"
+    __table_args__ = (
+        CheckConstraint("amount_cents <> 0", name="amount_non_zero"),
+        Index("ix_ledger_postings_account_id", "account_id"),
+        Index("ix_ledger_postings_transaction_id", "transaction_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    memo: Mapped[str | None] = mapped_column(Text)
+
+    transaction: Mapped[LedgerTransaction] = relationship(back_populates="postings")
+    account: Mapped[Account] = relationship()

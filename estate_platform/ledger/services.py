@@ -1,0 +1,190 @@
+"""Posting to and reading the ledger (DESIGN §5).
+
+Every money movement is one call to ``post`` (or ``post_many`` for a batch): a
+balanced set of legs under a unique idempotency key. A key that was already
+posted posts nothing and returns the existing transaction, so retries, replays
+and re-run tasks never post twice. All legs of a transaction are inserted in one
+statement; on PostgreSQL a statement trigger checks they sum to zero and a
+deferred trigger that no transaction is left without legs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .models import ACCOUNT_KINDS, PARTY_TYPES, Account, LedgerTransaction, Posting
+
+PLATFORM = ("platform", 0)
+
+
+class Unbalanced(ValueError):
+    """A programming error: callers build balanced legs (the database would refuse too)."""
+
+
+@dataclass(frozen=True)
+class Leg:
+    party_type: str
+    party_id: int
+    kind: str
+    amount_cents: int  # + debit, − credit
+    memo: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    idempotency_key: str
+    kind: str
+    description: str
+    legs: tuple[Leg, ...]
+    deal_id: int | None = None
+
+
+def check_balanced(entry: Entry) -> None:
+    legs = [leg for leg in entry.legs if leg.amount_cents != 0]
+    if len(legs) < 2 or sum(leg.amount_cents for leg in legs) != 0:
+        raise Unbalanced(f"{entry.idempotency_key}: legs must be two or more and sum to zero")
+    for leg in legs:
+        if leg.party_type not in PARTY_TYPES or leg.kind not in ACCOUNT_KINDS:
+            raise Unbalanced(f"{entry.idempotency_key}: unknown account {leg.party_type}/{leg.kind}")
+        if not isinstance(leg.amount_cents, int):
+            raise Unbalanced(f"{entry.idempotency_key}: amounts are integer cents")
+
+
+def _dialect_insert(session: Session, table):
+    name = session.get_bind().dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+
+
+def account_ids(session: Session, keys: Iterable[tuple[str, int, str]], *, now: datetime) -> dict[tuple, int]:
+    """Ids of the accounts ``(party_type, party_id, kind)``, created on first use.
+    Concurrent creators meet on the unique constraint; the loser reads the winner's row."""
+    keys = list(keys)
+    cache: dict = session.info.setdefault("ledger_account_ids", {})
+    wanted = {k for k in keys if k not in cache}
+    if wanted:
+        missing = sorted(wanted)
+        for chunk_start in range(0, len(missing), 500):
+            chunk = missing[chunk_start:chunk_start + 500]
+            statement = _dialect_insert(session, Account).values(
+                [{"party_type": t, "party_id": i, "kind": k, "created_at": now} for t, i, k in chunk]
+            ).on_conflict_do_nothing()
+            session.execute(statement)
+        by_type: dict[str, set[int]] = {}
+        for party_type, party_id, _ in wanted:
+            by_type.setdefault(party_type, set()).add(party_id)
+        for party_type, ids in by_type.items():
+            for id_chunk in _chunks(sorted(ids), 500):
+                rows = session.execute(select(Account.id, Account.party_id, Account.kind).where(
+                    Account.party_type == party_type, Account.party_id.in_(id_chunk)))
+                for account_id, party_id, kind in rows:
+                    cache[(party_type, party_id, kind)] = account_id
+    return {k: cache[k] for k in keys}
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_account_ids(session, previous_transaction):
+    """Accounts created in a rolled-back transaction (or savepoint) are gone: forget their ids."""
+    session.info.pop("ledger_account_ids", None)
+
+
+def _chunks(items: Sequence, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def post_many(session: Session, entries: Sequence[Entry], *, actor_type: str = "system", actor_id: int | None = None,
+              now: datetime, chunk_size: int = 1000) -> dict[str, int]:
+    """Post each entry whose key is new; return {key: transaction id} of those posted now.
+    Entries whose key exists (posted before, or concurrently) post nothing."""
+    for entry in entries:
+        check_balanced(entry)
+    created: dict[str, int] = {}
+    for chunk in _chunks(list(entries), chunk_size):
+        accounts = account_ids(session, {(leg.party_type, leg.party_id, leg.kind)
+                                         for entry in chunk for leg in entry.legs}, now=now)
+        statement = _dialect_insert(session, LedgerTransaction).values([
+            {"idempotency_key": e.idempotency_key, "kind": e.kind, "description": e.description,
+             "deal_id": e.deal_id, "actor_type": actor_type, "actor_id": actor_id, "created_at": now}
+            for e in chunk]).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(
+            LedgerTransaction.id, LedgerTransaction.idempotency_key)
+        new_ids = {key: txn_id for txn_id, key in session.execute(statement)}
+        if not new_ids:
+            continue
+        rows = [{"transaction_id": new_ids[e.idempotency_key], "account_id": accounts[(leg.party_type, leg.party_id,
+                                                                                         leg.kind)],
+                 "amount_cents": leg.amount_cents, "memo": leg.memo}
+                for e in chunk if e.idempotency_key in new_ids for leg in e.legs if leg.amount_cents != 0]
+        # All legs of these transactions in one statement: the balance trigger sees them together.
+        session.execute(insert(Posting).values(rows))
+        created.update(new_ids)
+    return created
+
+
+def post(session: Session, entry: Entry, *, actor_type: str = "system", actor_id: int | None = None,
+         now: datetime) -> tuple[LedgerTransaction, bool]:
+    """Post one entry; (the transaction, True) when posted now, (the earlier one, False) for a known key."""
+    created = post_many(session, [entry], actor_type=actor_type, actor_id=actor_id, now=now)
+    transaction = session.scalar(select(LedgerTransaction)
+                                 .where(LedgerTransaction.idempotency_key == entry.idempotency_key))
+    return transaction, entry.idempotency_key in created
+
+
+# --- reading -------------------------------------------------------------------------
+
+def balances(session: Session, party_type: str, party_id: int) -> dict[str, int]:
+    """Sum of postings per account kind of one party (debit-positive), zero for unused kinds."""
+    rows = session.execute(select(Account.kind, func.coalesce(func.sum(Posting.amount_cents), 0))
+                           .join(Posting, Posting.account_id == Account.id)
+                           .where(Account.party_type == party_type, Account.party_id == party_id)
+                           .group_by(Account.kind))
+    result = {kind: 0 for kind in ACCOUNT_KINDS}
+    result.update({kind: int(total) for kind, total in rows})
+    return result
+
+
+def deal_balance(session: Session, deal_id: int, party_type: str, party_id: int, kind: str) -> int:
+    """What this deal's transactions have left on one account (debit-positive)."""
+    return int(session.scalar(
+        select(func.coalesce(func.sum(Posting.amount_cents), 0))
+        .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(LedgerTransaction.deal_id == deal_id, Account.party_type == party_type,
+               Account.party_id == party_id, Account.kind == kind)) or 0)
+
+
+def total(session: Session) -> int:
+    """The sum of every posting ever made: zero, always (DESIGN §7.4)."""
+    return int(session.scalar(select(func.coalesce(func.sum(Posting.amount_cents), 0))) or 0)
+
+
+def unbalanced_transactions(session: Session) -> list[int]:
+    return list(session.scalars(select(Posting.transaction_id).group_by(Posting.transaction_id)
+                                .having((func.sum(Posting.amount_cents) != 0) | (func.count() < 2))))
+
+
+def trial_balance(session: Session) -> list[tuple[str, str, int, int]]:
+    """(party_type, kind, number of accounts, debit-positive total) for every used account kind."""
+    rows = session.execute(select(Account.party_type, Account.kind, func.count(func.distinct(Account.id)),
+                                  func.coalesce(func.sum(Posting.amount_cents), 0))
+                           .join(Posting, Posting.account_id == Account.id)
+                           .group_by(Account.party_type, Account.kind)
+                           .order_by(Account.party_type, Account.kind))
+    return [(t, k, int(n), int(s)) for t, k, n, s in rows]
+
+
+def history(session: Session, party_type: str, party_id: int, *, page: int = 1,
+            per_page: int = 20) -> tuple[list[tuple[Posting, LedgerTransaction, Account]], int]:
+    """One party's postings, newest first."""
+    base = (select(Posting, LedgerTransaction, Account)
+            .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Account.party_type == party_type, Account.party_id == party_id))
+    count = session.scalar(select(func.count()).select_from(base.subquery()))
+    rows = session.execute(base.order_by(LedgerTransaction.created_at.desc(), Posting.id.desc())
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    return [tuple(r) for r in rows], int(count or 0)

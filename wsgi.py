@@ -114,6 +114,23 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(staff_cli)
 
+    commissions_cli = click.Group("commissions", help="Commission recognition (the batch path).")
+
+    @commissions_cli.command("recognise")
+    @click.option("--chunk-size", default=1000, show_default=True, type=click.IntRange(1, 10_000))
+    def commissions_recognise(chunk_size):
+        """Recognise every deal that reached its commission trigger (safe to run twice)."""
+        from estate_platform.deals import recognition
+        with app.app_context():
+            due = recognition.count_due(db.session)
+            with click.progressbar(length=due, label=f"确认佣金 recognising {due} deals") as bar:
+                posted = recognition.recognise_due(db.session, now=utcnow(), chunk_size=chunk_size,
+                                                   progress=bar.update, after_chunk=lambda: commit(db.session))
+            commit(db.session)
+        click.echo(f"recognised {posted} deals ({due - posted} already posted by another run)")
+
+    app.cli.add_command(commissions_cli)
+
     @app.cli.command("dev")
     @click.option("--host", default="127.0.0.1")
     @click.option("--port", default=5000, type=int)

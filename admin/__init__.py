@@ -10,7 +10,7 @@ API_PREFIX = "/admin/api/v1"
 
 
 def init_app(app: Flask) -> PlatformApi:
-    from . import api, pages, projects_api, projects_pages, registrations_pages, visits_api, visits_pages
+    from . import api, deals_api, pages, projects_api, projects_pages, registrations_pages, visits_api, visits_pages
     app.register_blueprint(pages.bp)
     app.register_blueprint(projects_pages.bp)
     app.register_blueprint(visits_pages.bp)
@@ -30,6 +30,7 @@ def init_app(app: Flask) -> PlatformApi:
     api.register(admin_api, API_PREFIX)
     admin_api.register_blueprint(projects_api.blp, url_prefix=API_PREFIX)
     admin_api.register_blueprint(visits_api.blp, url_prefix=f"{API_PREFIX}/visits")
+    admin_api.register_blueprint(deals_api.blp, url_prefix=API_PREFIX)
     return admin_api
 
 

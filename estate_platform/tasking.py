@@ -43,6 +43,7 @@ BEAT_SCHEDULE = {
     "remind-expiring-registrations": {"task": "registrations.remind_expiring", "schedule": timedelta(minutes=30)},
     "reroute-timed-out-handoffs": {"task": "handoffs.reroute_timed_out", "schedule": timedelta(minutes=5)},
     "follow-up-reminders": {"task": "crm.send_follow_up_reminders", "schedule": timedelta(minutes=15)},
+    "recognise-commissions": {"task": "deals.recognise_due", "schedule": timedelta(hours=1)},
     "redeliver-notifications": {"task": "notifications.redeliver_pending", "schedule": timedelta(minutes=10)},
 }
 

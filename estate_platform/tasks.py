@@ -11,6 +11,7 @@ from celery import shared_task
 
 from .crm import tasks as _crm_tasks  # noqa: F401
 from .db import commit, db, utcnow
+from .deals import tasks as _deal_tasks  # noqa: F401
 from .handoffs import tasks as _handoff_tasks  # noqa: F401
 from .identity.services import purge_expired_sms_codes
 from .notifications import tasks as _notification_tasks  # noqa: F401

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from estate_platform import migrate
+from estate_platform.clock import SHANGHAI
 from estate_platform.models import metadata
 
 SERVICE_MARKERS = ("postgres", "redis", "chromium")
@@ -287,6 +288,36 @@ class World:
         return response.get_json()
 
     _buyer_phone = 13900000000
+
+    # --- commissions and deals (issue 4) ----------------------------------------------------
+
+    def commission_rule(self, project_id: int, expect: int = 201, **fields) -> dict:
+        body = {"effective_from": "2020-01-01", "basis": "rate", "rate_bps": 200, "trigger": "signed",
+                "payment_terms_days": 30, **fields}
+        response = self.client.post(f"/admin/api/v1/projects/{project_id}/commission-rules", json=body,
+                                    headers=self.staff_auth("finance"))
+        assert response.status_code == expect, response.get_json()
+        return response.get_json()
+
+    def split_policy(self, expect: int = 201, **fields) -> dict:
+        body = {"effective_from": "2020-01-01", "platform_fee_bps": 1000, "referral_bps": 2000,
+                "upline_bps": [1000, 500], "max_upline_levels": 2, **fields}
+        response = self.client.post("/admin/api/v1/split-policies", json=body, headers=self.staff_auth("finance"))
+        assert response.status_code == expect, response.get_json()
+        return response.get_json()
+
+    def deal(self, project_id: int, phone: str, expect: int = 201, role: str = "finance", **fields) -> dict:
+        body = {"project_id": project_id, "buyer_phone": phone, "unit": fields.pop("unit", f"{uuid.uuid4().hex[:4]}室"),
+                "price_cents": 300_000_000, "subscribed_on": now().astimezone(SHANGHAI).date().isoformat(), **fields}
+        response = self.client.post("/admin/api/v1/deals", json=body, headers=self.staff_auth(role))
+        assert response.status_code == expect, response.get_json()
+        return response.get_json()
+
+    def stage(self, deal_id: int, stage: str, expect: int = 200, role: str = "finance", **fields) -> dict:
+        response = self.client.post(f"/admin/api/v1/deals/{deal_id}/stage", json={"stage": stage, **fields},
+                                    headers=self.staff_auth(role))
+        assert response.status_code == expect, response.get_json()
+        return response.get_json()
 
     def next_buyer_phone(self) -> str:
         World._buyer_phone += 1

@@ -116,8 +116,10 @@ def recognition_entry(deal: Deal, developer_id: int, lines: Iterable[Line], vers
 
 def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_type: str = "system",
               actor_id: int | None = None) -> int:
-    """Recognise these deals (each must have reached its trigger and not be recognised).
-    Returns how many were posted now; deals whose key was posted before post nothing."""
+    """Recognise those of these deals that reached their trigger and are not recognised.
+    Returns how many were posted now; a deal whose key was posted before (by a concurrent
+    run) posts nothing."""
+    deals = [d for d in deals if not d.recognised and d.stage != "cancelled" and d.trigger_reached_on is not None]
     if not deals:
         return 0
     context = load_context(session, deals)

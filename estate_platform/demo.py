@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .clock import local_date
+from .commissions import services as commissions
 from .consultants import services as consultants
 from .consultants.models import Consultant
 from .contracts.services import publish_agreement, sign_agreement
+from .deals import services as deals
 from .identity.models import Buyer, StaffUser, WechatUser
 from .projects import services as projects
 from .registrations import services as registrations
@@ -126,7 +129,36 @@ def load_demo(session: Session, *, now: datetime) -> DemoSummary:
     registrations.register(session, by_openid["demo-consultant-1"],
                            registrations.NewRegistration(project_id=demo_projects["金陵·玖珑湾"].id,
                                                          buyer_name="周先生", buyer_phone=BUYERS[0][0]), now=now)
-    for phone, name in BUYERS[1:]:
-        session.add(Buyer(phone="+86" + phone, name=name, created_at=now))
+    session.add(Buyer(phone="+86" + BUYERS[2][0], name=BUYERS[2][1], created_at=now))
     session.flush()
+    _load_commissions(session, demo_projects, by_openid, finance=session.get(StaffUser, staff_ids["finance"]), now=now)
     return summary(created=True)
+
+
+def _load_commissions(session: Session, demo_projects: dict, by_openid: dict, *, finance: StaffUser,
+                      now: datetime) -> None:
+    """Rules, the platform's split policy, and one signed deal whose commission is recognised
+    along the chain 刘洋 ← 王芳 ← 张伟 (DESIGN §3)."""
+    start = date(2020, 1, 1)
+    commissions.create_policy(session, commissions.PolicyInput(
+        effective_from=start, platform_fee_bps=1000, referral_bps=2000, upline_bps=[1000, 500], max_upline_levels=2,
+        buyer_referral_reward_cents=200_000), staff_id=finance.id, now=now)
+    commissions.create_rule(session, demo_projects["金陵·玖珑湾"].id, commissions.RuleInput(
+        effective_from=start, basis="rate", rate_bps=200, trigger="signed", payment_terms_days=30,
+        text="网签后按成交价 2% 结佣，开发商 30 天内付款"), staff_id=finance.id, now=now)
+    commissions.create_rule(session, demo_projects["金陵·栖霞云庭"].id, commissions.RuleInput(
+        effective_from=start, basis="fixed", fixed_cents=5_000_000, trigger="loan_disbursed", payment_terms_days=45,
+        text="每套 5 万元，放款后 45 天内付款"), staff_id=finance.id, now=now)
+    commissions.create_rule(session, demo_projects["金陵·江宁澜岸"].id, commissions.RuleInput(
+        effective_from=start, basis="rate", rate_bps=150, tier_metric="units",
+        tiers=[{"threshold": 6, "rate_bps": 200}, {"threshold": 11, "rate_bps": 250}], trigger="signed",
+        payment_terms_days=30, text="当月第 1–5 套 1.5%，第 6–10 套 2%，第 11 套起 2.5%（只对之后的成交生效）"),
+        staff_id=finance.id, now=now)
+    project = demo_projects["金陵·江宁澜岸"]
+    registrations.register(session, by_openid["demo-consultant-4"],
+                           registrations.NewRegistration(project_id=project.id, buyer_name=BUYERS[1][1],
+                                                         buyer_phone=BUYERS[1][0]), now=now - timedelta(days=10))
+    deal = deals.record_deal(session, finance, deals.NewDeal(
+        project_id=project.id, buyer_phone=BUYERS[1][0], unit="3栋-1802", price_cents=268_000_000,
+        subscribed_on=local_date(now - timedelta(days=5))), now=now)
+    deals.change_stage(session, finance, deal.id, "signed", on=local_date(now - timedelta(days=2)), now=now)

@@ -133,9 +133,10 @@ def split(commission_cents: int, policy: Policy, chain: Chain) -> list[Line]:
         slots.append((chain.referrer, "referral", None, rest * policy.referral_bps,
                       f"转介人 {chain.referrer.name}（转介于 {chain.referrer.since or '—'}）"))
     for level, member in enumerate(chain.uplines[:policy.max_upline_levels], start=1):
-        below = chain.serving.name if level == 1 else chain.uplines[level - 2].name
+        invited = chain.serving.name if level == 1 else chain.uplines[level - 2].name
         slots.append((member, "upline", level, rest * policy.upline_bps[level - 1],
-                      f"{below} 的 {level} 级上级 {member.name}（邀请于 {member.since or '—'}）"))
+                      f"{chain.serving.name} 的 {level} 级上级 {member.name}"
+                      f"（邀请 {invited} 于 {member.since or '—'}）"))
 
     paid_slots = []
     for member, role, level, numerator, reason in slots:

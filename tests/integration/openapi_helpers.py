@@ -289,6 +289,8 @@ def wrong_values(schema: dict, where: str, *, query: bool = False) -> list[tuple
                 cases.append(("not an integer", "1.5"))
         if kind == "boolean":
             cases.append(("not a boolean", "maybe"))
+        if schema.get("format") in ("date", "date-time"):
+            cases += [("not a date", "2026-13-45"), ("not a date at all", "yesterday")]
     else:
         cases += [(f"{type(value).__name__} instead of {kind}", value) for value in WRONG_TYPES[kind]]
         if not schema.get("nullable"):

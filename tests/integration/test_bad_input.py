@@ -83,9 +83,30 @@ class Caller:
         assert response.status_code == 201, response.get_json()
         return response.get_json()["id"]
 
+    @cached_property
+    def deal_id(self) -> int:
+        """A deal (subscription) of a buyer the consultant registered, with a rule and a policy."""
+        project = self.world.project()
+        self.world.commission_rule(project)
+        self.world.split_policy()
+        phone = self.world.register(self.consultant, project)["buyer_phone"]
+        return self.world.deal(project, phone)["id"]
+
+    @cached_property
+    def buyer_auth(self) -> dict:
+        """A buyer signed in with an SMS code (the H5 pages' caller)."""
+        phone = self.world.next_buyer_phone()
+        client = self.world.client
+        assert client.post("/api/mp/v1/auth/sms/send", json={"phone": phone}).status_code == 200
+        code = self.world.app.extensions["adapters"].sms.last_code("+86" + phone)
+        token = client.post("/api/mp/v1/auth/sms/verify", json={"phone": phone, "code": code}).get_json()["token"]
+        return {"Authorization": f"Bearer {token}"}
+
     def headers(self, op: oa.Operation) -> dict:
         if not op.requires_bearer:
             return {}
+        if op.prefix == oa.MP and op.path.startswith(f"{oa.MP}/buyer/"):
+            return self.buyer_auth
         if op.prefix == oa.MP:
             return self.consultant.auth
         return self.world.staff_auth("admin")  # role admin is allowed on every admin JSON endpoint
@@ -99,7 +120,7 @@ class Caller:
             return self.client_card_id
         if name == "handoff_id":
             return self.handoff_id
-        if name in ("project_id", "developer_id"):
+        if name in ("project_id", "developer_id", "deal_id"):
             return getattr(self, name)
         raise AssertionError(f"{op}: no real object known for path parameter {name!r}: "
                              f"add one to Caller.path_value in {__file__}")

@@ -75,7 +75,7 @@ def test_each_consultant_sees_only_his_own_line_and_its_reason(world, client, ch
     status, upline = own_lines(client, chain["b"], deal["id"])
     assert status == 200 and [(l["role"], l["level"], l["amount_cents"]) for l in upline["lines"]] == [
         ("upline", 1, 540_000)]
-    assert "丙 的 1 级上级 乙" in upline["lines"][0]["reason"]
+    assert upline["lines"][0]["reason"].startswith("丙 的 1 级上级 乙（邀请 丙 于 ")
     assert "3510000" not in str(upline) and "1080000" not in str(upline)
     status, referral = own_lines(client, chain["d"], deal["id"])
     assert [(l["role"], l["amount_cents"]) for l in referral["lines"]] == [("referral", 1_080_000)]

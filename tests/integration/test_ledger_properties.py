@@ -27,10 +27,12 @@ from estate_platform.deals import recognition
 from estate_platform.deals import services as deals
 from estate_platform.deals.models import Deal
 from estate_platform.deals.services import NewDeal
-from estate_platform.identity.models import StaffUser
+from estate_platform.identity.models import Buyer, StaffUser
 from estate_platform.ledger import services as ledger
 from estate_platform.ledger.models import Account, LedgerTransaction, Posting
 from estate_platform.ledger.services import Entry, Leg, Unbalanced
+from estate_platform.projects.models import Project
+from estate_platform.referrals import services as referrals
 from tests.conftest import now
 
 _keys = itertools.count(1)
@@ -207,24 +209,29 @@ def test_postgres_accepts_a_balanced_transaction_inserted_with_sql(session):
 SERVING = ("A", "B", "C", "D", "X")  # who may serve a deal (all operating)
 UPLINES_OF = {"A": (), "B": ("A",), "C": ("B", "A"), "D": ("C", "B", "A"), "X": ("S",)}  # nearest first
 INELIGIBLE = {"S"}  # suspended today: skipped in every chain as of today
+HANDOFF_SENDERS = ("A", "B", "C", "S")  # C → D makes C both referrer and level-1 upline of D
 
 
 @dataclass
 class Pool:
     staff_id: int
     consultants: dict[str, int]
+    owner_buyer_id: int  # an old owner whose 老带新 code new buyers may claim
     examples: itertools.count = field(default_factory=lambda: itertools.count(1))
 
 
-def _pool(world) -> Pool:
-    """Consultants and staff, built once per test and shared by the hypothesis examples.
+def buyer_id_of(session, phone: str) -> int:
+    return session.scalar(select(Buyer.id).where(Buyer.phone == phone))
+
+
+def _pool(app, world) -> Pool:
+    """Consultants, staff and an old owner, built once per test and shared by the examples.
 
     A ← B ← C ← D is an invite chain (D has three uplines, one more than any policy pays);
     S invited X and was then suspended, so S is not operating on any deal's subscription day.
     """
     pool = getattr(world, "_ledger_pool", None)
     if pool is None:
-        ids = {}
         a = world.operating_consultant(name="甲")
         b = world.operating_consultant(name="乙", inviter_code=a.invite_code)
         c = world.operating_consultant(name="丙", inviter_code=b.invite_code)
@@ -234,10 +241,11 @@ def _pool(world) -> Pool:
         response = world.client.post(f"/admin/api/v1/consultants/{s.id}/suspend", json={"reason": "测试暂停"},
                                      headers=world.staff_auth("operations"))
         assert response.status_code == 200, response.get_json()
-        for name, consultant in zip("ABCDSX", (a, b, c, d, s, x)):
-            ids[name] = consultant
         staff_id, _, _ = world.staff("finance")
-        pool = Pool(staff_id=staff_id, consultants=ids)
+        owner = world.register(a, world.project(), phone=world.next_buyer_phone(), name="老业主")
+        with app.app_context():
+            owner_id = buyer_id_of(db.session, owner["buyer_phone"])
+        pool = Pool(staff_id=staff_id, consultants=dict(zip("ABCDSX", (a, b, c, d, s, x))), owner_buyer_id=owner_id)
         world._ledger_pool = pool
     return pool
 
@@ -268,14 +276,16 @@ def policy_inputs(draw):
         upline.append(draw(st.integers(0, 10_000 - referral - sum(upline))))
     return PolicyInput(effective_from=date(2020, 1, 1), platform_fee_bps=draw(st.integers(0, 10_000)),
                        referral_bps=referral, upline_bps=upline, max_upline_levels=levels,
-                       buyer_referral_reward_cents=draw(st.integers(0, 10**6)))
+                       buyer_referral_reward_cents=draw(st.sampled_from([0, 1, 50_000, 10**6])))
 
 
 deal_ref = st.integers(0, 3)  # few deals per example, so each goes through several operations
 prices = st.integers(10**6, 10**10)  # ¥10,000 – ¥100,000,000: every rule prices these above 0 cents
 money_stage = st.sampled_from(["loan_disbursed", "paid_in_full"])
 operations = st.lists(st.one_of(
-    st.tuples(st.just("record"), st.sampled_from(SERVING), prices),
+    st.tuples(st.just("record"), st.sampled_from(SERVING), prices, st.none() | st.sampled_from(HANDOFF_SENDERS),
+              st.booleans()),
+    st.tuples(st.just("record_again"), deal_ref, prices),
     st.tuples(st.just("advance"), deal_ref, money_stage),
     st.tuples(st.just("advance"), deal_ref, money_stage),
     st.tuples(st.just("advance"), deal_ref, money_stage),
@@ -290,18 +300,23 @@ operations = st.lists(st.one_of(
 @dataclass
 class Model:
     """What the test expects of each deal, kept independently of the code under test."""
+    unit: str
+    phone: str
     stage: str
     price: int
     commission: int
     tier_index: int | None
     serving: str
+    referrer: str | None  # who handed the buyer to the serving consultant
+    buyer_referred: bool  # the buyer claimed the old owner's 老带新 code
     trigger_reached: bool = False
     recognised: bool = False
 
 
 NEXT = {"subscribed": "signed"}
+ALLOWED = {"subscribed": {"signed"}, "signed": {"loan_disbursed", "paid_in_full"}}
 REACHES = {"signed": {"signed"}, "loan_disbursed": {"signed", "loan_disbursed", "paid_in_full"},
-           "paid_in_full": {"signed", "loan_disbursed", "paid_in_full"}}  # stage → triggers it reaches
+           "paid_in_full": {"signed", "loan_disbursed", "paid_in_full"}}  # stage → the triggers it reaches
 
 
 def half_up(price_cents: int, bps: int) -> int:
@@ -338,89 +353,122 @@ def recognition_deferred():
         yield
 
 
-def check_ledger(session, project_id: int, models: dict[int, Model], pool: Pool, policy: PolicyInput) -> None:
+def check_deals(session, project_id: int, models: dict[int, Model], pool: Pool, policy: PolicyInput) -> None:
+    """Each deal as the model expects, and its ledger postings where its lines say."""
     assert ledger.unbalanced_transactions(session) == []
     assert ledger.total(session) == 0
-    developer_id = session.scalar(text("SELECT developer_id FROM projects WHERE id = :p"), {"p": project_id})
-    ids = pool.consultants
-    name_of = {consultant.id: name for name, consultant in ids.items()}
+    developer_id = session.scalar(select(Project.developer_id).where(Project.id == project_id))
+    ids = {name: consultant.id for name, consultant in pool.consultants.items()}
+    name_of = {consultant_id: name for name, consultant_id in ids.items()}
     for deal_id, expected in models.items():
         deal = session.get(Deal, deal_id)
         session.refresh(deal)
         assert (deal.stage, deal.price_cents, deal.commission_cents, deal.recognised) == (
             expected.stage, expected.price, expected.commission, expected.recognised), deal_id
         receivable = ledger.deal_balance(session, deal_id, "developer", developer_id, "receivable")
-        lines = recognition.current_lines(session, deal)
+        lines = recognition.current_lines(session, deal) if expected.recognised else []
         if expected.recognised:
             assert sum(line.amount_cents for line in lines) == deal.commission_cents
             assert receivable == deal.commission_cents
             assert ledger.deal_balance(session, deal_id, "platform", 0, "revenue") == -sum(
                 line.amount_cents for line in lines if line.party_type == "platform")
-            # Who is paid: the serving consultant and at most the policy's levels of his uplines,
-            # never a suspended one, never a third level.
+            # Who is paid: the serving consultant, his referrer and at most the policy's levels of
+            # his uplines — never a suspended one, never a third level; the old owner at most
+            # the policy's reward.
             serving = expected.serving
-            allowed = {serving} | {u for u in UPLINES_OF[serving][:policy.max_upline_levels] if u not in INELIGIBLE}
+            allowed = {serving} | set(UPLINES_OF[serving][:policy.max_upline_levels])
+            if expected.referrer:
+                allowed.add(expected.referrer)
+            allowed -= INELIGIBLE - {serving}
             paid = {name_of[line.party_id] for line in lines if line.party_type == "consultant"}
             assert paid <= allowed, (paid, allowed)
             for line in lines:
                 if line.role == "upline":
                     assert name_of[line.party_id] == UPLINES_OF[serving][line.level - 1]
-                if line.role == "serving":
-                    assert line.party_id == ids[serving].id
+                elif line.role == "referral":
+                    assert name_of[line.party_id] == expected.referrer
+                elif line.role == "serving":
+                    assert line.party_id == ids[serving]
+                elif line.role == "buyer_referral":
+                    assert expected.buyer_referred and line.party_id == pool.owner_buyer_id
+                    assert line.amount_cents <= policy.buyer_referral_reward_cents
         else:
             assert receivable == 0  # never recognised, or reversed in full
-        for consultant in ids.values():  # nothing moved to available: every line's money is pending
+            assert ledger.deal_balance(session, deal_id, "platform", 0, "revenue") == 0
+        # Nothing was settled, so every line's money is still the deal's pending and nobody owes.
+        parties = [("consultant", i) for i in ids.values()] + [("buyer", pool.owner_buyer_id)]
+        for party_type, party_id in parties:
             mine = sum(line.amount_cents for line in lines
-                       if line.party_type == "consultant" and line.party_id == consultant.id) if expected.recognised else 0
-            assert ledger.deal_balance(session, deal_id, "consultant", consultant.id, "pending") == -mine
-            assert ledger.deal_balance(session, deal_id, "consultant", consultant.id, "owes") == 0
+                       if line.party_type == party_type and line.party_id == party_id)
+            assert ledger.deal_balance(session, deal_id, party_type, party_id, "pending") == -mine
+            assert ledger.deal_balance(session, deal_id, party_type, party_id, "owes") == 0
+            assert ledger.deal_balance(session, deal_id, party_type, party_id, "available") == 0
+
+
+def _record(app, world, pool: Pool, rule: RuleInput, project_id: int, models: dict[int, Model], *, serving: str,
+            price_cents: int, unit: str, phone: str | None, referrer: str | None, buyer_referred: bool) -> int | None:
+    """Record a deal as the model expects it; with ``phone`` (a cancelled deal's buyer and unit)
+    no new registration is made."""
+    if phone is None:
+        phone = world.register(pool.consultants[serving], project_id, phone=world.next_buyer_phone())["buyer_phone"]
+    with app.app_context():
+        session = db.session
+        buyer_id = buyer_id_of(session, phone)
+        if referrer is not None:
+            referrals.record_handoff(session, sender_id=pool.consultants[referrer].id,
+                                     receiver_id=pool.consultants[serving].id, buyer_id=buyer_id,
+                                     project_id=project_id, handoff_id=None, now=now())
+        if buyer_referred:
+            code = referrals.referral_code_of(session, pool.owner_buyer_id, now=now())
+            referrals.claim_referral(session, buyer_id, code.code, now=now())
+        staff = session.get(StaffUser, pool.staff_id)
+        live = [m for m in models.values() if m.stage != "cancelled"]
+        position = len(live) + 1 if rule.tier_metric == "units" else sum(m.price for m in live) + price_cents
+        deal = deals.record_deal(session, staff, NewDeal(project_id, phone, unit, price_cents, local_date(now())),
+                                 now=now())
+        commit(session)
+        tier = expected_tier(rule, position)
+        assert deal.tier_index == tier
+        models[deal.id] = Model(unit, phone, "subscribed", price_cents, expected_commission(rule, price_cents, tier),
+                                tier, serving, referrer, buyer_referred)
+        return deal.id
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(rule=rule_inputs(), policy=policy_inputs(), ops=operations)
 def test_any_sequence_of_deal_operations_keeps_every_transaction_balanced(app, world, rule, policy, ops):
-    pool = _pool(world)
+    """Record (with or without a handoff referrer and a 老带新 referrer), advance, advance with
+    recognition left to the batch, cancel, re-sell a cancelled unit, correct the price, run the
+    batch: after every step each transaction balances and the ledger sums to zero; at the end a
+    re-run of the batch posts nothing and every deal's lines and postings are as expected."""
+    pool = _pool(app, world)
     example = next(pool.examples)
     project_id = world.project()
     with app.app_context():
         session = db.session
-        staff_id = pool.staff_id
-        commissions.create_rule(session, project_id, rule, staff_id=staff_id, now=now())
-        commissions.create_policy(session, replace(policy, project_id=project_id),
-                                  staff_id=staff_id, now=now())
+        commissions.create_rule(session, project_id, rule, staff_id=pool.staff_id, now=now())
+        commissions.create_policy(session, replace(policy, project_id=project_id), staff_id=pool.staff_id, now=now())
         commit(session)
     models: dict[int, Model] = {}
     order: list[int] = []
-    today = local_date(now())
 
     for step, op in enumerate(ops):
         kind = op[0]
         if kind == "record":
-            _, serving, price_cents = op
-            registration = world.register(pool.consultants[serving], project_id, phone=world.next_buyer_phone())
-            with app.app_context():
-                session = db.session
-                staff = session.get(StaffUser, pool.staff_id)
-                live = [m for m in models.values() if m.stage != "cancelled"]
-                position = (len(live) + 1 if rule.tier_metric == "units"
-                            else sum(m.price for m in live) + price_cents)
-                deal = deals.record_deal(session, staff, NewDeal(project_id, registration["buyer_phone"],
-                                                                 f"{example}-{step}", price_cents, today), now=now())
-                commit(session)
-                tier = expected_tier(rule, position)
-                assert deal.tier_index == tier
-                models[deal.id] = Model("subscribed", price_cents, expected_commission(rule, price_cents, tier), tier,
-                                        serving)
-                order.append(deal.id)
+            _, serving, price_cents, referrer, buyer_referred = op
+            if referrer == serving:
+                referrer = None
+            order.append(_record(app, world, pool, rule, project_id, models, serving=serving, price_cents=price_cents,
+                                 unit=f"{example}-{step}", phone=None, referrer=referrer,
+                                 buyer_referred=buyer_referred))
             continue
         if kind == "batch":
             with app.app_context():
                 session = db.session
                 posted = recognition.recognise_due(session, now=now(), after_chunk=lambda: commit(session))
                 commit(session)
-                due = [m for m in models.values()
-                       if m.trigger_reached and not m.recognised and m.stage != "cancelled"]
+                due = [m for m in models.values() if m.trigger_reached and not m.recognised and m.stage != "cancelled"]
                 assert posted >= len(due)  # (earlier examples leave nothing due when they pass)
                 event(f"batch recognised {len(due)}")
                 for m in due:
@@ -432,16 +480,32 @@ def test_any_sequence_of_deal_operations_keeps_every_transaction_balanced(app, w
             continue
         deal_id = order[op[1] % len(order)]
         m = models[deal_id]
+        if kind == "record_again":
+            live_unit = any(o.unit == m.unit and o.stage != "cancelled" for o in models.values())
+            if not live_unit:
+                event("re-sell a cancelled unit")
+                order.append(_record(app, world, pool, rule, project_id, models, serving=m.serving,
+                                     price_cents=op[2], unit=m.unit, phone=m.phone, referrer=None,
+                                     buyer_referred=False))
+                continue
+            with app.app_context():
+                session = db.session
+                before = counts(session)
+                with pytest.raises(deals.UnitAlreadySold):
+                    deals.record_deal(session, session.get(StaffUser, pool.staff_id),
+                                      NewDeal(project_id, m.phone, m.unit, op[2], local_date(now())), now=now())
+                session.rollback()
+                assert counts(session) == before
+            continue
         with app.app_context():
             session = db.session
             staff = session.get(StaffUser, pool.staff_id)
             before = counts(session)
             if kind in ("advance", "advance_deferred"):
                 target = NEXT.get(m.stage, op[2])
-                allowed = {"subscribed": {"signed"}, "signed": {"loan_disbursed", "paid_in_full"}}.get(m.stage, set())
-                if target not in allowed:
-                    expected_error = deals.DealCancelled if m.stage == "cancelled" else deals.InvalidStageChange
-                    with pytest.raises(expected_error):
+                if target not in ALLOWED.get(m.stage, set()):
+                    refused = deals.DealCancelled if m.stage == "cancelled" else deals.InvalidStageChange
+                    with pytest.raises(refused):
                         deals.change_stage(session, staff, deal_id, target, now=now())
                     session.rollback()
                     assert counts(session) == before
@@ -454,7 +518,7 @@ def test_any_sequence_of_deal_operations_keeps_every_transaction_balanced(app, w
                 commit(session)
                 event(f"{kind} to {target}")
                 m.stage = target
-                if rule.trigger in REACHES.get(target, set()):
+                if rule.trigger in REACHES[target]:
                     m.trigger_reached = True
                 if m.trigger_reached and kind == "advance":
                     m.recognised = True
@@ -490,17 +554,16 @@ def test_any_sequence_of_deal_operations_keeps_every_transaction_balanced(app, w
         session = db.session
         posted = recognition.recognise_due(session, now=now())
         commit(session)
-        for m in models.values():
-            if m.trigger_reached and not m.recognised and m.stage != "cancelled":
-                m.recognised = True
-                posted -= 1
-        assert posted == 0
+        due = [m for m in models.values() if m.trigger_reached and not m.recognised and m.stage != "cancelled"]
+        assert posted == len(due)
+        for m in due:
+            m.recognised = True
         before = counts(session)
         assert recognition.recognise_due(session, now=now()) == 0  # a re-run posts nothing
         commit(session)
         assert counts(session) == before
         assert recognition.count_due(session) == 0
-        check_ledger(session, project_id, models, pool, policy)
+        check_deals(session, project_id, models, pool, policy)
 
 
 # --- a zero-cent commission ------------------------------------------------------------------

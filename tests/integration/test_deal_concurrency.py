@@ -1,0 +1,74 @@
+"""DESIGN §7.1 and §7.5 under real concurrency on PostgreSQL: one live deal per unit, and
+concurrent recognition runs post each deal once."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from estate_platform.db import commit, db
+from estate_platform.deals import recognition
+from estate_platform.deals.models import Deal
+from estate_platform.ledger import services as ledger
+from estate_platform.ledger.models import LedgerTransaction
+from tests.conftest import now
+from tests.parallel import parallel
+
+pytestmark = pytest.mark.postgres
+
+
+def test_twenty_staff_recording_the_same_unit_at_once_get_exactly_one_201(world, app):
+    consultant = world.operating_consultant()
+    project = world.project()
+    world.split_policy()
+    world.commission_rule(project)
+    phones = [world.register(consultant, project)["buyer_phone"] for _ in range(20)]
+    headers = world.staff_auth("finance")
+    today = now().date().isoformat()
+    outcome = parallel(app, [
+        (lambda c, phone=phone: c.post("/admin/api/v1/deals", headers=headers, json={
+            "project_id": project, "buyer_phone": phone, "unit": "8-808", "price_cents": 100_000_000,
+            "subscribed_on": today})) for phone in phones])
+    assert outcome == Counter({(201, None): 1, (409, "unit_already_sold"): 19})
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Deal)) == 1
+
+
+def test_concurrent_batch_runs_post_each_deal_exactly_once(world, app):
+    consultant = world.operating_consultant()
+    project = world.project()
+    world.split_policy()
+    world.commission_rule(project)
+    ids = [world.deal(project, world.register(consultant, project)["buyer_phone"])["id"] for _ in range(12)]
+    with app.app_context():  # reached the trigger without per-deal recognition (as a bulk import would)
+        for deal in db.session.scalars(select(Deal).where(Deal.id.in_(ids))):
+            deal.stage, deal.signed_on, deal.trigger_reached_on = "signed", deal.subscribed_on, deal.subscribed_on
+        db.session.commit()
+
+    barrier = threading.Barrier(4)
+    results, errors = [], []
+
+    def run():
+        try:
+            with app.app_context():
+                barrier.wait()
+                posted = recognition.recognise_due(db.session, now=now(), chunk_size=5,
+                                                   after_chunk=lambda: commit(db.session))
+                commit(db.session)
+                results.append(posted)
+                db.session.remove()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and sum(results) == 12
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(LedgerTransaction)) == 12
+        assert ledger.total(db.session) == 0 and ledger.unbalanced_transactions(db.session) == []
+        assert all(d.recognised and d.lines_version == 1 for d in db.session.scalars(select(Deal)))

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, MetaData, event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
@@ -102,3 +102,10 @@ def advisory_lock(session: Session, key: int) -> None:
     """Hold a transaction-scoped lock on PostgreSQL (SQLite already serialises writers)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def paginate(session: Session, query, *order_by, page: int, per_page: int) -> tuple[list, int]:
+    """One page of ``query``'s rows (ORM entities) in ``order_by`` order, and the total count."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = session.scalars(query.order_by(*order_by).offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), int(total or 0)

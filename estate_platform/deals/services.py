@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ..clock import local_date, start_of_local_month
 from ..commissions import pricing
 from ..commissions import services as commissions
-from ..db import advisory_lock
+from ..db import advisory_lock, paginate
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..evidence import services as evidence
 from ..evidence.services import Actor
@@ -270,10 +270,7 @@ def list_for_staff(session: Session, staff: StaffUser, *, project_id: int | None
         query = query.where(Deal.stage == stage)
     if consultant_id:
         query = query.where(Deal.consultant_id == consultant_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(query.order_by(Deal.subscribed_on.desc(), Deal.id.desc())
-                           .offset((page - 1) * per_page).limit(per_page)).all()
-    return list(rows), int(total or 0)
+    return paginate(session, query, Deal.subscribed_on.desc(), Deal.id.desc(), page=page, per_page=per_page)
 
 
 def own_deals(session: Session, consultant_id: int, *, stage: str | None = None, page: int = 1,
@@ -281,10 +278,7 @@ def own_deals(session: Session, consultant_id: int, *, stage: str | None = None,
     query = select(Deal).where(Deal.consultant_id == consultant_id)
     if stage:
         query = query.where(Deal.stage == stage)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(query.order_by(Deal.subscribed_on.desc(), Deal.id.desc())
-                           .offset((page - 1) * per_page).limit(per_page)).all()
-    return list(rows), int(total or 0)
+    return paginate(session, query, Deal.subscribed_on.desc(), Deal.id.desc(), page=page, per_page=per_page)
 
 
 def own_deal(session: Session, consultant_id: int, deal_id: int) -> Deal:

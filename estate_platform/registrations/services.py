@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ..clock import SHANGHAI, start_of_local_day
 from ..consultants.models import Consultant
 from ..crm.models import ClientCard, ClientTag
+from ..db import paginate
 from ..deals.models import Deal
 from ..crm.services import ensure_card
 from ..errors import Conflict, NotFound, ValidationFailed
@@ -304,10 +305,8 @@ def list_own(session: Session, consultant_id: int, *, status: str | None = None,
         if tag:
             card = card.where(ClientCard.id.in_(select(ClientTag.card_id).where(ClientTag.value == tag)))
         query = query.where(Registration.buyer_id.in_(card))
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(query.order_by(Registration.created_at.desc(), Registration.id.desc())
-                           .offset((page - 1) * per_page).limit(per_page)).all()
-    return list(rows), total
+    return paginate(session, query, Registration.created_at.desc(), Registration.id.desc(), page=page,
+                    per_page=per_page)
 
 
 def phone_for_site_staff(registration: Registration) -> str:
@@ -333,10 +332,8 @@ def list_all(session: Session, *, status: str | None = None, project_id: int | N
         query = query.where(Registration.project_id == project_id)
     if consultant_id:
         query = query.where(Registration.consultant_id == consultant_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(query.order_by(Registration.created_at.desc(), Registration.id.desc())
-                           .offset((page - 1) * per_page).limit(per_page)).all()
-    return list(rows), total
+    return paginate(session, query, Registration.created_at.desc(), Registration.id.desc(), page=page,
+                    per_page=per_page)
 
 
 def get_registration(session: Session, registration_id: int) -> Registration:

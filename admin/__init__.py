@@ -15,9 +15,9 @@ def init_app(app: Flask) -> PlatformApi:
     app.register_blueprint(projects_pages.bp)
     app.register_blueprint(visits_pages.bp)
     app.register_blueprint(registrations_pages.bp)
-    from . import deals_pages
+    from . import deals_pages, finance_pages
     app.register_blueprint(deals_pages.bp)
-    app.register_blueprint(deals_pages.finance_bp)
+    app.register_blueprint(finance_pages.bp)
     app.before_request(pages.check_csrf)
     app.config.update({
         "ADMIN_API_TITLE": "平台管理后台 API",

@@ -20,7 +20,6 @@ from estate_platform.deals import services as deals
 from estate_platform.deals.models import DEAL_STAGES
 from estate_platform.errors import ValidationFailed
 from estate_platform.ledger import services as ledger
-from estate_platform.phones import mask_phone
 from estate_platform.projects.services import ProjectNotFound
 from estate_platform.referrals import reports
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
@@ -89,8 +88,8 @@ class StaffDealSchema(Schema):
     consultant_id = fields.Integer()
     consultant_name = fields.Function(lambda d: d.consultant.name)
     buyer_name = fields.Function(lambda d: d.registration.buyer_name)
-    buyer_phone = fields.Function(lambda d: mask_phone(d.buyer.phone, d.project.phone_disclosure),
-                                  metadata={"description": "按楼盘号码显示规则脱敏"})
+    buyer_phone = fields.Function(lambda d: deals.buyer_phone_for(g.staff, d),
+                                  metadata={"description": "脱敏：案场按楼盘号码显示规则，其他角色前三后四"})
     unit = fields.String()
     price_cents = fields.Integer()
     subscribed_on = fields.Date()

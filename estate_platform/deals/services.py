@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..clock import local_date, start_of_local_month
 from ..commissions import pricing
@@ -24,12 +24,12 @@ from ..db import advisory_lock, paginate
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..evidence import services as evidence
 from ..evidence.services import Actor
-from ..identity.models import StaffUser
+from ..identity.models import Buyer, StaffUser
 from ..money import yuan
 from ..notifications.services import notify
-from ..phones import InvalidPhone, normalise_phone
+from ..phones import InvalidPhone, mask_phone, normalise_phone
+from ..projects.models import Project
 from ..projects.services import visible_project
-from ..identity.models import Buyer
 from ..registrations.services import binding_registration
 from . import recognition
 from .models import LIVE_STAGES, Deal
@@ -258,10 +258,18 @@ def correct_price(session: Session, staff: StaffUser, deal_id: int, *, price_cen
 
 # --- reading ------------------------------------------------------------------------------
 
+def buyer_phone_for(staff: StaffUser, deal: Deal) -> str:
+    """Site staff see the project's disclosure rule (as for registrations); every other staff
+    role sees 前三后四. A full number is only read through a logged reveal (DESIGN §7.6)."""
+    if staff.role == "site_staff":
+        return mask_phone(deal.buyer.phone, deal.project.phone_disclosure)
+    return mask_phone(deal.buyer.phone)
+
+
 def list_for_staff(session: Session, staff: StaffUser, *, project_id: int | None = None, stage: str | None = None,
                    consultant_id: int | None = None, page: int = 1, per_page: int = 30) -> tuple[list[Deal], int]:
-    from ..projects.models import Project
-    query = select(Deal)
+    query = select(Deal).options(selectinload(Deal.project), selectinload(Deal.registration),
+                                 selectinload(Deal.buyer), selectinload(Deal.consultant))
     if staff.role == "site_staff":
         query = query.join(Project, Project.id == Deal.project_id).where(Project.developer_id == staff.developer_id)
     if project_id:

@@ -199,7 +199,7 @@ def test_finance_creates_a_tiered_rule_and_bad_rates_are_shown_beside_their_row(
                                                                                              "loan_disbursed", 45)
         assert [(t.threshold, t.rate_bps) for t in rule.tiers] == [(5, 300), (10, 325)]
     listing = text_of(client.get(path))
-    assert "已新增佣金规则版本" in listing and "第 5 套起 成交价 × 3%" in listing and "成交价 × 3.25%" in listing
+    assert "已新增佣金规则版本" in listing and "第 5 套起：成交价 × 3%" in listing and "成交价 × 3.25%" in listing
     duplicate = client.post(path, data=form)
     assert duplicate.status_code == 409 and "该生效日期已有一个版本" in text_of(duplicate)
     # A service refusal lands beside its own row: the filled rows are shown first, as the service numbers them.

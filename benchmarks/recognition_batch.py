@@ -633,8 +633,9 @@ def report(db: Database, shape: dict, build_seconds: float, r: dict, args) -> bo
         "  chains, split, write commission lines, update deals or notify, which the batch does.",
         "(info) raw executemany: the same rows into bench_raw_many_* as parameter lists (SQLAlchemy",
         "  insertmanyvalues: the statement is compiled once and cached; the big multi-row VALUES above is",
-        "  compiled afresh for every chunk). Not usable by the ledger as is: the balance trigger needs all legs",
-        "  of a transaction in one statement, and insertmanyvalues splits pages of 1000 rows.",
+        "  compiled again whenever its row count changes, i.e. for nearly every postings chunk). Not usable by",
+        "  the ledger as is: the balance trigger needs all legs of a transaction in one statement, and",
+        "  insertmanyvalues splits them into pages of 1000 rows.",
         "",
     ]
     for name, ok in checks.items():

@@ -145,8 +145,8 @@ def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_t
             if line.party_type == "consultant":
                 per_consultant[line.party_id].append(line.amount_cents)
         deal_rows.append({"id": deal.id, "recognised": True, "lines_version": version, "updated_at": now})
-    if line_rows:
-        session.execute(insert(CommissionLine), line_rows)
+    if line_rows:  # core executemany: every row has every key, so it is one batch
+        session.execute(insert(CommissionLine.__table__), line_rows)
     session.execute(update(Deal), deal_rows)  # bulk UPDATE by primary key
     for key in created:
         session.expire(planned[key][0], ["recognised", "lines_version", "updated_at"])

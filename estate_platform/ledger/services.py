@@ -10,10 +10,10 @@ deferred trigger that no transaction is left without legs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -97,6 +97,52 @@ def _chunks(items: Sequence, size: int):
         yield items[start:start + size]
 
 
+# PostgreSQL: each chunk is two statements whose rows travel as arrays (unnest), so
+# the text is the same for every chunk (no per-row compiling) and all legs of the
+# chunk's transactions arrive in ONE statement, as the balance trigger requires.
+_PG_INSERT_TRANSACTIONS = text("""
+    INSERT INTO ledger_transactions (idempotency_key, kind, description, deal_id, actor_type, actor_id, created_at)
+    SELECT t.key, t.kind, t.description, t.deal_id, CAST(:actor_type AS varchar), CAST(:actor_id AS integer),
+           CAST(:created_at AS timestamp)
+      FROM unnest(CAST(:keys AS varchar[]), CAST(:kinds AS varchar[]), CAST(:descriptions AS text[]),
+                  CAST(:deal_ids AS integer[])) AS t(key, kind, description, deal_id)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, idempotency_key
+""")
+_PG_INSERT_POSTINGS = text("""
+    INSERT INTO ledger_postings (transaction_id, account_id, amount_cents, memo)
+    SELECT * FROM unnest(CAST(:transaction_ids AS integer[]), CAST(:account_ids AS integer[]),
+                         CAST(:amounts AS bigint[]), CAST(:memos AS text[]))
+""")
+
+
+def _insert_transactions(session: Session, chunk: Sequence[Entry], *, actor_type: str, actor_id: int | None,
+                         now: datetime) -> dict[str, int]:
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(_PG_INSERT_TRANSACTIONS, {
+            "keys": [e.idempotency_key for e in chunk], "kinds": [e.kind for e in chunk],
+            "descriptions": [e.description for e in chunk], "deal_ids": [e.deal_id for e in chunk],
+            "actor_type": actor_type, "actor_id": actor_id,
+            "created_at": now.astimezone(timezone.utc).replace(tzinfo=None)})
+    else:
+        rows = session.execute(sqlite.insert(LedgerTransaction).values([
+            {"idempotency_key": e.idempotency_key, "kind": e.kind, "description": e.description,
+             "deal_id": e.deal_id, "actor_type": actor_type, "actor_id": actor_id, "created_at": now}
+            for e in chunk]).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(
+            LedgerTransaction.id, LedgerTransaction.idempotency_key))
+    return {key: txn_id for txn_id, key in rows}
+
+
+def _insert_postings(session: Session, rows: list[tuple[int, int, int, str | None]]) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        transaction_ids, account_ids_, amounts, memos = (list(column) for column in zip(*rows))
+        session.execute(_PG_INSERT_POSTINGS, {"transaction_ids": transaction_ids, "account_ids": account_ids_,
+                                              "amounts": amounts, "memos": memos})
+    else:  # SQLite has no statement triggers: check_balanced has already vouched for every entry
+        session.execute(insert(Posting.__table__), [
+            {"transaction_id": t, "account_id": a, "amount_cents": m, "memo": memo} for t, a, m, memo in rows])
+
+
 def post_many(session: Session, entries: Sequence[Entry], *, actor_type: str = "system", actor_id: int | None = None,
               now: datetime, chunk_size: int = 1000) -> dict[str, int]:
     """Post each entry whose key is new; return {key: transaction id} of those posted now.
@@ -107,20 +153,12 @@ def post_many(session: Session, entries: Sequence[Entry], *, actor_type: str = "
     for chunk in _chunks(list(entries), chunk_size):
         accounts = account_ids(session, {(leg.party_type, leg.party_id, leg.kind)
                                          for entry in chunk for leg in entry.legs}, now=now)
-        statement = _dialect_insert(session, LedgerTransaction).values([
-            {"idempotency_key": e.idempotency_key, "kind": e.kind, "description": e.description,
-             "deal_id": e.deal_id, "actor_type": actor_type, "actor_id": actor_id, "created_at": now}
-            for e in chunk]).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(
-            LedgerTransaction.id, LedgerTransaction.idempotency_key)
-        new_ids = {key: txn_id for txn_id, key in session.execute(statement)}
+        new_ids = _insert_transactions(session, chunk, actor_type=actor_type, actor_id=actor_id, now=now)
         if not new_ids:
             continue
-        rows = [{"transaction_id": new_ids[e.idempotency_key], "account_id": accounts[(leg.party_type, leg.party_id,
-                                                                                         leg.kind)],
-                 "amount_cents": leg.amount_cents, "memo": leg.memo}
-                for e in chunk if e.idempotency_key in new_ids for leg in e.legs if leg.amount_cents != 0]
-        # All legs of these transactions in one statement: the balance trigger sees them together.
-        session.execute(insert(Posting).values(rows))
+        _insert_postings(session, [
+            (new_ids[e.idempotency_key], accounts[(leg.party_type, leg.party_id, leg.kind)], leg.amount_cents, leg.memo)
+            for e in chunk if e.idempotency_key in new_ids for leg in e.legs if leg.amount_cents != 0])
         created.update(new_ids)
     return created
 

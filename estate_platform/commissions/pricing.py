@@ -53,6 +53,10 @@ class RuleTerms:
                    trigger=data.get("trigger", "signed"), payment_terms_days=data.get("payment_terms_days", 30))
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def rule_problems(terms: RuleTerms) -> dict[str, list[str]]:
     """Every problem with a rule's terms at once, keyed by field (empty when valid)."""
     problems: dict[str, list[str]] = {}
@@ -62,10 +66,10 @@ def rule_problems(terms: RuleTerms) -> dict[str, list[str]]:
 
     def check_amounts(rate, fixed, where: str) -> None:
         if terms.basis == "rate":
-            if not isinstance(rate, int) or not 1 <= rate <= BPS:
+            if not _is_int(rate) or not 1 <= rate <= BPS:
                 bad(where + "rate_bps", "费率须为 1–10000 个基点（0.01%–100%）")
         elif terms.basis == "fixed":
-            if not isinstance(fixed, int) or fixed <= 0:
+            if not _is_int(fixed) or fixed <= 0:
                 bad(where + "fixed_cents", "每套固定佣金须大于 0 分")
 
     if terms.basis not in BASES:
@@ -74,7 +78,7 @@ def rule_problems(terms: RuleTerms) -> dict[str, list[str]]:
         check_amounts(terms.rate_bps, terms.fixed_cents, "")
     if terms.trigger not in TRIGGERS:
         bad("trigger", "结佣节点须为 signed（网签）、loan_disbursed（放款）或 paid_in_full（全款到账）")
-    if not isinstance(terms.payment_terms_days, int) or not 0 <= terms.payment_terms_days <= 730:
+    if not _is_int(terms.payment_terms_days) or not 0 <= terms.payment_terms_days <= 730:
         bad("payment_terms_days", "回款账期须为 0–730 天")
     if terms.tier_metric is None:
         if terms.tiers:
@@ -84,7 +88,7 @@ def rule_problems(terms: RuleTerms) -> dict[str, list[str]]:
     elif not terms.tiers:
         bad("tiers", "请至少设置一档阶梯")
     thresholds = [t.threshold for t in terms.tiers]
-    if any(not isinstance(t, int) or t < 1 for t in thresholds):
+    if any(not _is_int(t) or t < 1 for t in thresholds):
         bad("tiers", "阶梯起点须为正整数")
     elif len(set(thresholds)) != len(thresholds):
         bad("tiers", "阶梯起点不能重复")

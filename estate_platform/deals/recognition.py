@@ -122,6 +122,16 @@ def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_t
     deals = [d for d in deals if not d.recognised and d.stage != "cancelled" and d.trigger_reached_on is not None]
     if not deals:
         return 0
+    # A commission that rounds to nothing moves no money: it is recognised without a transaction.
+    nothing = [d for d in deals if d.commission_cents == 0]
+    if nothing:
+        session.execute(update(Deal), [{"id": d.id, "recognised": True, "lines_version": d.lines_version + 1,
+                                        "updated_at": now} for d in nothing])
+        for deal in nothing:
+            session.expire(deal, ["recognised", "lines_version", "updated_at"])
+        deals = [d for d in deals if d.commission_cents > 0]
+        if not deals:
+            return len(nothing)
     context = load_context(session, deals)
     planned: dict[str, tuple[Deal, list[Line], int]] = {}
     entries = []
@@ -133,7 +143,7 @@ def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_t
         entries.append(entry)
     created = ledger.post_many(session, entries, actor_type=actor_type, actor_id=actor_id, now=now)
     if not created:
-        return 0
+        return len(nothing)
     line_rows, deal_rows = [], []
     per_consultant: dict[int, list[int]] = defaultdict(list)
     for key in created:
@@ -154,7 +164,7 @@ def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_t
         (consultant_id, "commission_recognised",
          f"{len(amounts)} 笔成交佣金已确认，共 {yuan(sum(amounts))}，待开发商回款后可提现", {"page": "earnings"})
         for consultant_id, amounts in sorted(per_consultant.items())], now=now)
-    return len(created)
+    return len(created) + len(nothing)
 
 
 def current_lines(session: Session, deal: Deal) -> list[CommissionLine]:
@@ -169,6 +179,10 @@ def reverse(session: Session, deal: Deal, *, reason: str, now: datetime, actor_t
             actor_id: int | None = None) -> bool:
     """Take back every line of the recognised version (clawback). Posts once per version."""
     if not deal.recognised:
+        return False
+    if deal.commission_cents == 0:  # nothing was posted, nothing to take back
+        deal.recognised = False
+        deal.updated_at = now
         return False
     version = deal.lines_version
     developer_id = session.scalar(select(Project.developer_id).where(Project.id == deal.project_id))

@@ -31,6 +31,7 @@ from estate_platform.identity.models import Buyer, StaffUser
 from estate_platform.ledger import services as ledger
 from estate_platform.ledger.models import Account, LedgerTransaction, Posting
 from estate_platform.ledger.services import Entry, Leg, Unbalanced
+from estate_platform.phones import normalise_phone
 from estate_platform.projects.models import Project
 from estate_platform.referrals import services as referrals
 from tests.conftest import now
@@ -150,8 +151,8 @@ def test_postings_and_transactions_cannot_be_updated_or_deleted(session, stateme
 def _raw_transaction(session, idempotency_key: str) -> int:
     return session.execute(text(
         "INSERT INTO ledger_transactions (idempotency_key, kind, description, actor_type, created_at) "
-        "VALUES (:k, 'raw', 'raw', 'system', :at) RETURNING id"), {"k": idempotency_key, "at": now().replace(tzinfo=None)}
-    ).scalar_one()
+        "VALUES (:k, 'raw', 'raw', 'system', :at) RETURNING id"),
+        {"k": idempotency_key, "at": now().replace(tzinfo=None)}).scalar_one()
 
 
 @pytest.mark.postgres
@@ -221,7 +222,9 @@ class Pool:
 
 
 def buyer_id_of(session, phone: str) -> int:
-    return session.scalar(select(Buyer.id).where(Buyer.phone == phone))
+    buyer_id = session.scalar(select(Buyer.id).where(Buyer.phone == normalise_phone(phone)))
+    assert buyer_id is not None, phone
+    return buyer_id
 
 
 def _pool(app, world) -> Pool:
@@ -282,9 +285,10 @@ def policy_inputs(draw):
 deal_ref = st.integers(0, 3)  # few deals per example, so each goes through several operations
 prices = st.integers(10**6, 10**10)  # ¥10,000 – ¥100,000,000: every rule prices these above 0 cents
 money_stage = st.sampled_from(["loan_disbursed", "paid_in_full"])
-operations = st.lists(st.one_of(
-    st.tuples(st.just("record"), st.sampled_from(SERVING), prices, st.none() | st.sampled_from(HANDOFF_SENDERS),
-              st.booleans()),
+record_op = st.tuples(st.just("record"), st.sampled_from(SERVING), prices,
+                      st.none() | st.sampled_from(HANDOFF_SENDERS), st.booleans())
+operations = st.builds(lambda first, rest: [first] + rest, record_op, st.lists(st.one_of(
+    record_op,
     st.tuples(st.just("record_again"), deal_ref, prices),
     st.tuples(st.just("advance"), deal_ref, money_stage),
     st.tuples(st.just("advance"), deal_ref, money_stage),
@@ -294,7 +298,7 @@ operations = st.lists(st.one_of(
     st.tuples(st.just("cancel"), deal_ref),
     st.tuples(st.just("correct"), deal_ref, prices),
     st.tuples(st.just("batch"),),
-), min_size=2, max_size=16)
+), min_size=1, max_size=15))
 
 
 @dataclass
@@ -381,6 +385,8 @@ def check_deals(session, project_id: int, models: dict[int, Model], pool: Pool, 
                 allowed.add(expected.referrer)
             allowed -= INELIGIBLE - {serving}
             paid = {name_of[line.party_id] for line in lines if line.party_type == "consultant"}
+            for role in sorted({line.role for line in lines}):
+                event(f"a recognised deal pays a {role} line")
             assert paid <= allowed, (paid, allowed)
             for line in lines:
                 if line.role == "upline":
@@ -407,18 +413,19 @@ def check_deals(session, project_id: int, models: dict[int, Model], pool: Pool, 
 
 def _record(app, world, pool: Pool, rule: RuleInput, project_id: int, models: dict[int, Model], *, serving: str,
             price_cents: int, unit: str, phone: str | None, referrer: str | None, buyer_referred: bool) -> int | None:
-    """Record a deal as the model expects it; with ``phone`` (a cancelled deal's buyer and unit)
-    no new registration is made."""
-    if phone is None:
+    """Record a deal as the model expects it. With ``phone`` (a cancelled deal's buyer and unit)
+    the buyer's registration and referral edges are those of the cancelled deal: none is made."""
+    new_buyer = phone is None
+    if new_buyer:
         phone = world.register(pool.consultants[serving], project_id, phone=world.next_buyer_phone())["buyer_phone"]
     with app.app_context():
         session = db.session
         buyer_id = buyer_id_of(session, phone)
-        if referrer is not None:
+        if referrer is not None and new_buyer:
             referrals.record_handoff(session, sender_id=pool.consultants[referrer].id,
                                      receiver_id=pool.consultants[serving].id, buyer_id=buyer_id,
                                      project_id=project_id, handoff_id=None, now=now())
-        if buyer_referred:
+        if buyer_referred and new_buyer:
             code = referrals.referral_code_of(session, pool.owner_buyer_id, now=now())
             referrals.claim_referral(session, buyer_id, code.code, now=now())
         staff = session.get(StaffUser, pool.staff_id)
@@ -434,7 +441,7 @@ def _record(app, world, pool: Pool, rule: RuleInput, project_id: int, models: di
         return deal.id
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(rule=rule_inputs(), policy=policy_inputs(), ops=operations)
 def test_any_sequence_of_deal_operations_keeps_every_transaction_balanced(app, world, rule, policy, ops):
@@ -485,8 +492,8 @@ def test_any_sequence_of_deal_operations_keeps_every_transaction_balanced(app, w
             if not live_unit:
                 event("re-sell a cancelled unit")
                 order.append(_record(app, world, pool, rule, project_id, models, serving=m.serving,
-                                     price_cents=op[2], unit=m.unit, phone=m.phone, referrer=None,
-                                     buyer_referred=False))
+                                     price_cents=op[2], unit=m.unit, phone=m.phone, referrer=m.referrer,
+                                     buyer_referred=m.buyer_referred))
                 continue
             with app.app_context():
                 session = db.session
@@ -568,9 +575,6 @@ def test_any_sequence_of_deal_operations_keeps_every_transaction_balanced(app, w
 
 # --- a zero-cent commission ------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=Unbalanced,
-                   reason="BUG: a deal priced at 0 cents (valid rule, tiny price) cannot reach its trigger: "
-                          "recognition builds a one-leg entry and ledger.check_balanced raises Unbalanced")
 def test_a_deal_whose_commission_rounds_to_zero_can_still_be_signed(app, world):
     consultant = world.operating_consultant()
     project_id = world.project()
@@ -581,8 +585,8 @@ def test_a_deal_whose_commission_rounds_to_zero_can_still_be_signed(app, world):
         commissions.create_rule(session, project_id, RuleInput(effective_from=date(2020, 1, 1), basis="rate",
                                                                trigger="signed", payment_terms_days=30, rate_bps=1),
                                 staff_id=staff_id, now=now())
-        commissions.create_policy(session, PolicyInput(effective_from=date(2020, 1, 1), platform_fee_bps=1000),
-                                  staff_id=staff_id, now=now())
+        commissions.create_policy(session, PolicyInput(effective_from=date(2020, 1, 1), platform_fee_bps=1000,
+                                                       max_upline_levels=0), staff_id=staff_id, now=now())
         commit(session)
         staff = session.get(StaffUser, staff_id)
         # 1 bps of ¥49.99 = 0.4999 cents → 0 cents (a valid rule and a valid price).
@@ -595,3 +599,7 @@ def test_a_deal_whose_commission_rounds_to_zero_can_still_be_signed(app, world):
         assert deal.stage == "signed"
         assert ledger.unbalanced_transactions(session) == [] and ledger.total(session) == 0
         assert recognition.recognise_due(session, now=now()) == 0
+        assert deal.recognised is True and deal.lines_version == 1
+        cancelled = deals.cancel_deal(session, staff, deal.id, reason="退房", now=now())
+        commit(session)
+        assert cancelled.recognised is False and ledger.total(session) == 0

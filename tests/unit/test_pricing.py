@@ -120,7 +120,8 @@ def test_with_rates_rising_by_tier_a_bigger_month_never_earns_less(terms, price_
             <= price(terms, price_cents, amount_before_cents=high).commission_cents)
 
 
-@given(tiered_terms(), prices, prices, st.integers(min_value=0, max_value=40), st.integers(min_value=0, max_value=10**12))
+@given(tiered_terms(), prices, prices, st.integers(min_value=0, max_value=40),
+       st.integers(min_value=0, max_value=10**12))
 def test_amount_at_the_deal_tier_equals_the_price_and_keeps_the_tier_for_a_new_price(terms, price_cents, corrected,
                                                                                         units, amount_before):
     priced = price(terms, price_cents, units_before=units, amount_before_cents=amount_before)

@@ -856,9 +856,9 @@ def report(db: Database, shape: dict, build_seconds: float, r: dict, args) -> bo
         "  commits per chunk; each copy's rows are then checked against the ledger's (counts, sums, signature).",
         "  (a) session.execute(insert(t).on_conflict_do_nothing().returning(id, key), [dicts]): insertmanyvalues",
         "      (compiled once, pages of 1000 rows); then session.execute(insert(postings), [dicts]): without",
-        "      RETURNING SQLAlchemy hands psycopg 3 the list (cursor.executemany, pipelined; insertmanyvalues",
-        "      there measured no faster)" if r["dialect"] == "postgresql" else
-        "      RETURNING SQLAlchemy hands sqlite3 the list (cursor.executemany)",
+        *(["      RETURNING SQLAlchemy hands psycopg 3 the list (cursor.executemany, pipelined; insertmanyvalues",
+           "      there measured no faster)"] if r["dialect"] == "postgresql" else
+          ["      RETURNING SQLAlchemy hands sqlite3 the list (cursor.executemany)"]),
         "  (b) the ledger's own _PG_INSERT_TRANSACTIONS / _PG_INSERT_POSTINGS text, retargeted: INSERT … SELECT",
         "      … FROM unnest(CAST(:x AS …[]), …), one statement per table per chunk, columns sent as arrays",
         "  (c) insert(t).values([...]) multi-row VALUES (… ON CONFLICT DO NOTHING RETURNING for the",

@@ -109,3 +109,90 @@ def paginate(session: Session, query, *order_by, page: int, per_page: int) -> tu
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = session.scalars(query.order_by(*order_by).offset((page - 1) * per_page).limit(per_page)).all()
     return list(rows), int(total or 0)
+
+
+# --- bulk writes (the batch paths) --------------------------------------------------------------
+# On PostgreSQL rows travel as one array per column through unnest(): one statement
+# per call whose text depends only on the table and columns (so nothing is compiled
+# per row), and every row arrives in the same statement, which statement triggers
+# (the ledger's balance check) rely on. Elsewhere: a plain executemany.
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _column_arrays(session: Session, table, columns: list[str], rows: list[dict]) -> tuple[list[str], dict]:
+    dialect = session.get_bind().dialect
+    casts, params = [], {}
+    for i, name in enumerate(columns):
+        column = table.c[name]
+        process = column.type.bind_processor(dialect)
+        values = [row[name] for row in rows]
+        params[f"c{i}"] = [process(v) for v in values] if process else values
+        casts.append(f"CAST(:c{i} AS {column.type.compile(dialect=dialect)}[])")
+    return casts, params
+
+
+def bulk_insert(session: Session, table, rows: list[dict], *, conflict_do_nothing: tuple[str, ...] = (),
+                returning: tuple[str, ...] = ()) -> list:
+    """Insert ``rows`` (dicts with the same keys) into ``table``; returns the ``returning`` columns
+    of the rows inserted (conflicting rows are skipped when ``conflict_do_nothing`` names the key)."""
+    if not rows:
+        return []
+    columns = list(rows[0])
+    if _is_postgres(session):
+        casts, params = _column_arrays(session, table, columns, rows)
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)})"
+        if conflict_do_nothing:
+            sql += f" ON CONFLICT ({', '.join(conflict_do_nothing)}) DO NOTHING"
+        if returning:
+            sql += f" RETURNING {', '.join(returning)}"
+        result = session.execute(text(sql), params)
+        return [tuple(r) for r in result] if returning else []
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    if not (conflict_do_nothing or returning):
+        session.execute(table.insert(), rows)
+        return []
+    statement = sqlite_insert(table).values(rows)
+    if conflict_do_nothing:
+        statement = statement.on_conflict_do_nothing(index_elements=list(conflict_do_nothing))
+    if returning:
+        statement = statement.returning(*(table.c[name] for name in returning))
+        return [tuple(r) for r in session.execute(statement)]
+    session.execute(statement)
+    return []
+
+
+def bulk_update(session: Session, table, rows: list[dict], *, key: str = "id") -> None:
+    """Set each row's columns where ``key`` matches (rows with the same keys)."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    if _is_postgres(session):
+        casts, params = _column_arrays(session, table, columns, rows)
+        names = [f"u_{name}" for name in columns]
+        sets = ", ".join(f"{name} = u.u_{name}" for name in columns if name != key)
+        session.execute(text(f"UPDATE {table.name} SET {sets} FROM unnest({', '.join(casts)}) "
+                             f"AS u({', '.join(names)}) WHERE {table.name}.{key} = u.u_{key}"), params)
+        return
+    from sqlalchemy import bindparam
+    statement = table.update().where(table.c[key] == bindparam(f"b_{key}")).values(
+        {name: bindparam(f"b_{name}") for name in columns if name != key})
+    session.execute(statement, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+
+
+def among(session: Session, column, values) -> object:
+    """``column IN values`` — on PostgreSQL as ``= ANY(array)``, one short statement whatever the count."""
+    values = list(values)
+    if _is_postgres(session):
+        from sqlalchemy import any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def id_chunks(session: Session, ids) -> list[list]:
+    """``ids`` in pieces small enough for one ``among`` query (SQLite caps bound parameters)."""
+    ordered = sorted(set(ids))
+    size = 20_000 if _is_postgres(session) else 900
+    return [ordered[start:start + size] for start in range(0, len(ordered), size)]

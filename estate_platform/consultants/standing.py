@@ -15,6 +15,7 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..db import among, id_chunks
 from ..contracts.models import AgreementSignature, AgreementVersion
 from .models import ConsultantStatusEvent
 
@@ -29,20 +30,18 @@ class Standing:
 
     @classmethod
     def load(cls, session: Session, consultant_ids: Iterable[int]) -> "Standing":
-        ids = sorted(set(consultant_ids))
         statuses: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
         signatures: dict[int, dict[int, datetime]] = defaultdict(dict)
-        for start in range(0, len(ids), 1000):
-            chunk = ids[start:start + 1000]
+        for chunk in id_chunks(session, consultant_ids):
             for consultant_id, at, to_status in session.execute(
                     select(ConsultantStatusEvent.consultant_id, ConsultantStatusEvent.created_at,
                            ConsultantStatusEvent.to_status)
-                    .where(ConsultantStatusEvent.consultant_id.in_(chunk))
+                    .where(among(session, ConsultantStatusEvent.consultant_id, chunk))
                     .order_by(ConsultantStatusEvent.created_at, ConsultantStatusEvent.id)):
                 statuses[consultant_id].append((at, to_status))
             for consultant_id, version_id, signed_at in session.execute(
                     select(AgreementSignature.consultant_id, AgreementSignature.agreement_version_id,
-                           AgreementSignature.signed_at).where(AgreementSignature.consultant_id.in_(chunk))):
+                           AgreementSignature.signed_at).where(among(session, AgreementSignature.consultant_id, chunk))):
                 signatures[consultant_id][version_id] = signed_at
         versions = [(at, version_id) for at, version_id in session.execute(
             select(AgreementVersion.published_at, AgreementVersion.id).order_by(AgreementVersion.version))]

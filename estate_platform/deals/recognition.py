@@ -15,12 +15,13 @@ becomes an amount the party owes (clawback).
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterable, Sequence
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..clock import end_of_local_day, local_date
@@ -28,6 +29,7 @@ from ..commissions.models import CommissionLine
 from ..commissions.split import BuyerReferrer, Chain, Line, Member, Policy, split
 from ..consultants.models import Consultant
 from ..consultants.standing import Standing
+from ..db import among, bulk_insert, bulk_update, id_chunks
 from ..identity.models import Buyer
 from ..ledger import services as ledger
 from ..ledger.services import Entry, Leg
@@ -51,10 +53,8 @@ class Context:
 
 def _names(session: Session, model, ids: set[int]) -> dict[int, str]:
     names: dict[int, str] = {}
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), 1000):
-        chunk = ordered[start:start + 1000]
-        names.update(session.execute(select(model.id, model.name).where(model.id.in_(chunk))).all())
+    for chunk in id_chunks(session, ids):
+        names.update(session.execute(select(model.id, model.name).where(among(session, model.id, chunk))).all())
     return {k: v or f"#{k}" for k, v in names.items()}
 
 
@@ -66,16 +66,23 @@ def load_context(session: Session, deals: Sequence[Deal]) -> Context:
     for kind, party_id in network.graph.nodes:
         (consultants if kind == "consultant" else buyers).add(party_id)
     projects = sorted({d.project_id for d in deals})
-    developers = dict(session.execute(select(Project.id, Project.developer_id).where(Project.id.in_(projects))).all())
+    developers = dict(session.execute(select(Project.id, Project.developer_id)
+                                      .where(among(session, Project.id, projects))).all())
     return Context(network=network, standing=Standing.load(session, consultants),
                    consultant_names=_names(session, Consultant, consultants),
                    buyer_names=_names(session, Buyer, buyers), developer_of_project=developers)
 
 
+@lru_cache(maxsize=256)
+def _policy_of_snapshot(snapshot: str) -> tuple[Policy, int]:
+    """Deals share a handful of policy snapshots: parse each once (Policy is immutable)."""
+    data = json.loads(snapshot)
+    return Policy.from_dict(data), int(data.get("buyer_referral_reward_cents") or 0)
+
+
 def chain_for(context: Context, deal: Deal) -> tuple[Chain, Policy]:
     """The deal's chain as of the end of its subscription day (edges that began later are ignored)."""
-    snapshot = json.loads(deal.policy_snapshot)
-    policy = Policy.from_dict(snapshot)
+    policy, reward = _policy_of_snapshot(deal.policy_snapshot)
     as_of = end_of_local_day(deal.subscribed_on)
     names, standing, network = context.consultant_names, context.standing, context.network
 
@@ -88,7 +95,6 @@ def chain_for(context: Context, deal: Deal) -> tuple[Chain, Policy]:
     uplines = tuple(member(link.party_id, link.since)
                     for link in network.uplines(deal.consultant_id, as_of, policy.max_upline_levels))
     buyer_referrer = None
-    reward = int(snapshot.get("buyer_referral_reward_cents") or 0)
     buyer_link = network.buyer_referrer(deal.buyer_id, as_of) if reward > 0 else None
     if buyer_link is not None and buyer_link.party_id != deal.buyer_id:
         buyer_referrer = BuyerReferrer(buyer_link.party_id, context.buyer_names.get(buyer_link.party_id, "老业主"),
@@ -125,8 +131,8 @@ def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_t
     # A commission that rounds to nothing moves no money: it is recognised without a transaction.
     nothing = [d for d in deals if d.commission_cents == 0]
     if nothing:
-        session.execute(update(Deal), [{"id": d.id, "recognised": True, "lines_version": d.lines_version + 1,
-                                        "updated_at": now} for d in nothing])
+        bulk_update(session, Deal.__table__, [{"id": d.id, "recognised": True, "lines_version": d.lines_version + 1,
+                                               "updated_at": now} for d in nothing])
         for deal in nothing:
             session.expire(deal, ["recognised", "lines_version", "updated_at"])
         deals = [d for d in deals if d.commission_cents > 0]
@@ -155,9 +161,8 @@ def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_t
             if line.party_type == "consultant":
                 per_consultant[line.party_id].append(line.amount_cents)
         deal_rows.append({"id": deal.id, "recognised": True, "lines_version": version, "updated_at": now})
-    if line_rows:  # core executemany: every row has every key, so it is one batch
-        session.execute(insert(CommissionLine.__table__), line_rows)
-    session.execute(update(Deal), deal_rows)  # bulk UPDATE by primary key
+    bulk_insert(session, CommissionLine.__table__, line_rows)
+    bulk_update(session, Deal.__table__, deal_rows)
     for key in created:
         session.expire(planned[key][0], ["recognised", "lines_version", "updated_at"])
     notify_many(session, [

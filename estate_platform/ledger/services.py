@@ -5,18 +5,19 @@ balanced set of legs under a unique idempotency key. A key that was already
 posted posts nothing and returns the existing transaction, so retries, replays
 and re-run tasks never post twice. All legs of a transaction are inserted in one
 statement; on PostgreSQL a statement trigger checks they sum to zero and a
-deferred trigger that no transaction is left without legs.
+deferred trigger that no transaction is left without legs (``db.bulk_insert``
+sends a chunk's legs as arrays in one statement).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import event, func, insert, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from ..db import among, bulk_insert, id_chunks
 from .models import ACCOUNT_KINDS, PARTY_TYPES, Account, LedgerTransaction, Posting
 
 PLATFORM = ("platform", 0)
@@ -55,11 +56,6 @@ def check_balanced(entry: Entry) -> None:
             raise Unbalanced(f"{entry.idempotency_key}: amounts are integer cents")
 
 
-def _dialect_insert(session: Session, table):
-    name = session.get_bind().dialect.name
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
-
-
 def account_ids(session: Session, keys: Iterable[tuple[str, int, str]], *, now: datetime) -> dict[tuple, int]:
     """Ids of the accounts ``(party_type, party_id, kind)``, created on first use.
     Concurrent creators meet on the unique constraint; the loser reads the winner's row."""
@@ -67,20 +63,16 @@ def account_ids(session: Session, keys: Iterable[tuple[str, int, str]], *, now: 
     cache: dict = session.info.setdefault("ledger_account_ids", {})
     wanted = {k for k in keys if k not in cache}
     if wanted:
-        missing = sorted(wanted)
-        for chunk_start in range(0, len(missing), 500):
-            chunk = missing[chunk_start:chunk_start + 500]
-            statement = _dialect_insert(session, Account).values(
-                [{"party_type": t, "party_id": i, "kind": k, "created_at": now} for t, i, k in chunk]
-            ).on_conflict_do_nothing()
-            session.execute(statement)
+        bulk_insert(session, Account.__table__, [
+            {"party_type": t, "party_id": i, "kind": k, "created_at": now} for t, i, k in sorted(wanted)],
+            conflict_do_nothing=("party_type", "party_id", "kind"))
         by_type: dict[str, set[int]] = {}
         for party_type, party_id, _ in wanted:
             by_type.setdefault(party_type, set()).add(party_id)
         for party_type, ids in by_type.items():
-            for id_chunk in _chunks(sorted(ids), 500):
+            for id_chunk in id_chunks(session, ids):
                 rows = session.execute(select(Account.id, Account.party_id, Account.kind).where(
-                    Account.party_type == party_type, Account.party_id.in_(id_chunk)))
+                    Account.party_type == party_type, among(session, Account.party_id, id_chunk)))
                 for account_id, party_id, kind in rows:
                     cache[(party_type, party_id, kind)] = account_id
     return {k: cache[k] for k in keys}
@@ -97,50 +89,13 @@ def _chunks(items: Sequence, size: int):
         yield items[start:start + size]
 
 
-# PostgreSQL: each chunk is two statements whose rows travel as arrays (unnest), so
-# the text is the same for every chunk (no per-row compiling) and all legs of the
-# chunk's transactions arrive in ONE statement, as the balance trigger requires.
-_PG_INSERT_TRANSACTIONS = text("""
-    INSERT INTO ledger_transactions (idempotency_key, kind, description, deal_id, actor_type, actor_id, created_at)
-    SELECT t.key, t.kind, t.description, t.deal_id, CAST(:actor_type AS varchar), CAST(:actor_id AS integer),
-           CAST(:created_at AS timestamp)
-      FROM unnest(CAST(:keys AS varchar[]), CAST(:kinds AS varchar[]), CAST(:descriptions AS text[]),
-                  CAST(:deal_ids AS integer[])) AS t(key, kind, description, deal_id)
-    ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING id, idempotency_key
-""")
-_PG_INSERT_POSTINGS = text("""
-    INSERT INTO ledger_postings (transaction_id, account_id, amount_cents, memo)
-    SELECT * FROM unnest(CAST(:transaction_ids AS integer[]), CAST(:account_ids AS integer[]),
-                         CAST(:amounts AS bigint[]), CAST(:memos AS text[]))
-""")
-
-
 def _insert_transactions(session: Session, chunk: Sequence[Entry], *, actor_type: str, actor_id: int | None,
                          now: datetime) -> dict[str, int]:
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(_PG_INSERT_TRANSACTIONS, {
-            "keys": [e.idempotency_key for e in chunk], "kinds": [e.kind for e in chunk],
-            "descriptions": [e.description for e in chunk], "deal_ids": [e.deal_id for e in chunk],
-            "actor_type": actor_type, "actor_id": actor_id,
-            "created_at": now.astimezone(timezone.utc).replace(tzinfo=None)})
-    else:
-        rows = session.execute(sqlite.insert(LedgerTransaction).values([
-            {"idempotency_key": e.idempotency_key, "kind": e.kind, "description": e.description,
-             "deal_id": e.deal_id, "actor_type": actor_type, "actor_id": actor_id, "created_at": now}
-            for e in chunk]).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(
-            LedgerTransaction.id, LedgerTransaction.idempotency_key))
+    rows = bulk_insert(session, LedgerTransaction.__table__, [
+        {"idempotency_key": e.idempotency_key, "kind": e.kind, "description": e.description, "deal_id": e.deal_id,
+         "actor_type": actor_type, "actor_id": actor_id, "created_at": now} for e in chunk],
+        conflict_do_nothing=("idempotency_key",), returning=("id", "idempotency_key"))
     return {key: txn_id for txn_id, key in rows}
-
-
-def _insert_postings(session: Session, rows: list[tuple[int, int, int, str | None]]) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        transaction_ids, account_ids_, amounts, memos = (list(column) for column in zip(*rows))
-        session.execute(_PG_INSERT_POSTINGS, {"transaction_ids": transaction_ids, "account_ids": account_ids_,
-                                              "amounts": amounts, "memos": memos})
-    else:  # SQLite has no statement triggers: check_balanced has already vouched for every entry
-        session.execute(insert(Posting.__table__), [
-            {"transaction_id": t, "account_id": a, "amount_cents": m, "memo": memo} for t, a, m, memo in rows])
 
 
 def post_many(session: Session, entries: Sequence[Entry], *, actor_type: str = "system", actor_id: int | None = None,
@@ -156,8 +111,11 @@ def post_many(session: Session, entries: Sequence[Entry], *, actor_type: str = "
         new_ids = _insert_transactions(session, chunk, actor_type=actor_type, actor_id=actor_id, now=now)
         if not new_ids:
             continue
-        _insert_postings(session, [
-            (new_ids[e.idempotency_key], accounts[(leg.party_type, leg.party_id, leg.kind)], leg.amount_cents, leg.memo)
+        # All legs of these transactions in one statement: the balance trigger sees them together.
+        bulk_insert(session, Posting.__table__, [
+            {"transaction_id": new_ids[e.idempotency_key],
+             "account_id": accounts[(leg.party_type, leg.party_id, leg.kind)], "amount_cents": leg.amount_cents,
+             "memo": leg.memo}
             for e in chunk if e.idempotency_key in new_ids for leg in e.legs if leg.amount_cents != 0])
         created.update(new_ids)
     return created

@@ -4,10 +4,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from ..db import after_commit
+from ..db import after_commit, bulk_insert
 from .models import Notification
 
 KINDS = {
@@ -57,7 +56,7 @@ def notify_many(session: Session, rows: list[tuple[int, str, str, dict]], *, now
     for _, kind, _, _ in rows:
         if kind not in KINDS:
             raise ValueError(f"unknown notification kind {kind!r}")
-    session.execute(insert(Notification), [
+    bulk_insert(session, Notification.__table__, [
         {"consultant_id": consultant_id, "kind": kind, "title": KINDS[kind], "body": body,
          "payload": json.dumps(payload, ensure_ascii=False, default=str), "created_at": now}
         for consultant_id, kind, body, payload in rows])

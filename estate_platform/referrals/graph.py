@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..consultants.models import ConsultantInvite
+from ..db import among, id_chunks
 from .models import ReferralEdge
 
 
@@ -99,18 +100,19 @@ class ReferralNetwork:
             frontier = sorted(set(consultant_ids or ()))
             for _ in range(max(upline_levels, 0)):
                 found = []
-                for chunk in _chunks(frontier):
-                    found.extend(session.execute(invite_query.where(ConsultantInvite.invitee_id.in_(chunk))))
+                for chunk in id_chunks(session, frontier):
+                    found.extend(session.execute(invite_query.where(among(session, ConsultantInvite.invitee_id,
+                                                                          chunk))))
                 invite_rows.extend(found)
                 frontier = sorted({row.inviter_id for row in found})
                 if not frontier:
                     break
-            for chunk in _chunks(sorted(set(consultant_ids or ()))):
+            for chunk in id_chunks(session, consultant_ids or ()):
                 edge_rows.extend(session.execute(edge_query.where(ReferralEdge.kind == "handoff",
-                                                                  ReferralEdge.target_id.in_(chunk))))
-            for chunk in _chunks(sorted(set(buyer_ids or ()))):
+                                                                  among(session, ReferralEdge.target_id, chunk))))
+            for chunk in id_chunks(session, buyer_ids or ()):
                 edge_rows.extend(session.execute(edge_query.where(ReferralEdge.kind == "buyer_referral",
-                                                                  ReferralEdge.target_id.in_(chunk))))
+                                                                  among(session, ReferralEdge.target_id, chunk))))
         for inviter_id, invitee_id, valid_from, valid_to in invite_rows:
             graph.add_edge(("consultant", inviter_id), ("consultant", invitee_id), kind="invite",
                            valid_from=valid_from, valid_to=valid_to)
@@ -171,8 +173,3 @@ class ReferralNetwork:
         if node not in invites:
             return set()
         return {n[1] for n in nx.descendants(invites, node)}
-
-
-def _chunks(items: list, size: int = 1000):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

@@ -57,7 +57,7 @@ from estate_platform.clock import end_of_local_day, local_date  # noqa: E402
 from estate_platform.commissions import pricing  # noqa: E402
 from estate_platform.commissions import services as commissions  # noqa: E402
 from estate_platform.commissions.models import SplitPolicyVersion  # noqa: E402
-from estate_platform.db import Base, UtcDateTime  # noqa: E402
+from estate_platform.db import Base, UtcDateTime, bulk_insert  # noqa: E402
 
 TARGET_RATIO = 0.3
 DEFAULT_SIZES = {"consultants": 100_000, "buyers": 1_000_000, "deals": 100_000}
@@ -431,33 +431,11 @@ def drop_raw_tables(session: Session, raw_txn: Table, raw_post: Table) -> None:
     session.commit()
 
 
-def unnest_statements(raw_txn: Table, raw_post: Table):
-    """The ledger's own unnest statements (``ledger.services._PG_INSERT_*``), retargeted at the raw tables."""
-    from estate_platform.ledger import services as ledger
-
-    statements = []
-    for original, source, target in ((ledger._PG_INSERT_TRANSACTIONS, "ledger_transactions", raw_txn.name),
-                                     (ledger._PG_INSERT_POSTINGS, "ledger_postings", raw_post.name)):
-        sql = original.text
-        if sql.count(f"INSERT INTO {source} ") != 1:
-            raise RuntimeError(f"the ledger's statement changed shape: {sql!r}")
-        statements.append(text(sql.replace(f"INSERT INTO {source} ", f"INSERT INTO {target} ")))
-    return statements
-
-
 def prepare_transactions(method: str, txns: list[tuple]):
     """One chunk's transaction rows (tuples in TXN_COLUMNS order, created_at aware) in the
     shape the method sends them. Done before the clock starts: a loader has its rows."""
-    if method in ("executemany", "values"):
+    if method in ("executemany", "values", "unnest"):
         return [dict(zip(TXN_COLUMNS, row)) for row in txns]
-    if method == "unnest":  # the ledger's statement takes actor and time once per chunk
-        scalars = {(row[4], row[5], row[6]) for row in txns}
-        if len(scalars) != 1:
-            raise RuntimeError("a chunk with several actors/creation times: the ledger would not post it as one")
-        actor_type, actor_id, created_at = scalars.pop()
-        return {"keys": [row[0] for row in txns], "kinds": [row[1] for row in txns],
-                "descriptions": [row[2] for row in txns], "deal_ids": [row[3] for row in txns],
-                "actor_type": actor_type, "actor_id": actor_id, "created_at": naive(created_at)}
     if method == "copy":
         return [row[:6] + (naive(row[6]),) for row in txns]
     raise ValueError(method)
@@ -470,7 +448,7 @@ def raw_insert(session: Session, method: str, chunks: list, raw_txn: Table, raw_
       (SQLAlchemy's insertmanyvalues: compiled once, cached, pages of 1000 rows), then
       ``session.execute(insert(postings), [rows])`` (no RETURNING: with psycopg 3 SQLAlchemy
       passes the list to ``cursor.executemany``, which pipelines one prepared INSERT per row);
-    - ``unnest``: the ledger's two ``INSERT … SELECT … FROM unnest(CAST(:x AS …[]))`` statements,
+    - ``unnest``: the ledger's ``db.bulk_insert``: ``INSERT … SELECT … FROM unnest(CAST(:x AS …[]))``,
       columns sent as arrays (PostgreSQL);
     - ``values``: one multi-row ``INSERT … VALUES … ON CONFLICT DO NOTHING RETURNING`` of the
       transactions, one multi-row ``INSERT … VALUES`` of their postings (the old ledger);
@@ -482,8 +460,6 @@ def raw_insert(session: Session, method: str, chunks: list, raw_txn: Table, raw_
     txn_statement = dialect_insert(raw_txn).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(
         raw_txn.c.id, raw_txn.c.idempotency_key)
     posting_statement = insert(raw_post)
-    if method == "unnest":
-        unnest_txn, unnest_post = unnest_statements(raw_txn, raw_post)
     prepared = [(prepare_transactions(method, txns), legs) for txns, legs in chunks]
     checkpoint(session)
     started = time.perf_counter()
@@ -503,18 +479,13 @@ def raw_insert(session: Session, method: str, chunks: list, raw_txn: Table, raw_
                     for account_id, amount, memo in posting_legs:
                         copy.write_row((txn_id, account_id, amount, memo))
             cursor.close()
-        elif method == "unnest":
-            new_ids = {key: txn_id for txn_id, key in session.execute(unnest_txn, txn_params)}
-            transaction_ids, account_ids, amounts, memos = [], [], [], []
-            for key, posting_legs in legs:
-                txn_id = new_ids[key]
-                for account_id, amount, memo in posting_legs:
-                    transaction_ids.append(txn_id)
-                    account_ids.append(account_id)
-                    amounts.append(amount)
-                    memos.append(memo)
-            session.execute(unnest_post, {"transaction_ids": transaction_ids, "account_ids": account_ids,
-                                          "amounts": amounts, "memos": memos})
+        elif method == "unnest":  # the ledger's own helper (estate_platform.db.bulk_insert)
+            new_ids = {key: txn_id for txn_id, key in bulk_insert(
+                session, raw_txn, txn_params, conflict_do_nothing=("idempotency_key",),
+                returning=("id", "idempotency_key"))}
+            bulk_insert(session, raw_post, [
+                {"transaction_id": new_ids[key], "account_id": account_id, "amount_cents": amount, "memo": memo}
+                for key, posting_legs in legs for account_id, amount, memo in posting_legs])
         else:
             if method == "executemany":
                 new_ids = {key: txn_id for txn_id, key in session.execute(txn_statement, txn_params)}

@@ -6,7 +6,7 @@ consultant still sees what he earned.
 """
 from __future__ import annotations
 
-from flask import g
+from flask import g, url_for
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
@@ -111,6 +111,8 @@ class TeamSchema(Schema):
 
 class ReferralCodeSchema(Schema):
     code = fields.String(metadata={"description": "分享给朋友的老带新推荐码"})
+    share_url = fields.Function(lambda c: url_for("h5.referral_landing", code=c.code, _external=True),
+                                metadata={"description": "老带新分享页（朋友用短信验证码接受推荐）"})
 
 
 class ClaimReferralSchema(InputSchema):

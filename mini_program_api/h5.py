@@ -1,4 +1,5 @@
-"""Buyer-facing H5 pages (mobile web, Chinese): invite landing pages and the visit confirmation.
+"""Buyer-facing H5 pages (mobile web, Chinese): invite landing pages, the visit confirmation
+and a buyer's own 老带新 share page (``/r/<code>``).
 
 ``GET /i/<token>`` records the open (before the page renders) under a long-lived
 first-party visitor cookie and shows the project's and the consultant's cards
@@ -24,6 +25,7 @@ from estate_platform.db import db, utcnow
 from estate_platform.errors import DomainError, ValidationFailed
 from estate_platform.identity.services import verify_sms_code
 from estate_platform.invites import services as invites
+from estate_platform.referrals import services as referrals
 from estate_platform.visits.services import confirm_by_buyer_code
 from web_common.api import client_ip, user_agent
 from web_common.errors import HTTP_CODES
@@ -148,6 +150,52 @@ def signup(token: str):
     link = result.link
     return render_template("h5/done.html", link=link, project=link.project, consultant=link.consultant,
                            registered=result.registration is not None, notice=notice)
+
+
+# --- 老带新: a buyer's own share page ---------------------------------------------------------
+# Like the visit confirmation, the form acts only with a fresh SMS code sent to the
+# friend's own phone, which a foreign page cannot know.
+
+def masked_name(name: str | None) -> str:
+    """周先生 → 周**: the friend sees who invited him without his full name."""
+    name = (name or "").strip()
+    return (name[0] + "*" * max(len(name) - 1, 1)) if name else "您的朋友"
+
+
+def _referral_page(code: str, owner, *, form: dict | None = None, errors: dict | None = None,
+                   message: str | None = None):
+    return render_template("h5/referral.html", code=code, owner_name=masked_name(owner.name), form=form or {},
+                           errors=errors or {}, message=message, sms_send_url=url_for("auth.SmsSend"),
+                           sms_interval=current_app.config["SMS_PHONE_INTERVAL_SECONDS"])
+
+
+@bp.get("/r/<code>")
+def referral_landing(code: str):
+    return _referral_page(code, referrals.code_owner(db.session, code))
+
+
+@bp.post("/r/<code>")
+def referral_signup(code: str):
+    owner = referrals.code_owner(db.session, code)
+    form = {"name": request.form.get("name", "")[:50], "phone": request.form.get("phone", "")[:30],
+            "sms_code": request.form.get("sms_code", "")[:10]}
+    now = utcnow()
+    try:
+        signed = verify_sms_code(db.session, form["phone"], form["sms_code"], secret=current_app.config["SECRET_KEY"],
+                                 now=now, config=current_app.config)
+        friend = signed.subject
+        if not friend.name and form["name"].strip():
+            friend.name = form["name"].strip()
+        referrals.claim_referral(db.session, friend.id, code, now=now)
+    except (referrals.AlreadyReferred, referrals.ReferralNotAllowed) as exc:
+        g.keep_changes = True  # the sign-in stands; only the referral is refused
+        return render_template("h5/referral_done.html", owner_name=masked_name(owner.name), notice=exc.message)
+    except DomainError as exc:
+        if exc.keep_changes:
+            g.keep_changes = True  # a wrong SMS code still counts toward the attempt limit
+        errors = exc.details.get("fields") if isinstance(exc, ValidationFailed) else None
+        return _referral_page(code, owner, form=form, errors=errors or {}, message=exc.message), exc.status
+    return render_template("h5/referral_done.html", owner_name=masked_name(owner.name), notice=None)
 
 
 @bp.get("/i/")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..db import advisory_lock
 from ..errors import Conflict, NotFound
+from ..identity.models import Buyer
 from .graph import buyer_referral_would_create_cycle
 from .models import BuyerReferralCode, ReferralEdge
 
@@ -55,6 +56,15 @@ def referral_code_of(session: Session, buyer_id: int, *, now: datetime) -> Buyer
             existing = session.scalar(select(BuyerReferralCode).where(BuyerReferralCode.buyer_id == buyer_id))
             if existing is not None:
                 return existing
+
+
+def code_owner(session: Session, code: str) -> Buyer:
+    """The buyer whose 老带新 code this is (the share page greets his friends with it)."""
+    owner = session.scalar(select(Buyer).join(BuyerReferralCode, BuyerReferralCode.buyer_id == Buyer.id)
+                           .where(BuyerReferralCode.code == (code or "").strip().upper()))
+    if owner is None:
+        raise ReferralCodeNotFound()
+    return owner
 
 
 def claim_referral(session: Session, friend_id: int, code: str, *, now: datetime) -> ReferralEdge:

@@ -142,3 +142,37 @@ def test_a_mangled_link_shows_a_clear_chinese_page_on_the_phone(phone, watch, wo
     assert_fits_the_phone(phone)
     assert rows(app, LinkOpen) == []
     phone.screenshot(path=str(artifacts_dir / "h5-link-unavailable.png"), full_page=True)
+
+
+def test_a_friend_accepts_an_owners_referral_on_his_phone(phone, watch, world, client, app, artifacts_dir):
+    """老带新: the owner's share page, SMS code through the page's own script, the referral recorded."""
+    from estate_platform.db import db
+    from estate_platform.identity.models import Buyer
+    from estate_platform.referrals.models import ReferralEdge
+    owner_phone, friend_phone = world.next_buyer_phone(), world.next_buyer_phone()
+    assert client.post("/api/mp/v1/auth/sms/send", json={"phone": owner_phone}).status_code == 200
+    code = app.extensions["adapters"].sms.last_code("+86" + owner_phone)
+    token = client.post("/api/mp/v1/auth/sms/verify", json={"phone": owner_phone, "code": code}).get_json()["token"]
+    with app.app_context():
+        db.session.scalar(select(Buyer).where(Buyer.phone == "+86" + owner_phone)).name = "周先生"
+        db.session.commit()
+    share = client.get("/api/mp/v1/buyer/referral-code", headers={"Authorization": f"Bearer {token}"}).get_json()
+
+    page = phone.goto(f"/r/{share['code']}")
+
+    assert page.status == 200
+    expect(phone.get_by_role("heading", name="周** 邀请您了解新房")).to_be_visible()
+    assert_fits_the_phone(phone)
+    phone.get_by_label("您的称呼").fill("王女士")
+    phone.get_by_label("手机号").fill(friend_phone)
+    with phone.expect_response(lambda r: r.url.endswith("/api/mp/v1/auth/sms/send")) as sent:
+        phone.get_by_role("button", name="获取验证码").tap()
+    assert sent.value.status == 200
+    phone.get_by_label("短信验证码").fill(app.extensions["adapters"].sms.last_code("+86" + friend_phone))
+    phone.screenshot(path=str(artifacts_dir / "h5-referral.png"), full_page=True)
+    with phone.expect_navigation():
+        phone.get_by_role("button", name="接受推荐").tap()
+
+    expect(phone.get_by_role("heading", name="推荐已登记")).to_be_visible()
+    [edge] = rows(app, ReferralEdge)
+    assert edge.kind == "buyer_referral"

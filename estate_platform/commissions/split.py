@@ -25,6 +25,7 @@ from ..money import BPS, allocate
 MAX_UPLINE_LEVELS = 2  # China's anti-pyramid-selling rules and WeChat's platform rules (DESIGN §3)
 ROLES = ("platform_fee", "referral", "upline", "serving", "buyer_referral")
 PLATFORM_ID = 0  # the platform's party id in lines and accounts
+_ROLE_LABEL = {"referral": "转介人", "upline": "上级"}  # in the platform line's note on skipped members
 
 
 class PolicyInvalid(ValueError):
@@ -176,5 +177,3 @@ def split(commission_cents: int, policy: Policy, chain: Chain) -> list[Line]:
         lines.append(buyer_line)
     return [line for line in lines if line.amount_cents > 0]
 
-
-_ROLE_LABEL = {"referral": "转介人", "upline": "上级"}

@@ -32,7 +32,7 @@ from ..projects.models import Project
 from ..projects.services import visible_project
 from ..registrations.services import binding_registration
 from . import recognition
-from .models import LIVE_STAGES, Deal
+from .models import Deal
 
 LOCK_DEALS_OF_PROJECT = 2_000_000_000  # + project id: tier positions are counted under this lock
 NEXT_STAGES = {"subscribed": ("signed",), "signed": ("loan_disbursed", "paid_in_full"),
@@ -295,5 +295,3 @@ def own_deal(session: Session, consultant_id: int, deal_id: int) -> Deal:
         raise DealNotFound()
     return deal
 
-
-__all__ = ["LIVE_STAGES", "record_deal", "change_stage", "cancel_deal", "correct_price"]

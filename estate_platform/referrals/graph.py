@@ -22,7 +22,8 @@ from ..db import among, id_chunks
 from .models import ReferralEdge
 
 
-def _valid(data: dict, as_of: datetime | None) -> bool:
+def valid_at(data: dict, as_of: datetime | None) -> bool:
+    """Is an edge (its attribute dict) valid at ``as_of`` (None: valid now, not ended)?"""
     if as_of is None:
         return data.get("valid_to") is None
     return data["valid_from"] <= as_of and (data.get("valid_to") is None or data["valid_to"] > as_of)
@@ -75,7 +76,8 @@ class ReferralNetwork:
 
     ``load`` reads every edge, or only those around the given consultants and buyers:
     their uplines (as many levels as asked), the handoffs they received and the
-    buyers who referred them.
+    buyers who referred them; or, with ``team_of``, only the invite tree below one
+    consultant.
     """
 
     def __init__(self, graph: nx.MultiDiGraph, handoffs: dict[tuple[int, int, int], list[Link]]):
@@ -84,7 +86,8 @@ class ReferralNetwork:
 
     @classmethod
     def load(cls, session: Session, *, consultant_ids: Iterable[int] | None = None,
-             buyer_ids: Iterable[int] | None = None, upline_levels: int = 2) -> "ReferralNetwork":
+             buyer_ids: Iterable[int] | None = None, upline_levels: int = 2,
+             team_of: int | None = None) -> "ReferralNetwork":
         graph = nx.MultiDiGraph()  # a pair may be linked by an invite and by handoffs
         handoffs: dict[tuple[int, int, int], list[Link]] = defaultdict(list)
         invite_query = select(ConsultantInvite.inviter_id, ConsultantInvite.invitee_id,
@@ -92,7 +95,18 @@ class ReferralNetwork:
         edge_query = select(ReferralEdge.kind, ReferralEdge.source_id, ReferralEdge.target_id,
                             ReferralEdge.buyer_id, ReferralEdge.project_id, ReferralEdge.valid_from,
                             ReferralEdge.valid_to)
-        if consultant_ids is None and buyer_ids is None:
+        if team_of is not None:  # only the invite tree below one consultant (his team), level by level
+            invite_rows, edge_rows = [], []
+            frontier, seen = [team_of], {team_of}
+            while frontier:
+                found = []
+                for chunk in id_chunks(session, frontier):
+                    found.extend(session.execute(invite_query.where(among(session, ConsultantInvite.inviter_id,
+                                                                          chunk))))
+                invite_rows.extend(found)
+                frontier = sorted({row.invitee_id for row in found} - seen)
+                seen.update(frontier)
+        elif consultant_ids is None and buyer_ids is None:
             invite_rows = session.execute(invite_query).all()
             edge_rows = session.execute(edge_query).all()
         else:
@@ -131,7 +145,7 @@ class ReferralNetwork:
         if node not in self.graph:
             return None
         for parent, _, data in self.graph.in_edges(node, data=True):
-            if data["kind"] == "invite" and _valid(data, as_of):
+            if data["kind"] == "invite" and valid_at(data, as_of):
                 return Link(parent[1], data["valid_from"])
         return None
 
@@ -161,14 +175,14 @@ class ReferralNetwork:
         if node not in self.graph:
             return None
         for parent, _, data in self.graph.in_edges(node, data=True):
-            if data["kind"] == "buyer_referral" and _valid(data, as_of):
+            if data["kind"] == "buyer_referral" and valid_at(data, as_of):
                 return Link(parent[1], data["valid_from"])
         return None
 
     def team(self, consultant_id: int, as_of: datetime | None = None) -> set[int]:
         """Everyone below a consultant in the invite tree (any depth), as of ``as_of``."""
         invites = nx.subgraph_view(self.graph, filter_edge=lambda u, v, k: (
-            self.graph.edges[u, v, k]["kind"] == "invite" and _valid(self.graph.edges[u, v, k], as_of)))
+            self.graph.edges[u, v, k]["kind"] == "invite" and valid_at(self.graph.edges[u, v, k], as_of)))
         node = ("consultant", consultant_id)
         if node not in invites:
             return set()

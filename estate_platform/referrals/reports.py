@@ -15,7 +15,8 @@ from ..consultants.models import Consultant
 from ..deals.models import Deal
 from ..identity.models import Buyer
 from ..money import BPS
-from .graph import ReferralNetwork
+from ..db import among, id_chunks
+from .graph import ReferralNetwork, valid_at
 
 
 def _live_deals(start: date | None, end: date | None):
@@ -38,17 +39,17 @@ class Team:
 
 
 def team(session: Session, consultant_id: int, *, start: date | None = None, end: date | None = None) -> Team:
-    network = ReferralNetwork.load(session)
+    """Reads only the consultant's own subtree: the mini-program asks this for one person."""
+    network = ReferralNetwork.load(session, team_of=consultant_id)
     as_of = end_of_local_day(end) if end else None
     members = network.team(consultant_id, as_of)
-    direct = sum(1 for _, child, data in network.graph.out_edges(("consultant", consultant_id), data=True)
-                 if data["kind"] == "invite") if ("consultant", consultant_id) in network.graph else 0
-    ids = sorted(members | {consultant_id})
+    node = ("consultant", consultant_id)
+    direct = sum(1 for _, _, data in network.graph.out_edges(node, data=True)
+                 if data["kind"] == "invite" and valid_at(data, as_of)) if node in network.graph else 0
     deals = gmv = 0
-    for chunk_start in range(0, len(ids), 1000):
-        chunk = ids[chunk_start:chunk_start + 1000]
+    for chunk in id_chunks(session, members | {consultant_id}):
         count, total = session.execute(select(func.count(), func.coalesce(func.sum(Deal.price_cents), 0))
-                                       .where(Deal.stage != "cancelled", Deal.consultant_id.in_(chunk),
+                                       .where(Deal.stage != "cancelled", among(session, Deal.consultant_id, chunk),
                                               *([Deal.subscribed_on >= start] if start else []),
                                               *([Deal.subscribed_on <= end] if end else []))).one()
         deals += int(count)

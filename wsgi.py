@@ -5,7 +5,6 @@ to the core ``estate_platform``; the core never imports them.
 """
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -22,8 +21,10 @@ from estate_platform import migrate
 from estate_platform.adapters import build_adapters
 from estate_platform.config import load_config
 from estate_platform.db import commit, db, utcnow
+from estate_platform.logs import configure_logging
 from estate_platform.tasking import make_celery
-from web_common.errors import install_error_handlers, install_unit_of_work
+from web_common.errors import install_error_handlers, install_request_ids, install_unit_of_work
+from web_common.inputs import install_request_guard
 
 
 def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
@@ -37,6 +38,8 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
+    install_request_ids(app)    # first: every later refusal and log line carries the id
+    install_request_guard(app)  # before any route: it replaces the ``int`` URL converter
     db.init_app(app)
     app.extensions["adapters"] = build_adapters(app.config)
     make_celery(app)
@@ -183,7 +186,6 @@ def print_demo(demo, base: str = "http://127.0.0.1:5000") -> None:
     click.echo("  buyers (SMS codes are printed in this log): " + ", ".join(demo.buyers))
 
 
-logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "text"))
 app = create_app()
 celery_app = app.extensions["celery"]

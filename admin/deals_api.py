@@ -43,7 +43,7 @@ class DealInputSchema(InputSchema):
     unit = fields.String(required=True, validate=validate.Length(min=1, max=50), metadata={"description": "房号"})
     price_cents = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10**12))
     subscribed_on = fields.Date(required=True, metadata={"description": "认购日期（不能晚于今天）"})
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500), metadata={"multiline": True})
 
 
 class StageInputSchema(InputSchema):
@@ -52,12 +52,12 @@ class StageInputSchema(InputSchema):
 
 
 class CancelInputSchema(InputSchema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500), metadata={"multiline": True})
 
 
 class PriceInputSchema(InputSchema):
     price_cents = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10**12))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500), metadata={"multiline": True})
 
 
 class DealListArgs(QuerySchema):
@@ -121,9 +121,10 @@ class DealPageSchema(Schema):
     per_page = fields.Integer()
 
 
-class TierSchema(Schema):
+class TierSchema(InputSchema):
     threshold = fields.Integer(required=True, strict=True, validate=validate.Range(min=1),
-                               metadata={"description": "units：当月第 N 套起；amount：当月成交额达到（分）起"})
+                               metadata={"format": "int64",
+                                         "description": "units：当月第 N 套起；amount：当月成交额达到（分）起"})
     rate_bps = fields.Integer(load_default=None, allow_none=True, strict=True)
     fixed_cents = fields.Integer(load_default=None, allow_none=True, strict=True)
 
@@ -137,7 +138,7 @@ class RuleInputSchema(InputSchema):
     tiers = fields.List(fields.Nested(TierSchema), load_default=list)
     trigger = fields.String(required=True, validate=validate.OneOf(pricing.TRIGGERS))
     payment_terms_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=730))
-    text = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    text = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000), metadata={"multiline": True})
 
 
 class RuleSchema(Schema):

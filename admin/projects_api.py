@@ -77,7 +77,7 @@ class AdminProjectPatchSchema(InputSchema):
     city = fields.String(validate=validate.Length(min=1, max=50))
     district = fields.String(allow_none=True, validate=validate.Length(max=50))
     address = fields.String(allow_none=True, validate=validate.Length(max=200))
-    description = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    description = fields.String(allow_none=True, validate=validate.Length(max=2000), metadata={"multiline": True})
     price_min_cents = fields.Integer(strict=True, validate=validate.Range(min=0, max=projects.MAX_PRICE_CENTS),
                                      metadata={"description": "最低总价（分）"})
     price_max_cents = fields.Integer(strict=True, validate=validate.Range(min=0, max=projects.MAX_PRICE_CENTS),
@@ -135,7 +135,7 @@ class AdminProjectSchema(Schema):
     city = fields.String()
     district = fields.String(allow_none=True)
     address = fields.String(allow_none=True)
-    description = fields.String(allow_none=True)
+    description = fields.String(allow_none=True, metadata={"multiline": True})
     price_min_cents = fields.Integer()
     price_max_cents = fields.Integer()
     status = fields.String()

@@ -68,12 +68,12 @@ class ConsultantPageSchema(Schema):
 
 
 class ReasonSchema(InputSchema):
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500), metadata={"multiline": True})
 
 
 class AgreementInputSchema(InputSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    text = fields.String(required=True, validate=validate.Length(min=20, max=100_000))
+    text = fields.String(required=True, validate=validate.Length(min=20, max=100_000), metadata={"multiline": True})
 
 
 class AgreementSchema(Schema):

@@ -30,7 +30,7 @@ class CheckInSchema(InputSchema):
 
 class InvalidInputSchema(InputSchema):
     reason = fields.String(required=True, validate=validate.Length(max=500),
-                           metadata={"description": "判为无效的原因（必填）"})
+                           metadata={"multiline": True, "description": "判为无效的原因（必填）"})
 
 
 class VisitListArgs(QuerySchema):

@@ -94,7 +94,7 @@ class TagVocabularySchema(Schema):
 
 
 class ClientNoteInputSchema(InputSchema):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=crm.NOTE_MAX_LENGTH))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=crm.NOTE_MAX_LENGTH), metadata={"multiline": True})
     next_contact_at = fields.AwareDateTime(load_default=None, allow_none=True,
                                            metadata={"description": "下次联系时间（ISO 8601，带时区）；到时发送跟进提醒"})
 

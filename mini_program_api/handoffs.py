@@ -34,12 +34,12 @@ class HandoffInputSchema(InputSchema):
                                       validate=validate.Range(min=1),
                                       metadata={"description": "接收的顾问；不填则交给平台客户池按城市、评分和负载分配"})
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500),
-                         metadata={"description": "给接收顾问的客户说明"})
+                         metadata={"multiline": True, "description": "给接收顾问的客户说明"})
 
 
 class HandoffDeclineSchema(InputSchema):
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
-                           metadata={"description": "拒绝理由（选填，点名转介时转介人可见）"})
+                           metadata={"multiline": True, "description": "拒绝理由（选填，点名转介时转介人可见）"})
 
 
 class HandoffListArgs(QuerySchema):

@@ -29,7 +29,7 @@ class RegistrationInputSchema(InputSchema):
     buyer_name = fields.String(required=True, validate=validate.Length(max=50))
     buyer_phone = fields.String(required=True, validate=validate.Length(max=20),
                                 metadata={"description": "客户手机号（中国大陆）"})
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500), metadata={"multiline": True})
     expected_visit_at = fields.AwareDateTime(load_default=None, allow_none=True,
                                              metadata={"description": "预计到访时间（ISO 8601，带时区）"})
 

@@ -6,13 +6,15 @@ from collections import defaultdict
 from functools import wraps
 
 import flask_smorest
-from flask import request
+from flask import g, request
 from marshmallow import RAISE, Schema, fields
-from webargs.flaskparser import FlaskParser
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from estate_platform.errors import DomainError
 from estate_platform.security import TokenExpired, TokenInvalid, TokenMissing, TokenRevoked
 
+from .inputs import GuardedSchema, Int32Converter, assert_guarded, int32_param_schema, parse_json_body
 from .messages import install_chinese_messages
 
 install_chinese_messages()
@@ -24,19 +26,21 @@ class ErrorBodySchema(Schema):
     code = fields.String(required=True, metadata={"description": "稳定的错误码，客户端据此分支"})
     message = fields.String(required=True, metadata={"description": "给人看的中文说明"})
     details = fields.Dict(metadata={"description": "附加信息；校验错误时 fields 列出每个字段的错误"})
+    request_id = fields.String(metadata={"description": "本次请求的编号（响应头 X-Request-ID 同值），反馈问题时请提供"})
 
 
 class ErrorSchema(Schema):
     error = fields.Nested(ErrorBodySchema, required=True)
 
 
-class InputSchema(Schema):
-    """Request bodies: unknown fields are refused, so typos don't pass silently."""
+class InputSchema(GuardedSchema):
+    """Request bodies: unknown fields are refused, so typos don't pass silently; integer
+    ranges and control characters are checked field by field (web_common.inputs)."""
     class Meta:
         unknown = RAISE
 
 
-class QuerySchema(Schema):
+class QuerySchema(GuardedSchema):
     """Query strings: unknown parameters are refused too (``?stauts=`` must not list everything)."""
     class Meta:
         unknown = RAISE
@@ -46,9 +50,21 @@ class PlatformParser(FlaskParser):
     """webargs ignores unknown query parameters whatever the schema says: let the schema decide."""
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
 
+    def _raw_load_json(self, req):
+        """The request guard (web_common.inputs) already parsed the body strictly, once."""
+        if not is_json_request(req):
+            return webargs_core.missing
+        if "json_body" in g:
+            return g.json_body
+        return parse_json_body(req.get_data(cache=True))
+
 
 class PlatformApi(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
+
+    def init_app(self, app, *args, **kwargs):
+        super().init_app(app, *args, **kwargs)
+        self.register_converter(Int32Converter, int32_param_schema)
 
     def _register_error_handlers(self):
         """The composition root installs one handler for every layer (web_common.errors)."""
@@ -63,6 +79,7 @@ class PlatformBlueprint(flask_smorest.Blueprint):
 
     def arguments(self, schema, *, location="json", **kwargs):
         """Every JSON body can also be refused as malformed (400 malformed_json): document it."""
+        assert_guarded(schema)
         decorator = super().arguments(schema, location=location, **kwargs)
         if location not in ("json", "json_or_form"):
             return decorator

@@ -7,14 +7,17 @@ reaches a client.
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from typing import Callable
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, has_request_context, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from estate_platform.db import commit, db
 from estate_platform.errors import DomainError, error_for_integrity
+from estate_platform.logs import request_id_var
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +36,40 @@ HTTP_CODES = {
 }
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
 def error_payload(code: str, message: str, details: dict | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+    body = {"code": code, "message": message, "details": details or {}}
+    if has_request_context() and "request_id" in g:
+        body["request_id"] = g.request_id
+    return {"error": body}
+
+
+def install_request_ids(app: Flask) -> None:
+    """Every request gets an id (the proxy's ``X-Request-ID`` when it is sane), echoed in
+    the response header, in error bodies and in every log line written meanwhile."""
+
+    @app.before_request
+    def _assign():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_id_token = request_id_var.set(g.request_id)
+
+    @app.after_request
+    def _echo(response):
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
+        return response
+
+    @app.teardown_request
+    def _forget(exc):
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            try:
+                request_id_var.reset(token)
+            except ValueError:  # set in another context: nothing of ours to undo
+                request_id_var.set("-")
 
 
 def json_error(status: int, code: str, message: str, details: dict | None = None,

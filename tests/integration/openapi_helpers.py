@@ -325,14 +325,16 @@ def assert_no_leak(text: str, where: str = "") -> None:
 
 
 def assert_error_envelope(response, status: int, code: str | None = None, where: str = "") -> dict:
-    """The response is ``{"error": {"code", "message" (Chinese), "details"}}`` with ``status``."""
+    """The response is ``{"error": {"code", "message" (Chinese), "details", "request_id"}}`` with
+    ``status``; the request id is the one in the ``X-Request-ID`` header."""
     text = response.get_data(as_text=True)
     assert response.status_code == status, f"{where}: expected {status}, got {response.status_code}: {text[:500]}"
     assert response.mimetype == "application/json", f"{where}: {response.mimetype}: {text[:300]}"
     payload = response.get_json()
     assert isinstance(payload, dict) and set(payload) == {"error"}, f"{where}: not the envelope: {payload}"
     error = payload["error"]
-    assert set(error) == {"code", "message", "details"}, f"{where}: envelope keys {sorted(error)}"
+    assert set(error) == {"code", "message", "details", "request_id"}, f"{where}: envelope keys {sorted(error)}"
+    assert error["request_id"] == response.headers.get("X-Request-ID"), f"{where}: request id {error}"
     assert isinstance(error["code"], str) and error["code"], f"{where}: code {error['code']!r}"
     if code is not None:
         assert error["code"] == code, f"{where}: expected code {code}, got {error['code']}: {error}"

@@ -20,6 +20,7 @@ from estate_platform.deals import services as deals
 from estate_platform.deals.models import DEAL_STAGES
 from estate_platform.errors import ValidationFailed
 from estate_platform.ledger import services as ledger
+from estate_platform.phones import PHONE_INPUT_MAX_LENGTH
 from estate_platform.projects.services import ProjectNotFound
 from estate_platform.referrals import reports
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
@@ -39,7 +40,8 @@ ANALYSTS = ("admin", "finance", "operations")
 
 class DealInputSchema(InputSchema):
     project_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    buyer_phone = fields.String(required=True, validate=validate.Length(max=20))
+    buyer_phone = fields.String(required=True, validate=validate.Length(max=PHONE_INPUT_MAX_LENGTH),
+                                metadata={"description": "客户手机号（中国大陆）"})
     unit = fields.String(required=True, validate=validate.Length(min=1, max=50), metadata={"description": "房号"})
     price_cents = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10**12))
     subscribed_on = fields.Date(required=True, metadata={"description": "认购日期（不能晚于今天）"})

@@ -22,6 +22,7 @@ from estate_platform.errors import DomainError, ValidationFailed
 from estate_platform.evidence import services as evidence
 from estate_platform.identity.models import Buyer
 from estate_platform.money import yuan
+from estate_platform.phones import PHONE_INPUT_MAX_LENGTH
 from estate_platform.projects import services as projects
 
 from .forms import Unreadable, bps_text, day, field_errors, refusal_message, whole_number, yuan_to_cents
@@ -139,7 +140,8 @@ def parse_deal_form(form) -> tuple[deals.NewDeal | None, dict[str, list[str]]]:
         errors["price_cents"] = ["成交价须大于 0 元且不超过 100 亿元"]
     if errors:
         return None, errors
-    return deals.NewDeal(project_id=values["project_id"], buyer_phone=form.get("buyer_phone", "")[:20],
+    return deals.NewDeal(project_id=values["project_id"],
+                         buyer_phone=form.get("buyer_phone", "")[:PHONE_INPUT_MAX_LENGTH + 1],
                          unit=form.get("unit", "")[:50], price_cents=values["price_cents"],
                          subscribed_on=values["subscribed_on"], note=form.get("note", "")[:500] or None), {}
 

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from estate_platform.db import db, utcnow
 from estate_platform.errors import ValidationFailed
-from estate_platform.phones import national
+from estate_platform.phones import PHONE_INPUT_MAX_LENGTH, national
 from estate_platform.projects import services as projects
 from estate_platform.projects.models import PHONE_DISCLOSURES, PROJECT_STATUSES, PROTECTION_MODES
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
@@ -35,7 +35,7 @@ MAX_HOURS = projects.MAX_WINDOW_HOURS
 class DeveloperInputSchema(InputSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     contact_name = fields.String(allow_none=True, validate=validate.Length(max=50))
-    contact_phone = fields.String(allow_none=True, validate=validate.Length(max=20),
+    contact_phone = fields.String(allow_none=True, validate=validate.Length(max=PHONE_INPUT_MAX_LENGTH),
                                   metadata={"description": "手机号或座机（如 025-12345678）"})
 
 
@@ -171,7 +171,7 @@ class AdminProjectPageSchema(Schema):
 
 
 class ExistingCustomerInputSchema(InputSchema):
-    phone = fields.String(required=True, validate=validate.Length(min=1, max=20),
+    phone = fields.String(required=True, validate=validate.Length(max=PHONE_INPUT_MAX_LENGTH),
                           metadata={"description": "客户手机号（中国大陆）"})
     name = fields.String(allow_none=True, validate=validate.Length(max=50))
 

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from estate_platform.db import db, utcnow
 from estate_platform.errors import DomainError, ValidationFailed
-from estate_platform.phones import national
+from estate_platform.phones import PHONE_INPUT_MAX_LENGTH, national
 from estate_platform.projects import services as projects
 from estate_platform.projects.models import PHONE_DISCLOSURES, PROJECT_STATUSES, PROTECTION_MODES
 
@@ -245,7 +245,8 @@ def project_status(project_id):
 @bp.route("/<int:project_id>/existing-customers", methods=["POST"])
 @staff_page(*CUSTOMER_KEEPERS)
 def existing_customer_add(project_id):
-    form = {"phone": request.form.get("phone", "")[:30], "name": request.form.get("name", "")[:50]}
+    form = {"phone": request.form.get("phone", "")[:PHONE_INPUT_MAX_LENGTH + 1],
+            "name": request.form.get("name", "")[:50]}
     try:
         customer = projects.mark_existing_customer(db.session, project_id, phone=form["phone"], name=form["name"],
                                                    staff=g.staff, now=utcnow())

@@ -10,6 +10,7 @@ from estate_platform.consultants.services import NotYetApplied
 from estate_platform.db import db, utcnow
 from estate_platform.errors import ValidationFailed
 from estate_platform.handoffs import services as handoffs
+from estate_platform.phones import PHONE_INPUT_MAX_LENGTH
 from estate_platform.projects.services import ProjectNotAccepting, ProjectNotFound
 from estate_platform.registrations import services as registrations
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
@@ -28,7 +29,7 @@ REGISTRATION_REFUSALS = (ProjectNotAccepting, registrations.AlreadyRegistered, r
 class HandoffInputSchema(InputSchema):
     project_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     buyer_name = fields.String(required=True, validate=validate.Length(max=50))
-    buyer_phone = fields.String(required=True, validate=validate.Length(max=20),
+    buyer_phone = fields.String(required=True, validate=validate.Length(max=PHONE_INPUT_MAX_LENGTH),
                                 metadata={"description": "客户手机号（中国大陆）"})
     to_consultant_id = fields.Integer(load_default=None, allow_none=True, strict=True,
                                       validate=validate.Range(min=1),

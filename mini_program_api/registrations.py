@@ -10,7 +10,7 @@ from estate_platform.consultants.services import NotYetApplied
 from estate_platform.crm.models import TIERS
 from estate_platform.db import db, utcnow
 from estate_platform.errors import ValidationFailed
-from estate_platform.phones import national
+from estate_platform.phones import PHONE_INPUT_MAX_LENGTH, national
 from estate_platform.projects.services import ProjectNotAccepting, ProjectNotFound
 from estate_platform.registrations import services as registrations
 from estate_platform.registrations.models import REGISTRATION_STATUSES
@@ -27,7 +27,7 @@ STATUS_LABELS = {"reported": "已报备", "visited": "已到访", "expired": "�
 class RegistrationInputSchema(InputSchema):
     project_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     buyer_name = fields.String(required=True, validate=validate.Length(max=50))
-    buyer_phone = fields.String(required=True, validate=validate.Length(max=20),
+    buyer_phone = fields.String(required=True, validate=validate.Length(max=PHONE_INPUT_MAX_LENGTH),
                                 metadata={"description": "客户手机号（中国大陆）"})
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500), metadata={"multiline": True})
     expected_visit_at = fields.AwareDateTime(load_default=None, allow_none=True,

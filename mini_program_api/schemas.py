@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from estate_platform.consultants.models import CONSULTANT_KINDS
 from estate_platform.consultants.services import KIND_LABELS, STATUS_LABELS
-from estate_platform.phones import national
+from estate_platform.phones import PHONE_INPUT_MAX_LENGTH, national
 from web_common.api import InputSchema
 
 
@@ -15,7 +15,8 @@ class WechatLoginSchema(InputSchema):
 
 
 class SmsSendSchema(InputSchema):
-    phone = fields.String(required=True, validate=validate.Length(min=11, max=20))
+    phone = fields.String(required=True, validate=validate.Length(max=PHONE_INPUT_MAX_LENGTH),
+                          metadata={"description": "中国大陆手机号，可带空格、横线、+86，全角数字亦可"})
 
 
 class SmsSendResultSchema(Schema):
@@ -24,7 +25,8 @@ class SmsSendResultSchema(Schema):
 
 
 class SmsVerifySchema(InputSchema):
-    phone = fields.String(required=True, validate=validate.Length(min=11, max=20))
+    phone = fields.String(required=True, validate=validate.Length(max=PHONE_INPUT_MAX_LENGTH),
+                          metadata={"description": "中国大陆手机号，可带空格、横线、+86，全角数字亦可"})
     code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$"))
 
 
@@ -57,7 +59,8 @@ class BuyerTokenSchema(TokenSchema):
 class ApplicationSchema(InputSchema):
     """Types and sizes only; the service checks content and reports every bad field at once."""
     name = fields.String(required=True, validate=validate.Length(max=50))
-    phone = fields.String(required=True, validate=validate.Length(max=20), metadata={"description": "中国大陆手机号"})
+    phone = fields.String(required=True, validate=validate.Length(max=PHONE_INPUT_MAX_LENGTH),
+                          metadata={"description": "中国大陆手机号"})
     city = fields.String(required=True, validate=validate.Length(max=50))
     kind = fields.String(required=True, validate=validate.OneOf(CONSULTANT_KINDS),
                          metadata={"description": "company 公司顾问 / store 门店经纪人 / independent 独立经纪人"})

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..db import LOCK_INVITE_GRAPH, advisory_lock
 from ..identity.models import StaffUser
 from ..errors import Conflict, NotFound, ValidationFailed, on_constraint
-from ..phones import InvalidPhone, normalise_phone
+from ..phones import InvalidPhone, normalise_phone, search_digits
 from ..referrals import invite_would_create_cycle
 from .models import CONSULTANT_KINDS, Consultant, ConsultantInvite, ConsultantStatusEvent
 
@@ -248,10 +248,14 @@ def list_consultants(session: Session, *, status: str | None = None, search: str
     query = select(Consultant)
     if status:
         query = query.where(Consultant.status == status)
-    if search:
+    if search and search.strip():
         like = f"%{search.strip()}%"
-        query = query.where(or_(Consultant.name.like(like), Consultant.phone.like(like),
-                                Consultant.company_name.like(like), Consultant.invite_code == search.strip().upper()))
+        matches = [Consultant.name.like(like), Consultant.company_name.like(like),
+                   Consultant.invite_code == search.strip().upper()]
+        digits = search_digits(search)  # a phone however typed: ＋８６ １３９－… finds +86139…
+        if digits:
+            matches.append(Consultant.phone.like(f"%{digits}%"))
+        query = query.where(or_(*matches))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.scalars(query.order_by(Consultant.created_at.desc(), Consultant.id.desc())
                            .offset((page - 1) * per_page).limit(per_page)).all()

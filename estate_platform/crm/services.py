@@ -16,6 +16,7 @@ from ..clock import SHANGHAI, local_date
 from ..errors import NotFound, ValidationFailed
 from ..identity.models import Buyer
 from ..notifications.services import notify
+from ..phones import search_digits
 from ..registrations.models import Registration
 from ..visits.models import Visit
 from .models import TAG_CATEGORIES, TIERS, ClientCard, ClientTag, FollowUpNote
@@ -96,8 +97,9 @@ def list_cards(session: Session, consultant_id: int, *, tier: str | None = None,
     if q and q.strip():
         term = q.strip()
         matches = [ClientCard.display_name.ilike(_like(term), escape="\\")]
-        if term.isdigit() and len(term) >= 4:
-            matches.append(ClientCard.buyer_id.in_(select(Buyer.id).where(Buyer.phone.like(_like(term), escape="\\"))))
+        digits = search_digits(term)  # full-width or with separators, as people type it
+        if digits and len(digits) >= 4:
+            matches.append(ClientCard.buyer_id.in_(select(Buyer.id).where(Buyer.phone.like(f"%{digits}%"))))
         query = query.where(or_(*matches))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     cards = session.scalars(query.options(joinedload(ClientCard.buyer), selectinload(ClientCard.tags))

@@ -19,7 +19,7 @@ from ..errors import Conflict, NotFound, ValidationFailed, on_constraint
 from ..evidence import services as evidence
 from ..evidence.services import Actor
 from ..identity.models import Buyer, StaffUser
-from ..phones import InvalidPhone, normalise_phone
+from ..phones import InvalidPhone, normalise_contact_phone, normalise_phone
 from ..registrations.models import OPEN_STATUSES, Registration
 from .models import PHONE_DISCLOSURES, PROJECT_STATUSES, PROTECTION_MODES, Developer, ExistingCustomer, Project
 
@@ -210,12 +210,9 @@ def _clean_contact_phone(raw: str | None) -> tuple[str | None, bool]:
     if not text:
         return None, True
     try:
-        return normalise_phone(text), True
+        return normalise_contact_phone(text), True
     except InvalidPhone:
-        compact = text.replace(" ", "")
-        ok = len(compact) <= 16 and sum(c.isdigit() for c in compact) >= 7 and \
-            all(c.isdigit() or c in "+-" for c in compact)
-        return compact, ok
+        return None, False
 
 
 def _save_developer(session: Session, developer: Developer, data: DeveloperInput) -> Developer:

@@ -1,13 +1,17 @@
 """Buyer-facing H5 pages (mobile web, Chinese): invite landing pages, the visit confirmation
 and a buyer's own 老带新 share page (``/r/<code>``).
 
-``GET /i/<token>`` records the open (before the page renders) under a long-lived
-first-party visitor cookie and shows the project's and the consultant's cards
-with a sign-up form. ``POST /i/<token>/signup`` signs the buyer up with his SMS
-code (sent by the page's own script through ``/api/mp/v1/auth/sms/send``).
+``GET /i/<token>`` (and HEAD) shows everybody, crawlers and link previews included,
+the project's and the consultant's cards with their share tags and a sign-up form,
+hands out a long-lived first-party visitor cookie, and records nothing. The open is
+counted by ``POST /i/<token>/open``, a beacon the page's own script (open.js) sends
+once the page is shown in a browser, carrying the page token; the page works without
+it. ``POST /i/<token>/signup`` signs the buyer up with his SMS code (sent by the
+page's own script through ``/api/mp/v1/auth/sms/send``).
 
-The form is protected against CSRF by a token derived from the visitor cookie
-(HttpOnly, SameSite=Lax), which a foreign page can neither read nor compute.
+The form and the beacon are protected against CSRF by tokens derived from the visitor
+cookie (HttpOnly, SameSite=Lax), which a foreign page can neither read nor compute;
+the beacon also refuses requests another site's page sent (Origin, Sec-Fetch-Site).
 Refusals are pages, never JSON or a trace.
 """
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hashlib
 import hmac
 import logging
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
@@ -41,7 +46,7 @@ SECURITY_HEADERS = {
                                 "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",  # every open must reach the server to be counted
+    "Cache-Control": "no-store",  # the page carries this visitor's own form and page tokens
 }
 
 # What the buyer reads when his registration cannot be made. Never who holds him.
@@ -66,15 +71,39 @@ def _visitor_id() -> str:
     return g.visitor_id
 
 
-def _form_token(visitor_id: str, token: str) -> str:
+def _visitor_token(purpose: str, visitor_id: str, token: str) -> str:
     key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"h5-signup:{visitor_id}:{token}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{purpose}:{visitor_id}:{token}".encode(), hashlib.sha256).hexdigest()
+
+
+def _form_token(visitor_id: str, token: str) -> str:
+    return _visitor_token("h5-signup", visitor_id, token)
+
+
+def _open_token(visitor_id: str, token: str) -> str:
+    """The page token the open beacon carries: only this visitor's page of this link has it."""
+    return _visitor_token("h5-open", visitor_id, token)
+
+
+def _sent_token_valid(field: str, make, token: str) -> bool:
+    cookie = request.cookies.get(VISITOR_COOKIE)
+    sent = request.form.get(field, "")
+    # As bytes: compare_digest refuses a str with non-ASCII characters, which anyone may send.
+    return invites.is_visitor_id(cookie) and hmac.compare_digest(sent.encode(), make(cookie, token).encode())
 
 
 def _form_token_valid(token: str) -> bool:
-    cookie = request.cookies.get(VISITOR_COOKIE)
-    sent = request.form.get("form_token", "")
-    return invites.is_visitor_id(cookie) and hmac.compare_digest(sent, _form_token(cookie, token))
+    return _sent_token_valid("form_token", _form_token, token)
+
+
+def _sent_by_this_site() -> bool:
+    """A beacon comes from our own page: browsers name the sending site in Sec-Fetch-Site and
+    Origin; where a (older) browser sends neither, the page token alone decides."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site != "same-origin":
+        return False
+    origin = request.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc.lower() == request.host.lower()
 
 
 @bp.after_request
@@ -104,11 +133,17 @@ def _page_helpers():
     return {"wan": wan, "project_status": lambda project: PROJECT_STATUS_LABELS.get(project.status, "")}
 
 
-def _landing(link, *, form: dict | None = None, errors: dict | None = None, message: str | None = None):
+def _landing(link, *, form: dict | None = None, errors: dict | None = None, message: str | None = None,
+             count_open: bool = False):
+    """The landing page. Only the page a link's URL shows (``count_open``) asks its script to
+    count an open; the same form shown again after a refused sign-up does not."""
     today = local_date(utcnow())
     g.form_shown = True
     return render_template(
         "h5/landing.html", link=link, project=link.project, consultant=link.consultant,
+        share_url=url_for("h5.landing", token=link.token, _external=True),
+        open_url=url_for("h5.count_open", token=link.token) if count_open else None,
+        open_token=_open_token(_visitor_id(), link.token) if count_open else None,
         form=form or {}, errors=errors or {}, message=message, today=today.isoformat(),
         last_visit_day=(today + timedelta(days=invites.MAX_VISIT_DAYS_AHEAD)).isoformat(),
         form_token=_form_token(_visitor_id(), link.token),
@@ -118,9 +153,21 @@ def _landing(link, *, form: dict | None = None, errors: dict | None = None, mess
 
 @bp.get("/i/<token>")
 def landing(token: str):
-    link = invites.open_link(db.session, token, visitor_id=_visitor_id(), ip=client_ip(), user_agent=user_agent(),
-                             referrer=request.referrer, secret=current_app.config["SECRET_KEY"], now=utcnow())
-    return _landing(link)
+    """The page for everybody (HEAD too); fetching it counts nothing."""
+    return _landing(invites.landing_link(db.session, token), count_open=True)
+
+
+@bp.post("/i/<token>/open")
+def count_open(token: str):
+    """The page's beacon: one open of this visitor's browser. 204 whether counted or ignored
+    (a crawler's), 403 for a beacon without this visitor's cookie and page token or sent by
+    another site's page."""
+    if not (_sent_by_this_site() and _sent_token_valid("page_token", _open_token, token)):
+        return "", 403
+    invites.count_open(db.session, token, visitor_id=request.cookies[VISITOR_COOKIE], ip=client_ip(),
+                       user_agent=user_agent(), referrer=request.form.get("referrer", "")[:500] or None,
+                       secret=current_app.config["SECRET_KEY"], now=utcnow())
+    return "", 204
 
 
 @bp.post("/i/<token>/signup")

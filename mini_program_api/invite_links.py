@@ -60,13 +60,16 @@ class InviteLinkSchema(Schema):
 
 
 class LinkStatsSchema(Schema):
-    """The link's funnel. Deals are not counted yet: there is no deal record until a later release."""
+    """The link's funnel, opens through deals and GMV."""
     link_id = fields.Integer()
-    opens = fields.Integer(metadata={"description": "打开次数"})
-    unique_visitors = fields.Integer(metadata={"description": "独立访客数"})
+    opens = fields.Integer(metadata={"description": "打开次数：仅统计真人浏览器显示页面后由页面脚本上报的打开，"
+                                                    "爬虫、链接预览（微信、WhatsApp 等）与 HEAD 请求不计"})
+    unique_visitors = fields.Integer(metadata={"description": "独立访客数（按浏览器访客 Cookie 去重）"})
     signups = fields.Integer(metadata={"description": "留资（短信验证）并归因到此链接的购房者数"})
     registrations = fields.Integer(metadata={"description": "来源为此链接的报备数"})
     visits = fields.Integer(metadata={"description": "来源为此链接且到访已确认的报备数"})
+    deals = fields.Integer(metadata={"description": "来源为此链接的报备上的有效成交数（不含退房）"})
+    gmv_cents = fields.Integer(metadata={"description": "这些成交的总价之和（分，不含退房）"})
 
 
 class LinkSummarySchema(Schema):
@@ -96,7 +99,7 @@ class InviteLinks(MethodView):
     @blp.arguments(InviteLinkListArgs, location="query")
     @blp.response(200, InviteLinkPageSchema)
     def get(self, args):
-        """我的邀请链接（新的在前），每条附打开、留资、报备、到访统计"""
+        """我的邀请链接（新的在前），每条附打开、留资、报备、到访、成交与成交额统计"""
         items, total = invites.list_own(db.session, g.consultant.id, project_id=args.get("project_id"),
                                         channel=args.get("channel"), page=args["page"], per_page=args["per_page"])
         return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
@@ -122,7 +125,7 @@ class InviteLinkStats(MethodView):
     @blp.authenticated(callers.consultant, NotYetApplied, invites.InviteLinkNotFound)
     @blp.response(200, LinkStatsSchema)
     def get(self, link_id):
-        """单条链接的转化漏斗：打开、独立访客、留资、报备、到访（成交统计待成交功能上线）"""
+        """单条链接的转化漏斗：打开、独立访客、留资、报备、到访、成交与成交额"""
         return invites.own_link_stats(db.session, g.consultant.id, link_id)
 
 

@@ -31,7 +31,8 @@ class InviteLink(db.Model):
 
 
 class LinkOpen(db.Model):
-    """One open of a link, recorded before the page renders. The IP is stored hashed."""
+    """One open of a link by a person's browser: reported by the landing page's own script
+    after the page was shown, never by fetching the page. The IP is stored hashed."""
     __tablename__ = "link_opens"
     __table_args__ = (Index("ix_link_opens_link_id_opened_at", "link_id", "opened_at"),
                       Index("ix_link_opens_visitor_id_opened_at", "visitor_id", "opened_at"))

@@ -1,12 +1,16 @@
 """Invite links and tracking (邀请/打标/追踪, DESIGN §1).
 
-A consultant makes a share link per channel (optionally for one project). Every
-open of its landing page is recorded (hashed IP, user agent, referrer) under a
-first-party visitor id; when the buyer signs up with an SMS code the sign-up is
-attributed to the *first* link this visitor opened for the project within the
+A consultant makes a share link per channel (optionally for one project). An
+open of its landing page is counted only when a person's browser shows the page:
+the page's own script reports it (a beacon) under the first-party visitor id of
+its cookie, and user agents of crawlers, link previews and HTTP clients are
+ignored (agents.py). Fetching the page (GET or HEAD) records nothing, so link
+previews in WeChat, WhatsApp or Slack do not count. Each counted open keeps the
+hashed IP, user agent and referrer. When the buyer signs up with an SMS code
+the sign-up is attributed to the *first* link this visitor opened for the project within the
 project's window (Project.attribution_window_days), and the registration made
 for him carries that link (Registration.source_link_id), so the funnel
-opens → sign-ups → registrations → visits is traceable per link.
+opens → sign-ups → registrations → visits → deals (and their GMV) is traceable per link.
 
 A buyer held by a binding registration for the project is never re-attributed,
 and an unexpired attribution stays: first touch wins.
@@ -27,6 +31,7 @@ from sqlalchemy.orm import Session
 from ..clock import SHANGHAI, local_date
 from ..consultants.guard import require_operating
 from ..consultants.models import Consultant
+from ..deals.models import Deal
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..evidence import services as evidence
 from ..evidence.services import Actor
@@ -37,7 +42,7 @@ from ..projects.services import get_project, require_accepting
 from ..registrations import services as registrations
 from ..registrations.models import Registration
 from ..visits.models import Visit
-from . import qr
+from . import agents, qr
 from .models import CHANNELS, Attribution, InviteLink, LinkOpen
 
 CHANNEL_LABELS = {"moments": "朋友圈", "group": "微信群", "chat": "微信私聊", "poster": "海报", "offline": "线下"}
@@ -123,7 +128,8 @@ class LinkStats:
     signups: int = 0
     registrations: int = 0
     visits: int = 0
-    # Deals are not modelled yet (a later issue); they are not counted here rather than shown as 0.
+    deals: int = 0
+    gmv_cents: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,11 @@ class LinkSummary:
 
 
 def stats_for(session: Session, link_ids: list[int]) -> dict[int, LinkStats]:
-    """The funnel of each link, a handful of grouped queries for a whole page."""
+    """The funnel of each link: four grouped queries for a whole page, however many links.
+
+    Deals are the live (not cancelled) deals recorded on registrations whose source is
+    the link, and ``gmv_cents`` the sum of their prices.
+    """
     if not link_ids:
         return {}
     counts: dict[int, dict[str, int]] = {link_id: {} for link_id in link_ids}
@@ -145,10 +155,14 @@ def stats_for(session: Session, link_ids: list[int]) -> dict[int, LinkStats]:
             select(Attribution.link_id, func.count()).where(Attribution.link_id.in_(link_ids))
             .group_by(Attribution.link_id)):
         counts[link_id]["signups"] = signups
-    for link_id, registered in session.execute(
-            select(Registration.source_link_id, func.count()).where(Registration.source_link_id.in_(link_ids))
+    # A registration may carry several live deals (two units): registrations are counted distinct.
+    for link_id, registered, deals, gmv in session.execute(
+            select(Registration.source_link_id, func.count(func.distinct(Registration.id)), func.count(Deal.id),
+                   func.coalesce(func.sum(Deal.price_cents), 0))
+            .outerjoin(Deal, (Deal.registration_id == Registration.id) & (Deal.stage != "cancelled"))
+            .where(Registration.source_link_id.in_(link_ids))
             .group_by(Registration.source_link_id)):
-        counts[link_id]["registrations"] = registered
+        counts[link_id].update(registrations=registered, deals=deals, gmv_cents=int(gmv))  # PostgreSQL sums to Decimal
     for link_id, visited in session.execute(
             select(Registration.source_link_id, func.count(func.distinct(Registration.id)))
             .join(Visit, Visit.registration_id == Registration.id)
@@ -205,17 +219,25 @@ def landing_link(session: Session, token: str) -> InviteLink:
     return link
 
 
-def open_link(session: Session, token: str, *, visitor_id: str, ip: str, user_agent: str, referrer: str | None,
-              secret: str, now: datetime) -> InviteLink:
-    """Record an open of the link (before the page renders) and return the link."""
+def count_open(session: Session, token: str, *, visitor_id: str, ip: str, user_agent: str, referrer: str | None,
+               secret: str, now: datetime) -> LinkOpen | None:
+    """Count an open of a live link, reported by its page's script once a browser showed it.
+
+    The caller has proved the report comes from this visitor's own page (cookie and page
+    token). Crawlers and programs that run scripts are ignored (``None``): nothing is
+    recorded for them. Unique visitors are the distinct visitor ids of a link's opens.
+    """
     if not is_visitor_id(visitor_id):
         raise ValueError("visitor ids are made by new_visitor_id()")
     link = landing_link(session, token)
-    session.add(LinkOpen(link_id=link.id, visitor_id=visitor_id, opened_at=now, ip_hash=hash_ip(ip, secret),
-                         user_agent=(user_agent or "")[:500], referrer=(referrer or "")[:500] or None,
-                         channel=link.channel))
+    if agents.is_automated(user_agent):
+        return None
+    opened = LinkOpen(link_id=link.id, visitor_id=visitor_id, opened_at=now, ip_hash=hash_ip(ip, secret),
+                      user_agent=(user_agent or "")[:500], referrer=(referrer or "")[:500] or None,
+                      channel=link.channel)
+    session.add(opened)
     session.flush()
-    return link
+    return opened
 
 
 # --- attribution (first touch) ---------------------------------------------------------------
@@ -354,7 +376,7 @@ def sign_up(session: Session, token: str, form: BuyerSignup, *, visitor_id: str,
     if not buyer.name:
         buyer.name = name
     if not is_visitor_id(visitor_id):
-        visitor_id = new_visitor_id()  # no recorded opens: the link signed up on is the touch
+        visitor_id = new_visitor_id()  # no counted opens: the link signed up on is the touch
     attribution, bound = attribute(session, buyer, link, visitor_id=visitor_id, now=now)
     if link.project_id is None:
         return SignupResult(link, buyer, attribution, None)

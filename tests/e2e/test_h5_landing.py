@@ -2,8 +2,10 @@
 
 A consultant makes a link over the API; the buyer opens it at 390×844, asks for
 an SMS code, submits name, phone, code and a visit day; the registration then
-appears in the consultant's own list with the link as its source. Screenshots go
-to the artifacts directory for people to look at.
+appears in the consultant's own list with the link as its source. The open is
+counted once, by the page's own script after the page was shown (a real browser
+load), never by fetching the page. Screenshots go to the artifacts directory for
+people to look at.
 """
 from __future__ import annotations
 
@@ -76,16 +78,18 @@ def test_a_buyer_opens_a_link_on_his_phone_signs_up_and_lands_in_the_consultants
     link = response.get_json()
     buyer_phone = world.next_buyer_phone()
 
-    landing = phone.goto(f"/i/{link['token']}")
+    with phone.expect_response(lambda r: r.url.endswith(f"/i/{link['token']}/open")) as beacon:
+        landing = phone.goto(f"/i/{link['token']}")
 
     assert landing.status == 200
+    assert beacon.value.status == 204 and beacon.value.request.method == "POST"
     expect(phone).to_have_title(re.compile("滨江·悦府"))
     expect(phone.get_by_role("heading", name="滨江·悦府")).to_be_visible()
     expect(phone.get_by_text("320–560")).to_be_visible()
     consultant_card = phone.get_by_label("顾问名片")
     expect(consultant_card).to_contain_text("林晓")
     expect(consultant_card).to_contain_text("安家置业建邺店")
-    # The open is on the server before the buyer has typed anything.
+    # The page's script counted the open before the buyer typed anything: exactly one.
     [opened] = rows(app, LinkOpen)
     assert opened.link_id == link["id"] and opened.channel == "moments" and "MicroMessenger" in opened.user_agent
     assert rows(app, Attribution) == []
@@ -123,7 +127,28 @@ def test_a_buyer_opens_a_link_on_his_phone_signs_up_and_lands_in_the_consultants
     assert attribution.link_id == link["id"]
     assert opened.opened_at == attribution.first_opened_at < attribution.attributed_at
     stats = client.get(f"/api/mp/v1/invite-links/{link['id']}/stats", headers=consultant.auth).get_json()
-    assert (stats["opens"], stats["signups"], stats["registrations"]) == (1, 1, 1)
+    assert (stats["opens"], stats["unique_visitors"], stats["signups"], stats["registrations"]) == (1, 1, 1, 1)
+
+
+def test_a_real_browser_load_counts_one_open_and_a_reload_another_by_the_same_visitor(
+        phone, watch, world, client, app):
+    consultant = world.operating_consultant()
+    link = client.post("/api/mp/v1/invite-links", json={"channel": "chat"}, headers=consultant.auth).get_json()
+    # What a link preview does: fetch the page without running it. Nothing is counted.
+    assert phone.request.get(f"/i/{link['token']}").status == 200
+    assert rows(app, LinkOpen) == []
+
+    for _ in range(2):
+        with phone.expect_response(lambda r: r.url.endswith(f"/i/{link['token']}/open")) as beacon:
+            phone.goto(f"/i/{link['token']}")
+        assert beacon.value.status == 204
+    phone.wait_for_timeout(300)  # a second beacon from the same load would land by now
+
+    opens = rows(app, LinkOpen)
+    assert len(opens) == 2 and len({o.visitor_id for o in opens}) == 1
+    assert all("MicroMessenger" in o.user_agent for o in opens)
+    stats = client.get(f"/api/mp/v1/invite-links/{link['id']}/stats", headers=consultant.auth).get_json()
+    assert (stats["opens"], stats["unique_visitors"]) == (2, 1)
 
 
 def test_a_mangled_link_shows_a_clear_chinese_page_on_the_phone(phone, watch, world, client, app,

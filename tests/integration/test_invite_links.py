@@ -1,8 +1,11 @@
 """Invite links (邀请/打标): making them, opening them, and tying a buyer's sign-up,
 registration and visit to the link that brought him (first touch, per-project window).
 
-Each buyer's browser is its own test client (its own cookie jar), so "the same
-visitor" and "another device" are what they are in real life.
+Each buyer's browser is its own test client (its own cookie jar, a phone's user
+agent), so "the same visitor" and "another device" are what they are in real life.
+Opening a link is what a phone does: fetch the page, then run its script, which
+reports the open (tests/integration/test_invite_open_counting.py proves that
+fetching alone, by crawlers and link previews, counts nothing).
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from estate_platform.invites import qr
 from estate_platform.invites import services as invites
@@ -22,6 +25,9 @@ from . import openapi_helpers as oa
 LINKS = "/api/mp/v1/invite-links"
 SCENE = re.compile(r"[\x21-\x7e]{1,32}")  # what wxacode accepts: at most 32 visible ASCII characters
 FORM_TOKEN = re.compile(r'name="form_token" value="([0-9a-f]{64})"')
+PAGE_TOKEN = re.compile(r'data-page-token="([0-9a-f]{64})"')
+IPHONE_SAFARI = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                 "Version/17.0 Mobile/15E148 Safari/604.1")
 SUCCESS = "已提交，顾问将尽快联系您"
 
 
@@ -37,15 +43,27 @@ def make_link(client, consultant, *, channel="moments", project_id=None, expect=
 class Browser:
     """One buyer's phone: its own cookies (the visitor id), talking to the app."""
 
-    def __init__(self, app):
+    def __init__(self, app, user_agent: str = IPHONE_SAFARI):
         self.app = app
         self.client = app.test_client()
+        self.client.environ_base["HTTP_USER_AGENT"] = user_agent
         self.pages: dict[str, str] = {}
 
-    def open(self, link: dict, **headers):
+    def open(self, link: dict, *, referrer: str = "", **headers):
+        """Fetch the page and, as its script does once it is shown, report the open."""
         response = self.client.get(f"/i/{link['token']}", headers=headers)
         self.pages[link["token"]] = response.get_data(as_text=True)
+        if response.status_code == 200:
+            beacon = self.report_open(link, referrer=referrer)
+            assert beacon.status_code == 204, beacon.get_data(as_text=True)
         return response
+
+    def report_open(self, link: dict, *, referrer: str = "", **headers):
+        """The beacon of open.js: the page token of the page last shown, the cookie, same origin."""
+        page_token = PAGE_TOKEN.search(self.pages[link["token"]]).group(1)
+        headers = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin", **headers}
+        return self.client.post(f"/i/{link['token']}/open", data={"page_token": page_token, "referrer": referrer},
+                                headers={name: value for name, value in headers.items() if value is not None})
 
     def send_code(self, phone: str) -> str:
         response = self.client.post("/api/mp/v1/auth/sms/send", json={"phone": phone})
@@ -63,7 +81,7 @@ class Browser:
 
 @pytest.fixture
 def browser(app):
-    return lambda: Browser(app)
+    return lambda **kwargs: Browser(app, **kwargs)
 
 
 def stats(client, consultant, link: dict) -> dict:
@@ -197,8 +215,7 @@ def test_the_list_shows_only_own_links_newest_first_with_their_funnel_and_filter
     assert page["total"] == 2
     assert [item["link"]["id"] for item in page["items"]] == [poster["id"], moments["id"]]
     assert page["items"][1]["stats"] == {"link_id": moments["id"], "opens": 2, "unique_visitors": 2, "signups": 0,
-                                         "registrations": 0, "visits": 0}
-    assert "deals" not in page["items"][1]["stats"]  # no deal record exists yet: not faked as 0
+                                         "registrations": 0, "visits": 0, "deals": 0, "gmv_cents": 0}
 
     by_channel = client.get(LINKS, query_string={"channel": "poster"}, headers=consultant.auth).get_json()
     assert [item["link"]["id"] for item in by_channel["items"]] == [poster["id"]]
@@ -226,32 +243,24 @@ def test_a_disabled_link_keeps_its_history_and_shows_buyers_a_clear_page(client,
 
 # --- opening a link ----------------------------------------------------------------------------------
 
-def test_opening_a_link_records_the_open_before_the_page_renders(app, client, world, browser, monkeypatch):
-    from estate_platform.db import db
-    from mini_program_api import h5
-
+def test_the_page_counts_nothing_until_its_script_reports_the_open_with_the_visitors_details(
+        app, client, world, browser):
     consultant = world.operating_consultant(name="陈顾问", kind="company", company_name="安居地产")
     link = make_link(client, consultant, channel="group", project_id=world.project(name="江岸花园"))
-    opens_seen_by_the_page: list[int] = []
-    real_render = h5.render_template
+    buyer = browser(user_agent="Mozilla/5.0 (iPhone) MicroMessenger/8.0")
 
-    def render_and_look(*args, **kwargs):
-        opens_seen_by_the_page.append(db.session.scalar(select(func.count()).select_from(LinkOpen)))
-        return real_render(*args, **kwargs)
-
-    monkeypatch.setattr(h5, "render_template", render_and_look)
-    buyer = browser()
-    response = buyer.open(link, **{"User-Agent": "Mozilla/5.0 (iPhone) MicroMessenger/8.0",
-                                   "Referer": "https://weixin.qq.com/"})
+    response = buyer.client.get(f"/i/{link['token']}", headers={"Referer": "https://weixin.qq.com/"})
 
     assert response.status_code == 200 and response.mimetype == "text/html"
-    assert opens_seen_by_the_page == [1]
-    html = response.get_data(as_text=True)
-    for text in ("江岸花园", "陈顾问", "安居地产", "获取验证码", "预约到访日期"):
+    html = buyer.pages[link["token"]] = response.get_data(as_text=True)
+    for text in ("江岸花园", "陈顾问", "安居地产", "获取验证码", "预约到访日期", 'property="og:title"'):
         assert text in html
     assert response.headers["Cache-Control"] == "no-store"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/i" in cookie and "Max-Age=" in cookie
+    assert rows(app, LinkOpen) == []  # shown is not seen: the page's script says when it was
+
+    assert buyer.report_open(link, referrer="https://weixin.qq.com/").status_code == 204
 
     [opened] = rows(app, LinkOpen)
     assert opened.link_id == link["id"] and opened.channel == "group"
@@ -265,7 +274,8 @@ def test_opening_a_link_records_the_open_before_the_page_renders(app, client, wo
     browser().open(link)  # someone else
     assert len({row.visitor_id for row in rows(app, LinkOpen)}) == 2
     assert stats(client, consultant, link) | {"link_id": 0} == {
-        "link_id": 0, "opens": 3, "unique_visitors": 2, "signups": 0, "registrations": 0, "visits": 0}
+        "link_id": 0, "opens": 3, "unique_visitors": 2, "signups": 0, "registrations": 0, "visits": 0, "deals": 0,
+        "gmv_cents": 0}
 
 
 @pytest.mark.parametrize("token", ["unknown", "tampered", "truncated", "../../etc/passwd", "x" * 300, "",
@@ -294,20 +304,31 @@ def test_an_unknown_tampered_or_dead_link_shows_a_clear_page_and_records_nothing
 
 
 def test_an_unexpected_failure_on_a_landing_page_is_a_chinese_page_and_records_nothing(client, world, counts,
-                                                                                        monkeypatch):
+                                                                                        browser, monkeypatch):
     from estate_platform.db import db
     from mini_program_api import h5
 
     link = make_link(client, world.operating_consultant(), project_id=world.project())
-    real_open = invites.open_link
+    buyer = browser()
+    buyer.open(link)
+    real_count = invites.count_open
 
-    def open_then_fail(*args, **kwargs):
-        real_open(*args, **kwargs)
+    def count_then_fail(*args, **kwargs):
+        real_count(*args, **kwargs)
         db.session.flush()
         raise RuntimeError("SELECT secret FROM link_opens")
 
-    monkeypatch.setattr(h5.invites, "open_link", open_then_fail)
+    monkeypatch.setattr(h5.invites, "count_open", count_then_fail)
     before = counts()
+    beacon = buyer.report_open(link)
+
+    assert beacon.status_code == 500 and "secret" not in beacon.get_data(as_text=True)
+    assert counts() == before
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("SELECT secret FROM invite_links")
+
+    monkeypatch.setattr(h5.invites, "landing_link", fail)
     response = client.get(f"/i/{link['token']}")
 
     assert response.status_code == 500 and response.mimetype == "text/html"
@@ -349,7 +370,8 @@ def test_signing_up_on_a_project_link_registers_the_buyer_for_the_consultant_wit
     assert opened.opened_at == attribution.first_opened_at < attribution.attributed_at
     assert attribution.expires_at == attribution.attributed_at + timedelta(days=30)  # the default window
     assert stats(client, consultant, link) == {"link_id": link["id"], "opens": 1, "unique_visitors": 1,
-                                               "signups": 1, "registrations": 1, "visits": 0}
+                                               "signups": 1, "registrations": 1, "visits": 0, "deals": 0,
+                                               "gmv_cents": 0}
 
 
 def test_a_link_without_a_project_signs_the_buyer_up_without_registering_him(app, client, world, browser):
@@ -386,7 +408,8 @@ def test_the_first_link_opened_wins_over_the_link_signed_up_on(app, client, worl
     assert registrations_of(client, second) == []
     assert stats(client, first, first_link)["signups"] == 1
     assert stats(client, second, second_link) | {"link_id": 0} == {
-        "link_id": 0, "opens": 1, "unique_visitors": 1, "signups": 0, "registrations": 0, "visits": 0}
+        "link_id": 0, "opens": 1, "unique_visitors": 1, "signups": 0, "registrations": 0, "visits": 0, "deals": 0,
+        "gmv_cents": 0}
 
 
 @pytest.mark.parametrize("window_days, days_ago, winner", [
@@ -571,7 +594,8 @@ def test_stats_count_registrations_of_the_link_with_a_confirmed_visit(app, clien
         db.session.commit()
 
     assert stats(client, consultant, link) == {"link_id": link["id"], "opens": 3, "unique_visitors": 3,
-                                               "signups": 3, "registrations": 3, "visits": 1}
+                                               "signups": 3, "registrations": 3, "visits": 1, "deals": 0,
+                                               "gmv_cents": 0}
 
 
 # --- the scene and the IP hash, as values -------------------------------------------------------------

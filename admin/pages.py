@@ -193,7 +193,7 @@ def agreement_publish():
     except DomainError as exc:
         flash(_first_message(exc), "error")
         return render_template("admin/agreements.html", agreements=contracts.list_agreements(db.session),
-                               form=request.form), 422
+                               form=request.form), exc.status
     flash(f"已发布第 {agreement.version} 版协议，所有顾问须重新签署", "success")
     return redirect(url_for("admin.agreement_list"))
 

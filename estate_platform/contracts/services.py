@@ -1,10 +1,11 @@
-"""Publishing and signing the platform agreement."""
+"""Publishing and signing the platform agreement (合同, DESIGN §2)."""
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..consultants.models import Consultant
@@ -22,6 +23,36 @@ class AgreementOutdated(Conflict):
 
 class SigningNotAllowed(Forbidden):
     code, message = "signing_not_allowed", "当前账号状态不能签署协议"
+
+
+class AgreementUnchanged(Conflict):
+    """Publishing makes every consultant sign again: a version must change what they sign."""
+    code, message = "agreement_unchanged", "协议正文与当前版本完全相同，无需发布新版本"
+
+
+TITLE_MAX_LENGTH = 200
+TEXT_MIN_LENGTH = 20
+TEXT_MAX_LENGTH = 100_000
+
+
+def _has_controls(value: str, *, multiline: bool) -> bool:
+    """Control characters (Cc: C0, DEL, C1; a multi-line text keeps its newlines and
+    tabs), line and paragraph separators in a one-line value, and lone surrogates, which
+    cannot even be encoded to be hashed or stored."""
+    for char in value:
+        category = unicodedata.category(char)
+        if category == "Cs" or (category == "Cc" and not (multiline and char in "\n\t")):
+            return True
+        if category in ("Zl", "Zp") and not multiline:
+            return True
+    return False
+
+
+def normalise_line_breaks(text: str) -> str:
+    """A browser's textarea submits CRLF, a JSON client usually LF: store (and hash) every
+    line break as LF, so one text published either way is one text, and a lone CR
+    (old Mac editors) is a line break too rather than a control character."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def text_sha256(text: str) -> str:
@@ -42,17 +73,38 @@ def list_agreements(session: Session) -> list[AgreementVersion]:
 
 def publish_agreement(session: Session, *, title: str, text: str, staff_id: int | None,
                       now: datetime) -> AgreementVersion:
-    """Publish a new version; every consultant must sign it before his next registration."""
+    """Publish a new version; every consultant must sign it before his next registration.
+
+    The core refuses bad text itself (the admin API, the admin page and scripts all come
+    here): a control character in the title (a one-line label: no newline or tab either)
+    or in the text (which keeps its newlines and tabs; CR and CRLF are stored as LF, see
+    :func:`normalise_line_breaks`) → 422 naming the field. A text identical to the
+    current version's → 409 ``agreement_unchanged``: what a consultant signs is the
+    SHA-256 of the text (:func:`text_sha256`), so a new version with the same text, even
+    under another title, would make everyone sign the same fingerprint again.
+    """
+    text = normalise_line_breaks(text)
     errors = {}
-    if not title.strip():
+    if _has_controls(title, multiline=False):
+        errors["title"] = ["协议标题不能包含控制字符（包括换行符和制表符）"]
+    elif not title.strip():
         errors["title"] = ["请填写协议标题"]
-    if len(text.strip()) < 20:
+    elif len(title.strip()) > TITLE_MAX_LENGTH:
+        errors["title"] = [f"协议标题不能超过 {TITLE_MAX_LENGTH} 个字"]
+    if _has_controls(text, multiline=True):
+        errors["text"] = ["协议正文不能包含控制字符（换行符和制表符除外）"]
+    elif len(text.strip()) < TEXT_MIN_LENGTH:
         errors["text"] = ["协议正文过短"]
+    elif len(text) > TEXT_MAX_LENGTH:
+        errors["text"] = [f"协议正文不能超过 {TEXT_MAX_LENGTH} 个字"]
     if errors:
         raise ValidationFailed(errors)
-    latest = session.scalar(select(func.max(AgreementVersion.version))) or 0
-    agreement = AgreementVersion(version=latest + 1, title=title.strip(), text=text,
-                                 sha256=text_sha256(text), published_at=now, published_by_id=staff_id)
+    current = session.scalar(select(AgreementVersion).order_by(AgreementVersion.version.desc()).limit(1))
+    # A version stored before line breaks were normalised may hold CRLF: it reads the same.
+    if current is not None and normalise_line_breaks(current.text) == text:
+        raise AgreementUnchanged(details={"current_version": current.version, "current_sha256": current.sha256})
+    agreement = AgreementVersion(version=(current.version if current is not None else 0) + 1, title=title.strip(),
+                                 text=text, sha256=text_sha256(text), published_at=now, published_by_id=staff_id)
     session.add(agreement)
     session.flush()
     return agreement

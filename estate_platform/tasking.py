@@ -14,12 +14,19 @@ from pathlib import Path
 
 from celery import Celery, Task
 
+from .logs import request_id_var
+
 
 def make_celery(app) -> Celery:
     class AppContextTask(Task):
         def __call__(self, *args, **kwargs):
-            with app.app_context():
-                return self.run(*args, **kwargs)
+            # A task's log lines carry its task id where a request's carry the request id.
+            token = request_id_var.set(f"task:{self.request.id or self.name}")
+            try:
+                with app.app_context():
+                    return self.run(*args, **kwargs)
+            finally:
+                request_id_var.reset(token)
 
     celery = Celery(app.import_name, task_cls=AppContextTask)
     config = dict(app.config["CELERY"])
@@ -30,6 +37,7 @@ def make_celery(app) -> Celery:
     if config.get("beat_schedule_filename"):
         Path(config["beat_schedule_filename"]).parent.mkdir(parents=True, exist_ok=True)
     config.setdefault("beat_schedule", BEAT_SCHEDULE)
+    config.setdefault("worker_hijack_root_logger", False)  # keep estate_platform.logs' one-line format
     celery.config_from_object(config)
     celery.set_default()
     from . import tasks  # noqa: F401  (registers the task functions)

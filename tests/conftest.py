@@ -348,4 +348,11 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
-__all__ = ["now", "timedelta", "World", "Consultant", "REDIS_URL", "PG_SERVER_URL", "make_app"]
+def refusal(response) -> dict:
+    """The error body without its per-request id: what two refusals compare on."""
+    error = dict(response.get_json()["error"])
+    error.pop("request_id", None)
+    return error
+
+
+__all__ = ["refusal", "now", "timedelta", "World", "Consultant", "REDIS_URL", "PG_SERVER_URL", "make_app"]

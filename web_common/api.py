@@ -14,7 +14,8 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from estate_platform.errors import DomainError
 from estate_platform.security import TokenExpired, TokenInvalid, TokenMissing, TokenRevoked
 
-from .inputs import GuardedSchema, Int32Converter, assert_guarded, int32_param_schema, parse_json_body
+from .inputs import (GuardedSchema, Int32Converter, assert_guarded, int32_param_schema, parse_json_body,
+                     strip_control_characters)
 from .messages import install_chinese_messages
 
 install_chinese_messages()
@@ -132,4 +133,6 @@ def client_ip() -> str:
 
 
 def user_agent() -> str:
-    return request.headers.get("User-Agent", "")[:500]
+    """The User-Agent as stored with signatures and opens: control characters dropped
+    (a header is no schema field, and PostgreSQL refuses NUL in text)."""
+    return strip_control_characters(request.headers.get("User-Agent", ""))[:500]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from typing import Callable
 
@@ -20,6 +21,8 @@ from estate_platform.errors import DomainError, error_for_integrity
 from estate_platform.logs import request_id_var
 
 log = logging.getLogger(__name__)
+#: One line per request (method, path with query, status, duration), with its request id.
+request_log = logging.getLogger("estate_platform.requests")
 
 HTTP_CODES = {
     400: ("bad_request", "请求格式有误"),
@@ -55,11 +58,15 @@ def install_request_ids(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         g.request_id_token = request_id_var.set(g.request_id)
+        g.request_started = time.perf_counter()
 
     @app.after_request
     def _echo(response):
         if "request_id" in g:
             response.headers["X-Request-ID"] = g.request_id
+            elapsed_ms = (time.perf_counter() - g.request_started) * 1000
+            request_log.info("%s %s %s %.1fms", request.method, request.full_path.rstrip("?"),
+                             response.status_code, elapsed_ms)
         return response
 
     @app.teardown_request

@@ -9,7 +9,8 @@ Each rule lives here and nowhere else:
   as ``format: int64``) gets the wider range;
 * control characters: no text anywhere in a request (path, query, form, JSON keys and
   values) may carry a C0/C1 control character other than tab, newline and carriage
-  return, nor a lone surrogate (PostgreSQL refuses NUL, psycopg refuses surrogates).
+  return, nor a lone surrogate (PostgreSQL refuses NUL, psycopg refuses surrogates);
+  a path may not carry those three either.
   Single-line schema fields refuse tab and newline too; a field that is a paragraph
   (a note, a reason, an agreement's text) declares ``metadata={"multiline": True}``;
 * JSON bodies: parsed here, once, strictly (valid UTF-8, no ``NaN``/``Infinity``, no
@@ -50,6 +51,10 @@ class MalformedJson(DomainError):
 
 def has_control_characters(text: str) -> bool:
     return _FORBIDDEN.search(text) is not None
+
+
+def strip_control_characters(text: str) -> str:
+    return _LINE_BREAKS.sub(" ", _FORBIDDEN.sub("", text))
 
 
 class SingleLine(validate.Validator):
@@ -219,7 +224,7 @@ def check_request() -> None:
     """Refuse control characters in the path, query, form and JSON body, and malformed or
     too-deep JSON, before any handler (or any query) runs."""
     bad: dict[str, list[str]] = {}
-    if has_control_characters(request.path):
+    if has_control_characters(request.path) or _LINE_BREAKS.search(request.path):
         bad["_path"] = [CONTROL_MESSAGE]
     bad.update(_text_fields("query", request.args.items(multi=True)))
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):

@@ -35,14 +35,13 @@ class Login(MethodView):
 
     @auth_blp.arguments(StaffLoginSchema)
     @auth_blp.response(200, StaffTokenSchema)
-    @auth_blp.refuses(identity.InvalidCredentials, identity.AccountLocked)
+    @auth_blp.refuses(identity.InvalidCredentials, identity.LoginThrottled)
     def post(self, body):
-        """用户名密码登录，换取员工 token（连续失败 5 次锁定 15 分钟）"""
+        """用户名密码登录，换取员工 token（按用户名和来源 IP 限速：连续失败后须等待，等待时间逐次加倍，429 带 Retry-After）"""
         config = current_app.config
         now = utcnow()
         staff = identity.sign_in_staff(db.session, body["username"], body["password"], ip=client_ip(),
-                                       now=now, max_failures=config["LOGIN_MAX_FAILURES"],
-                                       lock_minutes=config["LOGIN_LOCK_MINUTES"])
+                                       now=now, rules=identity.ThrottleRules.from_config(config))
         signed = identity.issue_staff_token(staff, secret=config["SECRET_KEY"], now=now,
                                             ttl_seconds=config["STAFF_TOKEN_TTL_SECONDS"])
         return {"token": signed.token, "expires_at": signed.expires_at, "staff": staff}

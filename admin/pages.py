@@ -103,12 +103,15 @@ def login():
         try:
             staff = identity.sign_in_staff(
                 db.session, request.form.get("username", ""), request.form.get("password", ""),
-                ip=client_ip(), now=utcnow(), max_failures=config["LOGIN_MAX_FAILURES"],
-                lock_minutes=config["LOGIN_LOCK_MINUTES"])
-        except (identity.InvalidCredentials, identity.AccountLocked) as exc:
-            g.keep_changes = True  # count the failure toward the lock-out
-            error = exc.message
-            return render_template("admin/login.html", error=error), exc.status
+                ip=client_ip(), now=utcnow(), rules=identity.ThrottleRules.from_config(config))
+        except (identity.InvalidCredentials, identity.LoginThrottled) as exc:
+            g.keep_changes = True  # the failure is counted toward the throttle
+            if exc.retry_after:
+                error = f"登录尝试过于频繁，请 {_wait_text(exc.retry_after)}后再试"
+                headers = {"Retry-After": str(exc.retry_after)}
+            else:
+                error, headers = exc.message, {}
+            return render_template("admin/login.html", error=error), exc.status, headers
         session.clear()
         session.permanent = True
         session["staff_id"] = staff.id
@@ -116,6 +119,11 @@ def login():
         csrf_token()
         return redirect(_safe_next(request.args.get("next")))
     return render_template("admin/login.html", error=error)
+
+
+def _wait_text(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes} 分 {rest} 秒" if minutes and rest else (f"{minutes} 分钟" if minutes else f"{rest} 秒")
 
 
 @bp.route("/logout", methods=["POST"])

@@ -96,26 +96,8 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(demo_cli)
 
-    staff_cli = click.Group("staff", help="Staff accounts.")
-
-    @staff_cli.command("create")
-    @click.option("--username", required=True)
-    @click.option("--name", "display_name", required=True)
-    @click.option("--role", type=click.Choice(["admin", "finance", "operations", "site_staff"]), required=True)
-    @click.option("--developer-id", type=int, default=None)
-    @click.password_option()
-    def staff_create(username, display_name, role, developer_id, password):
-        """Create a staff account (production bootstrap)."""
-        from estate_platform.identity.models import StaffUser
-        from estate_platform.security import hash_password
-        with app.app_context():
-            db.session.add(StaffUser(username=username, display_name=display_name, role=role,
-                                     developer_id=developer_id, password_hash=hash_password(password),
-                                     created_at=utcnow()))
-            commit(db.session)
-        click.echo(f"created {role} {username}")
-
-    app.cli.add_command(staff_cli)
+    from estate_platform.identity.cli import register_staff_cli
+    register_staff_cli(app)
 
     commissions_cli = click.Group("commissions", help="Commission recognition (the batch path).")
 

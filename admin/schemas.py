@@ -5,6 +5,8 @@ from marshmallow import Schema, fields, validate
 
 from estate_platform.consultants.models import CONSULTANT_STATUSES
 from estate_platform.consultants.services import KIND_LABELS, STATUS_LABELS
+from estate_platform.identity.models import STAFF_ROLES
+from estate_platform.identity.staff import ACTION_LABELS as STAFF_ACTION_LABELS
 from estate_platform.phones import national
 from web_common.api import InputSchema, QuerySchema
 
@@ -83,3 +85,85 @@ class AgreementSchema(Schema):
     text = fields.String()
     sha256 = fields.String()
     published_at = fields.DateTime()
+
+
+# --- staff management (/admin/api/v1/staff, admins only) ---------------------------------------
+
+class StaffListArgs(QuerySchema):
+    role = fields.String(validate=validate.OneOf(STAFF_ROLES))
+    active = fields.Boolean(metadata={"description": "true 仅在用账号，false 仅已停用账号"})
+    q = fields.String(validate=validate.Length(max=50), metadata={"description": "按用户名或姓名搜索"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class StaffAccountSchema(Schema):
+    id = fields.Integer(attribute="user.id")
+    username = fields.String(attribute="user.username")
+    display_name = fields.String(attribute="user.display_name")
+    role = fields.String(attribute="user.role")
+    role_label = fields.Function(lambda a: ROLE_LABELS[a.user.role])
+    developer_id = fields.Integer(attribute="user.developer_id", allow_none=True)
+    is_active = fields.Boolean(attribute="user.is_active")
+    created_at = fields.DateTime(attribute="user.created_at")
+    last_login_at = fields.DateTime(attribute="user.last_login_at", allow_none=True)
+    login_failures = fields.Integer(metadata={"description": "近期连续登录失败次数（成功登录或解除限制后清零）"})
+    login_blocked_until = fields.DateTime(allow_none=True, metadata={"description": "在此之前该用户名的登录被限速"})
+
+
+class StaffAccountPageSchema(Schema):
+    items = fields.List(fields.Nested(StaffAccountSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class StaffCreateSchema(InputSchema):
+    username = fields.String(required=True, validate=validate.Length(min=2, max=50),
+                             metadata={"description": "小写字母、数字或 . _ -（大写字母会转为小写）"})
+    display_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    role = fields.String(required=True, validate=validate.OneOf(STAFF_ROLES))
+    developer_id = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1),
+                                  metadata={"description": "仅案场人员（site_staff）必填"})
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=200),
+                             metadata={"description": "至少 12 个字符，不能是常见密码，不能包含用户名"})
+
+
+class StaffRoleSchema(InputSchema):
+    role = fields.String(required=True, validate=validate.OneOf(STAFF_ROLES))
+    developer_id = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
+
+
+class StaffPasswordSchema(InputSchema):
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=200),
+                             metadata={"description": "新密码：至少 12 个字符，不能是常见密码，不能包含用户名"})
+
+
+class StaffAuditArgs(QuerySchema):
+    staff_id = fields.Integer(validate=validate.Range(min=1), metadata={"description": "只看对该员工的操作"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class StaffRefSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+
+
+class StaffAuditEntrySchema(Schema):
+    id = fields.Integer()
+    action = fields.String()
+    action_label = fields.Function(lambda e: STAFF_ACTION_LABELS[e.action])
+    channel = fields.String(metadata={"description": "api / page / cli"})
+    actor = fields.Nested(StaffRefSchema, allow_none=True, metadata={"description": "命令行操作时为空"})
+    target = fields.Nested(StaffRefSchema)
+    details = fields.Dict()
+    created_at = fields.DateTime()
+
+
+class StaffAuditPageSchema(Schema):
+    items = fields.List(fields.Nested(StaffAuditEntrySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()

@@ -80,9 +80,14 @@ def load_config(env: dict | None = None) -> dict:
         # Sign-in tokens (mini-program, H5 buyers, staff JSON API).
         "TOKEN_TTL_SECONDS": _int(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600),
         "STAFF_TOKEN_TTL_SECONDS": _int(env, "STAFF_TOKEN_TTL_SECONDS", 12 * 3600),
-        # Staff sign-in lock-out.
+        # Staff sign-in throttle (identity.throttle): free failures per username and per
+        # address, then a wait that doubles per further failure up to the cap; a key's
+        # failures are forgotten after a quiet period. Nothing locks an account.
         "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5),
-        "LOGIN_LOCK_MINUTES": _int(env, "LOGIN_LOCK_MINUTES", 15),
+        "LOGIN_IP_MAX_FAILURES": _int(env, "LOGIN_IP_MAX_FAILURES", 20),
+        "LOGIN_BACKOFF_SECONDS": _int(env, "LOGIN_BACKOFF_SECONDS", 30),
+        "LOGIN_BACKOFF_MAX_SECONDS": _int(env, "LOGIN_BACKOFF_MAX_SECONDS", 900),
+        "LOGIN_FORGET_AFTER_MINUTES": _int(env, "LOGIN_FORGET_AFTER_MINUTES", 60),
         # Adapters: "local" (default, no account needed) or "http" (the real service).
         "WECHAT_ADAPTER": env.get("WECHAT_ADAPTER", "local"),
         "WECHAT_APP_ID": env.get("WECHAT_APP_ID", ""),

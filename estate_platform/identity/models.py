@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UtcDateTime, db, utcnow
 
@@ -39,7 +39,6 @@ class StaffUser(db.Model):
     __tablename__ = "staff_users"
     __table_args__ = (
         CheckConstraint("role IN ('admin', 'finance', 'operations', 'site_staff')", name="role_known"),
-        CheckConstraint("failed_logins >= 0", name="failed_logins_non_negative"),
         CheckConstraint("role <> 'site_staff' OR developer_id IS NOT NULL", name="site_staff_has_developer"),
     )
 
@@ -51,9 +50,9 @@ class StaffUser(db.Model):
     role: Mapped[str] = mapped_column(String(20))
     # Site staff (案场) work for one developer and see only its projects.
     developer_id: Mapped[int | None] = mapped_column(ForeignKey("developers.id"))
+    # A deactivated member cannot sign in and his tokens and page sessions stop working;
+    # rows are never deleted (deals, approvals and the audit log name them).
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -88,3 +87,56 @@ class LoginAttempt(db.Model):
     succeeded: Mapped[bool] = mapped_column(Boolean)
     ip: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+LOGIN_THROTTLE_SCOPES = ("username", "ip")
+
+
+class LoginThrottle(db.Model):
+    """Failed staff sign-ins counted per normalised username (known or not) and per
+    client address, with the back-off they earned (identity.throttle).
+
+    Unknown names get a row exactly like known ones, so the throttle never tells which
+    names exist. Nothing here is a lock only time undoes: a success clears the
+    username's row and an admin may clear it too.
+    """
+    __tablename__ = "staff_login_throttles"
+    __table_args__ = (
+        UniqueConstraint("scope", "key"),
+        CheckConstraint("scope IN ('username', 'ip')", name="scope_known"),
+        CheckConstraint("failures >= 0", name="failures_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    key: Mapped[str] = mapped_column(String(100))
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+STAFF_AUDIT_ACTIONS = ("create", "role", "deactivate", "reactivate", "password", "sign_out", "unlock")
+STAFF_AUDIT_CHANNELS = ("api", "page", "cli")
+
+
+class StaffAuditEntry(db.Model):
+    """One change to a staff account (who, what, whom, when). Append-only: the database
+    refuses UPDATE and DELETE. Details never hold a password or its hash."""
+    __tablename__ = "staff_audit_log"
+    __table_args__ = (
+        CheckConstraint("action IN ('create', 'role', 'deactivate', 'reactivate', 'password', 'sign_out', "
+                        "'unlock')", name="action_known"),
+        CheckConstraint("channel IN ('api', 'page', 'cli')", name="channel_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None when the change came from the command line (the server's operator).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    channel: Mapped[str] = mapped_column(String(10))
+    action: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    actor: Mapped[StaffUser | None] = relationship(foreign_keys=[actor_id])
+    target: Mapped[StaffUser] = relationship(foreign_keys=[target_id])

@@ -14,8 +14,10 @@ from ..adapters.sms import SmsSender
 from ..adapters.wechat import WechatAuth
 from ..errors import DomainError, TooManyRequests, Unauthorized, ValidationFailed
 from ..phones import InvalidPhone, normalise_phone
-from ..security import TokenInvalid, TokenRevoked, issue_token, read_token, verify_password
+from ..security import TokenInvalid, TokenRevoked, hash_password, issue_token, read_token, verify_password
+from . import throttle
 from .models import Buyer, LoginAttempt, SmsCode, StaffUser, WechatUser
+from .throttle import LoginThrottled, ThrottleRules, normalise_username  # noqa: F401  (the web layers' names)
 
 
 # --- refusals ---------------------------------------------------------------
@@ -40,12 +42,7 @@ class SmsTooManyAttempts(TooManyRequests):
 
 class InvalidCredentials(Unauthorized):
     code, message = "invalid_credentials", "用户名或密码错误"
-    keep_changes = True  # count the failure toward the lock-out
-
-
-class AccountLocked(TooManyRequests):
-    code, message = "account_locked", "登录失败次数过多，账号已临时锁定，请稍后再试"
-    keep_changes = True
+    keep_changes = True  # the failure is counted toward the throttle
 
 
 @dataclass(frozen=True)
@@ -160,27 +157,51 @@ def purge_expired_sms_codes(session: Session, *, now: datetime, keep_hours: int 
     return len(stale)
 
 
-# --- staff ---------------------------------------------------------------------
+# --- staff ---------------------------------------------------------------------------------------
+
+# Checked against when the username is unknown, so an unknown name costs the same
+# password hash as a known one and timing does not tell them apart.
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password(secrets.token_urlsafe(24))
+    return _DUMMY_HASH
+
+
+def find_staff(session: Session, username: str) -> StaffUser | None:
+    """The staff member a typed username names (case-insensitive, trimmed)."""
+    return session.scalar(select(StaffUser).where(func.lower(StaffUser.username) == normalise_username(username))
+                          .order_by(StaffUser.id).limit(1))
+
 
 def sign_in_staff(session: Session, username: str, password: str, *, ip: str, now: datetime,
-                  max_failures: int, lock_minutes: int) -> StaffUser:
-    """Check a staff password; lock the account for a while after repeated failures."""
-    user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip()))
+                  rules: ThrottleRules) -> StaffUser:
+    """Check a staff password, throttled per username and per address (identity.throttle).
+
+    Every refusal is the same for a known name, an unknown name and a deactivated
+    member: 401 ``invalid_credentials`` after a password check, or 429
+    ``login_throttled`` (no check at all, not even of the right password) while a key
+    waits out its back-off. Every attempt is recorded.
+    """
+    counters = throttle.counters_for(session, username=username, ip=ip)
+    user = find_staff(session, username)
     attempt = LoginAttempt(username=username[:50], staff_user_id=user.id if user else None,
-                           succeeded=False, ip=ip, created_at=now)
+                           succeeded=False, ip=ip[:64], created_at=now)
     session.add(attempt)
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        raise AccountLocked(retry_after=int((user.locked_until - now).total_seconds()) + 1)
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= max_failures:
-                user.failed_logins = 0
-                user.locked_until = now + timedelta(minutes=lock_minutes)
-                raise AccountLocked(retry_after=lock_minutes * 60)
+    wait = throttle.seconds_to_wait(counters, now)
+    if wait:
+        raise LoginThrottled(retry_after=wait)
+    matches = verify_password(user.password_hash if user else _dummy_hash(), password)
+    if user is None or not user.is_active or not matches:
+        for counter in counters:
+            throttle.count_failure(counter, rules, now)
         raise InvalidCredentials()
-    user.failed_logins = 0
-    user.locked_until = None
+    for counter in counters:
+        if counter.scope == "username":
+            throttle.clear(counter)
     user.last_login_at = now
     attempt.succeeded = True
     return user

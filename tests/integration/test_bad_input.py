@@ -93,6 +93,11 @@ class Caller:
         return self.world.deal(project, phone)["id"]
 
     @cached_property
+    def staff_id(self) -> int:
+        """A staff member other than the calling admin (who may not change himself)."""
+        return self.world.staff("finance")[0]
+
+    @cached_property
     def buyer_auth(self) -> dict:
         """A buyer signed in with an SMS code (the H5 pages' caller)."""
         phone = self.world.next_buyer_phone()
@@ -120,7 +125,7 @@ class Caller:
             return self.client_card_id
         if name == "handoff_id":
             return self.handoff_id
-        if name in ("project_id", "developer_id", "deal_id"):
+        if name in ("project_id", "developer_id", "deal_id", "staff_id"):
             return getattr(self, name)
         raise AssertionError(f"{op}: no real object known for path parameter {name!r}: "
                              f"add one to Caller.path_value in {__file__}")

@@ -1,12 +1,16 @@
-"""Staff sign-in: hashed passwords, lock-out, session cookie, CSRF and roles."""
+"""Staff sign-in: hashed passwords, the throttle per username and per address (no lock-out,
+no telling which names exist), session cookie, CSRF and roles."""
 from __future__ import annotations
 
 import re
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from estate_platform.db import db
-from estate_platform.identity.models import LoginAttempt, StaffUser
+from estate_platform.identity.models import LoginAttempt, LoginThrottle, StaffUser
+from tests.parallel import parallel
 
 
 def csrf_from(html: str) -> str:
@@ -28,26 +32,177 @@ def test_passwords_are_stored_hashed(world, app):
     assert password not in stored and stored.startswith("scrypt:")
 
 
-def test_json_login_locks_the_account_after_repeated_failures(world, client, app):
+class Clock:
+    """The login endpoints' clock, moved by the test (services take ``now``)."""
+
+    def __init__(self):
+        self.now = datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: int) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr("admin.api.utcnow", fake)
+    monkeypatch.setattr("admin.pages.utcnow", fake)
+    return fake
+
+
+def login(client, username, password, ip="198.51.100.7"):
+    return client.post("/admin/api/v1/auth/login", json={"username": username, "password": password},
+                       environ_base={"REMOTE_ADDR": ip})
+
+
+def answer(response) -> tuple:
+    """Everything a caller sees, except the per-request id."""
+    body = response.get_json()
+    body.get("error", {}).pop("request_id", None)
+    return response.status_code, body, response.headers.get("Retry-After")
+
+
+def code(response) -> str:
+    return response.get_json()["error"]["code"]
+
+
+def test_five_wrong_passwords_then_even_the_right_one_waits_30_seconds_but_nothing_is_locked(world, client, clock):
     _, username, password = world.staff("finance")
-    codes = [client.post("/admin/api/v1/auth/login", json={"username": username, "password": "wrong"}).get_json()
-             ["error"]["code"] for _ in range(5)]
-    assert codes == ["invalid_credentials"] * 4 + ["account_locked"]
-    locked = client.post("/admin/api/v1/auth/login", json={"username": username, "password": password})
-    assert locked.status_code == 429
-    assert locked.get_json()["error"]["code"] == "account_locked"
-    assert locked.get_json()["error"]["details"]["retry_after_seconds"] > 0
+    assert [code(login(client, username, "wrong")) for _ in range(5)] == ["invalid_credentials"] * 5
+    waiting = login(client, username, password)
+    assert waiting.status_code == 429 and code(waiting) == "login_throttled"
+    assert waiting.headers["Retry-After"] == "30"
+    assert waiting.get_json()["error"]["details"]["retry_after_seconds"] == 30
+    clock.advance(30)
+    assert login(client, username, password).status_code == 200
+
+
+def test_each_further_failure_doubles_the_wait_up_to_15_minutes(world, client, clock):
+    _, username, _ = world.staff("finance")
+    for _ in range(5):
+        login(client, username, "wrong")
+    waits = []
+    for _ in range(7):
+        probe = login(client, username, "wrong")
+        assert probe.status_code == 429
+        waits.append(int(probe.headers["Retry-After"]))
+        clock.advance(waits[-1])
+        assert code(login(client, username, "wrong")) == "invalid_credentials"
+    assert waits == [30, 60, 120, 240, 480, 900, 900]
+
+
+def test_a_successful_sign_in_resets_the_username_counter(world, client, clock):
+    _, username, password = world.staff("finance")
+    for _ in range(4):
+        login(client, username, "wrong")
+    assert login(client, username, password).status_code == 200
+    assert [code(login(client, username, "wrong")) for _ in range(5)] == ["invalid_credentials"] * 5
+    assert code(login(client, username, "wrong")) == "login_throttled"
+
+
+def test_failures_are_forgotten_after_an_hour_without_one(world, client, clock):
+    _, username, password = world.staff("finance")
+    for _ in range(4):
+        login(client, username, "wrong")
+    clock.advance(61 * 60)
+    assert [code(login(client, username, "wrong")) for _ in range(5)] == ["invalid_credentials"] * 5
+
+
+def test_known_and_unknown_usernames_get_identical_answers_at_every_step(world, client, clock):
+    _, username, _ = world.staff("finance")
+    known = [answer(login(client, username, "wrong", ip="198.51.100.1")) for _ in range(7)]
+    unknown = [answer(login(client, "nobody-here", "wrong", ip="198.51.100.2")) for _ in range(7)]
+    clock.advance(30)
+    known.append(answer(login(client, username, "wrong", ip="198.51.100.1")))
+    unknown.append(answer(login(client, "nobody-here", "wrong", ip="198.51.100.2")))
+    assert known == unknown
+    assert [status for status, _, _ in known] == [401] * 5 + [429, 429, 401]
+
+
+def test_an_unknown_username_costs_a_password_check_like_a_known_one(world, client, monkeypatch):
+    from estate_platform.identity import services
+    checks = []
+    real = services.verify_password
+    monkeypatch.setattr(services, "verify_password", lambda stored, given: checks.append(stored) or real(stored, given))
+    _, username, _ = world.staff("finance")
+    login(client, username, "wrong")
+    login(client, "nobody-here", "wrong")
+    assert len(checks) == 2 and all(stored.startswith("scrypt:") for stored in checks)
+
+
+def test_a_deactivated_member_with_the_right_password_is_answered_like_a_wrong_password(world, client, app):
+    _, username, password = world.staff("finance")
+    wrong = answer(login(client, username, "wrong", ip="198.51.100.1"))
+    with app.app_context():
+        db.session.query(StaffUser).filter_by(username=username).one().is_active = False
+        db.session.commit()
+    right = answer(login(client, username, password, ip="198.51.100.2"))
+    assert right == wrong and right[0] == 401
+
+
+def test_the_username_throttle_holds_from_every_address(world, client, clock):
+    """A guesser has many addresses; the victim's wait starts at 30 s and an admin can clear it."""
+    _, username, password = world.staff("finance")
+    for i in range(5):
+        login(client, username, "wrong", ip=f"203.0.113.{i}")
+    assert code(login(client, username, password, ip="198.51.100.99")) == "login_throttled"
+
+
+def test_one_address_trying_many_usernames_is_throttled_after_twenty_failures(world, client, clock):
+    _, username, password = world.staff("finance")
+    codes = [code(login(client, f"guess-{i}", "wrong", ip="203.0.113.5")) for i in range(20)]
+    assert codes == ["invalid_credentials"] * 20
+    assert code(login(client, username, password, ip="203.0.113.5")) == "login_throttled"
+    assert login(client, username, password, ip="198.51.100.8").status_code == 200
+
+
+def test_ipv6_addresses_are_throttled_by_their_64_block(world, client, clock):
+    for i in range(20):
+        login(client, f"guess-{i}", "wrong", ip=f"2001:db8:1:2::{i + 1:x}")
+    assert code(login(client, "guess-x", "wrong", ip="2001:db8:1:2:ffff::1")) == "login_throttled"
+    assert code(login(client, "guess-x", "wrong", ip="2001:db8:1:3::1")) == "invalid_credentials"
+
+
+def test_usernames_are_matched_without_case_or_spaces_and_share_one_counter(world, client, clock):
+    _, username, password = world.staff("finance")
+    assert login(client, f"  {username.upper()} ", password).status_code == 200
+    for _ in range(5):
+        login(client, username.upper(), "wrong")
+    assert code(login(client, username, password)) == "login_throttled"
+
+
+def test_every_attempt_is_recorded_although_the_answer_is_an_error(world, client, app, clock):
+    _, username, password = world.staff("finance")
+    for _ in range(5):
+        login(client, username, "wrong")
+    login(client, username, password)
     with app.app_context():
         attempts = db.session.query(LoginAttempt).filter_by(username=username).all()
         assert len(attempts) == 6 and not any(a.succeeded for a in attempts)
+        assert {a.ip for a in attempts} == {"198.51.100.7"}
 
 
-def test_unknown_user_and_wrong_password_look_the_same(world, client):
+def test_the_login_page_while_throttled_says_how_long_to_wait(world, client, clock):
+    _, username, password = world.staff("operations")
+    for _ in range(5):
+        login_page(client, username, "wrong")
+    response = login_page(client, username, password)
+    assert response.status_code == 429 and response.headers["Retry-After"] == "30"
+    assert "请 30 秒后再试" in response.get_data(as_text=True)
+    clock.advance(30)
+    assert login_page(client, username, password).status_code == 302
+
+
+@pytest.mark.postgres
+def test_parallel_guesses_at_one_username_get_no_more_than_the_free_failures(world, app):
+    """The counters are locked for each attempt, so a burst cannot all pass one check."""
     _, username, _ = world.staff("finance")
-    a = client.post("/admin/api/v1/auth/login", json={"username": username, "password": "nope"})
-    b = client.post("/admin/api/v1/auth/login", json={"username": "nobody", "password": "nope"})
-    assert a.status_code == b.status_code == 401
-    assert a.get_json() == b.get_json()
+    outcome = parallel(app, [lambda c: c.post("/admin/api/v1/auth/login",
+                                              json={"username": username, "password": "wrong"})] * 12)
+    assert outcome == Counter({(401, "invalid_credentials"): 5, (429, "login_throttled"): 7})
 
 
 def test_page_login_sets_a_safe_session_cookie_and_lands_on_the_dashboard(world, client):
@@ -60,13 +215,14 @@ def test_page_login_sets_a_safe_session_cookie_and_lands_on_the_dashboard(world,
     assert dashboard.status_code == 200 and "概览" in dashboard.get_data(as_text=True)
 
 
-def test_page_login_failure_shows_a_chinese_error_and_counts_toward_lockout(world, client, app):
+def test_page_login_failure_shows_a_chinese_error_and_counts_toward_the_throttle(world, client, app):
     _, username, _ = world.staff("operations")
     response = login_page(client, username, "wrong")
     assert response.status_code == 401
     assert "用户名或密码错误" in response.get_data(as_text=True)
     with app.app_context():
-        assert db.session.query(StaffUser).filter_by(username=username).one().failed_logins == 1
+        counters = {t.scope: t.failures for t in db.session.query(LoginThrottle)}
+    assert counters == {"username": 1, "ip": 1}
 
 
 def test_forms_without_the_csrf_token_are_refused(world, client, app):

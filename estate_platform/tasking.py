@@ -47,6 +47,7 @@ def make_celery(app) -> Celery:
 
 BEAT_SCHEDULE = {
     "purge-expired-sms-codes": {"task": "identity.purge_expired_sms_codes", "schedule": timedelta(hours=1)},
+    "purge-stale-login-throttles": {"task": "identity.purge_stale_login_throttles", "schedule": timedelta(hours=1)},
     "expire-registrations": {"task": "registrations.expire_due", "schedule": timedelta(minutes=5)},
     "remind-expiring-registrations": {"task": "registrations.remind_expiring", "schedule": timedelta(minutes=30)},
     "reroute-timed-out-handoffs": {"task": "handoffs.reroute_timed_out", "schedule": timedelta(minutes=5)},

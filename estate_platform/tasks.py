@@ -8,14 +8,30 @@ from __future__ import annotations
 from datetime import datetime
 
 from celery import shared_task
+from flask import current_app
 
 from .crm import tasks as _crm_tasks  # noqa: F401
 from .db import commit, db, utcnow
 from .deals import tasks as _deal_tasks  # noqa: F401
 from .handoffs import tasks as _handoff_tasks  # noqa: F401
+from .identity import throttle
 from .identity.services import purge_expired_sms_codes
 from .notifications import tasks as _notification_tasks  # noqa: F401
 from .registrations import tasks as _registration_tasks  # noqa: F401
+
+
+@shared_task(name="identity.purge_stale_login_throttles", acks_late=True, reject_on_worker_lost=True)
+def purge_stale_login_throttles_task(now_iso: str | None = None) -> int:
+    """Forget staff sign-in counters past the forget window (a blocked one stays until its
+    back-off ends). Running it twice deletes nothing more."""
+    now = datetime.fromisoformat(now_iso) if now_iso else utcnow()
+    try:
+        removed = throttle.purge_stale(db.session, now=now, rules=throttle.ThrottleRules.from_config(current_app.config))
+        commit(db.session)
+    except Exception:
+        db.session.rollback()
+        raise
+    return removed
 
 
 @shared_task(name="identity.purge_expired_sms_codes", acks_late=True, reject_on_worker_lost=True)

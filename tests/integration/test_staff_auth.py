@@ -111,6 +111,26 @@ def test_failures_are_forgotten_after_an_hour_without_one(world, client, clock):
     assert [code(login(client, username, "wrong")) for _ in range(5)] == ["invalid_credentials"] * 5
 
 
+def test_the_hourly_purge_forgets_quiet_counters_and_keeps_a_running_back_off(world, client, app, clock):
+    from estate_platform.tasks import purge_stale_login_throttles_task
+    _, quiet, _ = world.staff("finance")
+    _, blocked, _ = world.staff("operations")
+    login(client, quiet, "wrong")
+    clock.advance(59 * 60)
+    for _ in range(5):
+        login(client, blocked, "wrong", ip="203.0.113.9")
+    clock.advance(2 * 60)  # the quiet name is 61 minutes old; the other waits out its back-off
+    with app.app_context():
+        def scopes():
+            return sorted((t.scope, t.key) for t in db.session.query(LoginThrottle))
+        before = scopes()
+        assert purge_stale_login_throttles_task.apply(args=[clock.now.isoformat()]).get() == 2
+        db.session.expire_all()
+        kept = scopes()
+        assert len(before) == 4 and all(quiet not in key for _, key in kept) and len(kept) == 2
+        assert purge_stale_login_throttles_task.apply(args=[clock.now.isoformat()]).get() == 0
+
+
 def test_known_and_unknown_usernames_get_identical_answers_at_every_step(world, client, clock):
     _, username, _ = world.staff("finance")
     known = [answer(login(client, username, "wrong", ip="198.51.100.1")) for _ in range(7)]

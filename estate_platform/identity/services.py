@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -121,6 +122,7 @@ def verify_sms_code(session: Session, raw_phone: str, code: str, *, secret: str,
                     config: dict) -> SignedIn:
     """Check the latest code for the phone; sign the buyer in (creating him on first use)."""
     phone = phone_or_error(raw_phone)
+    code = unicodedata.normalize("NFKC", code).strip()  # a code typed with full-width digits is the same code
     sms_code = session.scalar(
         select(SmsCode).where(SmsCode.phone == phone, SmsCode.consumed_at.is_(None))
         .order_by(SmsCode.created_at.desc(), SmsCode.id.desc()).limit(1)

@@ -174,3 +174,11 @@ def test_a_developer_contact_typed_full_width_is_stored_in_ascii(world, client):
     assert landline.status_code == 201 and landline.get_json()["contact_phone"] == "025-84561234"
     mobile = client.post(f"{ADMIN}/developers", json={"name": "江宁置业", "contact_phone": FULL_WIDTH}, headers=headers)
     assert mobile.status_code == 201 and mobile.get_json()["contact_phone"] == NUMBER
+
+
+def test_an_sms_code_typed_with_full_width_digits_is_the_same_code(app, client):
+    assert client.post(f"{MP}/auth/sms/send", json={"phone": NUMBER}).status_code == 200
+    code = app.extensions["adapters"].sms.last_code("+86" + NUMBER)
+    typed = "".join(chr(ord(d) - ord("0") + ord("０")) for d in code)
+    verified = client.post(f"{MP}/auth/sms/verify", json={"phone": NUMBER, "code": typed})
+    assert verified.status_code == 200, verified.get_json()

@@ -22,6 +22,10 @@ blp = PlatformBlueprint("visits", __name__, description="带看：预约、核�
 
 BINARY = {"type": "string", "format": "binary"}
 ATTACHMENT_CONTENT = "附件内容：按上传时识别的类型返回 JPG、PNG 或 PDF（PDF 以附件形式下载）"
+# The upload is multipart and read from ``request.files`` (not a schema), so its body is documented here.
+UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {**BINARY, "description": "来访确认单等附件：JPG、PNG 或 PDF，不超过 5 MB"}}}}}}
 
 CONSULTANT_REFUSALS = (NotYetApplied,)
 OPERATING_REFUSALS = (NotYetApplied, ConsultantInactive, ContractUnsigned)
@@ -139,8 +143,9 @@ class VisitQr(MethodView):
 
 @blp.route("/visits/<int:visit_id>/attachments")
 class VisitAttachments(MethodView):
-    @blp.authenticated(callers.operating_consultant, *OPERATING_REFUSALS, *UPLOAD_REFUSALS)
+    @blp.authenticated(callers.operating_consultant, *OPERATING_REFUSALS, *UPLOAD_REFUSALS, 400)
     @blp.response(201, AttachmentSchema)
+    @blp.doc(requestBody=UPLOAD_BODY)
     def post(self, visit_id):
         """上传来访确认单等附件：multipart/form-data，文件字段名 `file`。仅限 JPG、PNG、PDF（按文件内容识别，
         不只看声明的类型），单个不超过 5 MB（413 attachment_too_large），每次带看最多 10 个。"""

@@ -106,4 +106,6 @@ class Agreements(MethodView):
         """发布新版本协议（所有顾问须重新签署后才能继续报备）。正文与当前版本相同 → 409 agreement_unchanged；
         标题不能含控制字符（含换行、制表符），正文除换行、制表符外不能含控制字符（CRLF、CR 按 LF 保存）→ 422"""
         return contracts.publish_agreement(db.session, title=body["title"], text=body["text"],
-                                           staff_id=g.staff.id, now=utcnow())
+                                           staff_id=g.staff.id, now=utcnow(),
+                                           penalty_fixed_cents=body.get("penalty_fixed_cents"),
+                                           penalty_multiple_bps=body.get("penalty_multiple_bps"))

@@ -100,6 +100,9 @@ class AdminProjectPatchSchema(InputSchema):
     attribution_window_days = fields.Integer(strict=True,
                                              validate=validate.Range(min=1, max=projects.MAX_ATTRIBUTION_DAYS),
                                              metadata={"description": "邀请链接归属期（天）"})
+    daily_consultant_registration_cap_low_credit = fields.Integer(
+        strict=True, validate=validate.Range(min=0, max=projects.MAX_DAILY_LIMIT),
+        metadata={"description": "信用分低于阈值（60）的顾问每天在本楼盘最多报备的客户数（默认 5）"})
 
 
 class AdminProjectInputSchema(AdminProjectPatchSchema):
@@ -126,6 +129,7 @@ class ProjectRulesSchema(Schema):
     daily_buyer_project_limit = fields.Integer()
     reregister_cooldown_hours = fields.Integer()
     remind_before_hours = fields.Integer()
+    daily_consultant_registration_cap_low_credit = fields.Integer()
 
 
 class AdminProjectSchema(Schema):

@@ -76,6 +76,13 @@ class ReasonSchema(InputSchema):
 class AgreementInputSchema(InputSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     text = fields.String(required=True, validate=validate.Length(min=20, max=100_000), metadata={"multiline": True})
+    penalty_fixed_cents = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                         validate=validate.Range(min=0, max=10 ** 12), metadata={
+                                             "description": "平台默认违约金：每宗固定金额（分）；不填沿用当前版本"})
+    penalty_multiple_bps = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                          validate=validate.Range(min=0, max=1_000_000), metadata={
+                                              "description": "平台默认违约金：所涉佣金的倍数（基点，20000 = 2 倍）；"
+                                                             "违约金取两者较高者，条款写入协议正文；不填沿用当前版本"})
 
 
 class AgreementSchema(Schema):
@@ -84,6 +91,8 @@ class AgreementSchema(Schema):
     title = fields.String()
     text = fields.String()
     sha256 = fields.String()
+    penalty_fixed_cents = fields.Integer()
+    penalty_multiple_bps = fields.Integer()
     published_at = fields.DateTime()
 
 

@@ -2,16 +2,19 @@
 from .commissions.models import CommissionLine, CommissionRule, CommissionTier, SplitPolicyVersion  # noqa: F401
 from .consultants.models import Consultant, ConsultantInvite, ConsultantStatusEvent  # noqa: F401
 from .contracts.models import AgreementSignature, AgreementVersion  # noqa: F401
+from .credit.models import CreditEvent  # noqa: F401
 from .crm.models import ClientCard, ClientTag, FollowUpNote  # noqa: F401
 from .db import Base, db  # noqa: F401
 from .deals.models import Deal  # noqa: F401
+from .disputes.models import (Dispute, DisputeAttachment, DisputeDecision, DisputeEvent,  # noqa: F401
+                              DisputeStatement)
 from .evidence.models import EvidenceRecord  # noqa: F401
 from .handoffs.models import Handoff, HandoffOffer  # noqa: F401
 from .identity.models import Buyer, LoginAttempt, SmsCode, StaffUser, WechatUser  # noqa: F401
 from .invites.models import Attribution, InviteLink, LinkOpen  # noqa: F401
 from .ledger.models import Account, LedgerTransaction, Posting  # noqa: F401
 from .notifications.models import Notification  # noqa: F401
-from .projects.models import Developer, ExistingCustomer, Project  # noqa: F401
+from .projects.models import Developer, ExistingCustomer, Project, ProjectPenaltyTerms  # noqa: F401
 from .referrals.models import BuyerReferralCode, ReferralEdge  # noqa: F401
 from .registrations.models import PhoneReveal, Registration  # noqa: F401
 from .visits.models import Visit, VisitAttachment  # noqa: F401

@@ -54,5 +54,6 @@ BEAT_SCHEDULE = {
     "follow-up-reminders": {"task": "crm.send_follow_up_reminders", "schedule": timedelta(minutes=15)},
     "recognise-commissions": {"task": "deals.recognise_due", "schedule": timedelta(hours=1)},
     "redeliver-notifications": {"task": "notifications.redeliver_pending", "schedule": timedelta(minutes=10)},
+    "credit-award-tenure": {"task": "credit.award_tenure", "schedule": timedelta(hours=24)},
 }
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from celery import shared_task
 from flask import current_app
 
+from .credit import tasks as _credit_tasks  # noqa: F401
 from .crm import tasks as _crm_tasks  # noqa: F401
 from .db import commit, db, utcnow
 from .deals import tasks as _deal_tasks  # noqa: F401

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from estate_platform.consultants.services import NotYetApplied
 from estate_platform.db import db, utcnow
+from estate_platform.disputes import terms as penalty_terms
 from estate_platform.projects import services as projects
 from estate_platform.projects.models import PROJECT_STATUSES
 from web_common.api import PlatformBlueprint, QuerySchema
@@ -43,6 +44,19 @@ class ProjectRulesSchema(Schema):
     phone_disclosure_label = fields.Function(lambda p: projects.DISCLOSURE_LABELS[p.phone_disclosure])
     daily_buyer_project_limit = fields.Integer(metadata={"description": "同一客户每天最多被报备的楼盘数"})
     reregister_cooldown_hours = fields.Integer(metadata={"description": "报备过期后同一顾问再次报备该客户的冷却期"})
+    daily_consultant_registration_cap_low_credit = fields.Integer(
+        metadata={"description": "信用分低于 60 的顾问每天在本楼盘最多报备的客户数"})
+    penalty_terms = fields.Function(lambda p: _penalty_terms(p), metadata={
+        "description": "现在报备适用的违约金条款（平台协议与楼盘加重条款取较严者）：penalty_fixed_cents 每宗固定金额，"
+                       "penalty_multiple_bps 所涉佣金倍数（基点），违约金取两者较高者；text 为中文说明"})
+
+
+def _penalty_terms(project) -> dict:
+    applied = penalty_terms.terms_at(db.session, project.id, utcnow())
+    return {"penalty_fixed_cents": applied.terms.fixed_cents, "penalty_multiple_bps": applied.terms.multiple_bps,
+            "stricter_than_agreement": applied.project_version is not None
+            and applied.terms != penalty_terms.agreement_terms(applied.agreement),
+            "text": applied.terms.text()}
 
 
 class ConsultantProjectSchema(Schema):

@@ -82,7 +82,8 @@ class Registrations(MethodView):
     @blp.authenticated(callers.operating_consultant, NotYetApplied, ConsultantInactive, ContractUnsigned,
                        ProjectNotFound, ProjectNotAccepting, registrations.AlreadyRegistered,
                        registrations.BuyerIsSelf, registrations.BuyerIsStaff, registrations.BuyerKnownToDeveloper,
-                       registrations.DailyLimitReached, registrations.ReregisterCooldown, ValidationFailed)
+                       registrations.DailyLimitReached, registrations.ReregisterCooldown,
+                       registrations.LowCreditDailyCap, ValidationFailed)
     @blp.arguments(RegistrationInputSchema)
     @blp.response(201, RegistrationSchema)
     def post(self, body):

@@ -102,6 +102,17 @@ def rule_in_force(session: Session, project_id: int, on: date) -> CommissionRule
     return rule
 
 
+def commission_at_stake(session: Session, project_id: int, price_cents: int, on: date) -> int:
+    """What the project's rule in force on ``on`` gives for ``price_cents`` (DESIGN §5a: the
+    commission at stake when a buyer bought without a platform deal), as the first unit of
+    the month would be priced; 0 when no rule applies."""
+    try:
+        rule = rule_in_force(session, project_id, on)
+    except NoCommissionRule:
+        return 0
+    return pricing.price(terms_of(rule), price_cents).commission_cents
+
+
 # --- split policies ---------------------------------------------------------------------
 
 @dataclass

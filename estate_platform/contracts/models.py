@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UtcDateTime, db, utcnow
@@ -14,12 +14,19 @@ class AgreementVersion(db.Model):
     __table_args__ = (
         CheckConstraint("version > 0", name="version_positive"),
         CheckConstraint("length(sha256) = 64", name="sha256_length"),
+        CheckConstraint("penalty_fixed_cents >= 0", name="penalty_fixed_non_negative"),
+        CheckConstraint("penalty_multiple_bps BETWEEN 0 AND 1000000", name="penalty_multiple_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(unique=True)
     title: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
+    # The platform's default order-jumping penalty (DESIGN §2), rendered into ``text`` when
+    # published, so the signed SHA-256 covers it: the higher of a fixed amount per case and
+    # a multiple (bps) of the commission at stake. Versions before these terms carry 0 / 0.
+    penalty_fixed_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    penalty_multiple_bps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     sha256: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..consultants.models import Consultant
+from ..disputes.rules import PenaltyTerms
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from .models import AgreementSignature, AgreementVersion
 
@@ -55,6 +56,21 @@ def normalise_line_breaks(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+PENALTY_CLAUSE_MARKER = "【违约金条款】"
+
+
+def with_penalty_clause(text: str, terms: PenaltyTerms) -> str:
+    """The agreement text with the platform's default penalty terms rendered at its end,
+    so the SHA-256 a consultant signs covers them. A clause already there (a text copied
+    from the current version) is replaced, never repeated."""
+    body = text.split(PENALTY_CLAUSE_MARKER, 1)[0].rstrip()
+    if not (terms.fixed_cents or terms.multiple_bps):
+        return body
+    return (f"{body}\n\n{PENALTY_CLAUSE_MARKER}顾问跑单、飞单、虚假报备或抢占其他顾问保护期内客户，经平台争议处理认定成立的，"
+            f"应向平台支付违约金，{terms.text()}（佣金倍数按所涉佣金计算，四舍五入到分）。楼盘另有更严格条款的，"
+            f"按报备时生效的更严格条款执行。违约金计入顾问欠款，从其后续佣金中扣除。")
+
+
 def text_sha256(text: str) -> str:
     """The fingerprint of the exact agreement text a consultant saw (UTF-8 bytes)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -71,8 +87,9 @@ def list_agreements(session: Session) -> list[AgreementVersion]:
     return list(session.scalars(select(AgreementVersion).order_by(AgreementVersion.version.desc())))
 
 
-def publish_agreement(session: Session, *, title: str, text: str, staff_id: int | None,
-                      now: datetime) -> AgreementVersion:
+def publish_agreement(session: Session, *, title: str, text: str, staff_id: int | None, now: datetime,
+                      penalty_fixed_cents: int | None = None,
+                      penalty_multiple_bps: int | None = None) -> AgreementVersion:
     """Publish a new version; every consultant must sign it before his next registration.
 
     The core refuses bad text itself (the admin API, the admin page and scripts all come
@@ -82,6 +99,11 @@ def publish_agreement(session: Session, *, title: str, text: str, staff_id: int 
     current version's → 409 ``agreement_unchanged``: what a consultant signs is the
     SHA-256 of the text (:func:`text_sha256`), so a new version with the same text, even
     under another title, would make everyone sign the same fingerprint again.
+
+    Penalty terms (DESIGN §2): the platform's default order-jumping penalty, a fixed
+    amount per case and a multiple (bps) of the commission at stake, stored structured
+    and rendered into the text (:func:`with_penalty_clause`); omitted ones keep the
+    current version's. A change of terms alone is a changed text.
     """
     text = normalise_line_breaks(text)
     errors = {}
@@ -97,14 +119,24 @@ def publish_agreement(session: Session, *, title: str, text: str, staff_id: int 
         errors["text"] = ["协议正文过短"]
     elif len(text) > TEXT_MAX_LENGTH:
         errors["text"] = [f"协议正文不能超过 {TEXT_MAX_LENGTH} 个字"]
+    current = session.scalar(select(AgreementVersion).order_by(AgreementVersion.version.desc()).limit(1))
+    if penalty_fixed_cents is None:
+        penalty_fixed_cents = current.penalty_fixed_cents if current is not None else 0
+    if penalty_multiple_bps is None:
+        penalty_multiple_bps = current.penalty_multiple_bps if current is not None else 0
+    try:
+        terms = PenaltyTerms(penalty_fixed_cents, penalty_multiple_bps)
+    except ValueError:
+        errors["penalty_terms"] = ["违约金须为 0 到 100 亿元（分），佣金倍数须为 0 到 100 倍（基点）"]
     if errors:
         raise ValidationFailed(errors)
-    current = session.scalar(select(AgreementVersion).order_by(AgreementVersion.version.desc()).limit(1))
+    text = with_penalty_clause(text, terms)
     # A version stored before line breaks were normalised may hold CRLF: it reads the same.
     if current is not None and normalise_line_breaks(current.text) == text:
         raise AgreementUnchanged(details={"current_version": current.version, "current_sha256": current.sha256})
     agreement = AgreementVersion(version=(current.version if current is not None else 0) + 1, title=title.strip(),
-                                 text=text, sha256=text_sha256(text), published_at=now, published_by_id=staff_id)
+                                 text=text, sha256=text_sha256(text), published_at=now, published_by_id=staff_id,
+                                 penalty_fixed_cents=terms.fixed_cents, penalty_multiple_bps=terms.multiple_bps)
     session.add(agreement)
     session.flush()
     return agreement

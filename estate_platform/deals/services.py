@@ -256,6 +256,36 @@ def correct_price(session: Session, staff: StaffUser, deal_id: int, *, price_cen
     return deal
 
 
+def reassign_serving_consultant(session: Session, deal_id: int, consultant_id: int, *, reason: str, actor: Actor,
+                                now: datetime) -> Deal:
+    """Who served the buyer was decided otherwise (an upheld dispute, DESIGN §4): the serving
+    consultant changes as an evidence-chain event with reason and actor, never silently. A
+    recognised commission is reversed and recognised again along the rightful consultant's
+    chain (the deal's own reversal and recognition paths, so the new lines sum to the
+    commission and a retry posts nothing new)."""
+    deal = session.scalar(select(Deal).where(Deal.id == deal_id).with_for_update()
+                          .execution_options(populate_existing=True))
+    if deal is None:
+        raise DealNotFound()
+    if deal.stage == "cancelled":
+        raise DealCancelled()
+    if deal.consultant_id == consultant_id:
+        return deal
+    previous, was_recognised = deal.consultant_id, deal.recognised
+    recognition.reverse(session, deal, reason=f"成交顾问变更：{reason}", now=now, actor_type=actor.type,
+                        actor_id=actor.id)
+    deal.consultant_id = consultant_id
+    deal.updated_at = now
+    session.flush()
+    session.expire(deal, ["consultant"])
+    evidence.append(session, "deal", deal.id, "consultant_reassigned", actor, now=now,
+                    from_consultant_id=previous, to_consultant_id=consultant_id, reason=reason)
+    if was_recognised:
+        recognition.recognise(session, [deal], now=now, actor_type=actor.type, actor_id=actor.id)
+        session.refresh(deal)
+    return deal
+
+
 # --- reading ------------------------------------------------------------------------------
 
 def buyer_phone_for(staff: StaffUser, deal: Deal) -> str:

@@ -26,6 +26,10 @@ KINDS = {
     "deal_cancelled": "成交已退房",
     "commission_recognised": "佣金已确认",
     "commission_reversed": "佣金已冲回",
+    "dispute_opened": "争议已立案",
+    "dispute_decided": "争议已裁决",
+    "dispute_withdrawn": "争议已撤回",
+    "credit_changed": "信用分变动",
 }
 
 

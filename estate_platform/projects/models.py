@@ -41,6 +41,7 @@ class Project(db.Model):
         CheckConstraint("remind_before_hours >= 0", name="remind_non_negative"),
         CheckConstraint("cooperation_end IS NULL OR cooperation_start IS NULL OR cooperation_end >= cooperation_start",
                         name="cooperation_range"),
+        CheckConstraint("daily_consultant_registration_cap_low_credit >= 0", name="low_credit_cap_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +66,9 @@ class Project(db.Model):
     reregister_cooldown_hours: Mapped[int] = mapped_column(Integer, default=72, server_default="72")
     attribution_window_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     remind_before_hours: Mapped[int] = mapped_column(Integer, default=72, server_default="72")
+    # Registrations a consultant whose credit is below the threshold may make here per day
+    # (credit.rules.LOW_CREDIT_THRESHOLD); consultants above it are not capped.
+    daily_consultant_registration_cap_low_credit: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -84,3 +88,23 @@ class ExistingCustomer(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     marked_by = relationship("StaffUser")
+
+
+class ProjectPenaltyTerms(db.Model):
+    """A project's own penalty terms (违约金条款), stricter than the agreement's, from
+    ``effective_at`` on. Versions are never edited: the terms in force when a buyer was
+    registered apply to a dispute about him (disputes.terms)."""
+    __tablename__ = "project_penalty_terms"
+    __table_args__ = (
+        UniqueConstraint("project_id", "effective_at"),
+        CheckConstraint("penalty_fixed_cents >= 0", name="fixed_non_negative"),
+        CheckConstraint("penalty_multiple_bps BETWEEN 0 AND 1000000", name="multiple_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    effective_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    penalty_fixed_cents: Mapped[int] = mapped_column(BigInteger)
+    penalty_multiple_bps: Mapped[int] = mapped_column(Integer)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

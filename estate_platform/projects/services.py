@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ..clock import local_date
+from ..credit.rules import LOW_CREDIT_THRESHOLD
 from ..errors import Conflict, NotFound, ValidationFailed, on_constraint
 from ..evidence import services as evidence
 from ..evidence.services import Actor
@@ -171,6 +172,8 @@ def rule_lines(project: Project) -> list[str]:
     if project.remind_before_hours:
         lines.append(f"保护期结束前{duration_text(project.remind_before_hours)}提醒顾问。")
     lines.append("案场老客户不能报备。")
+    lines.append(f"信用分低于 {LOW_CREDIT_THRESHOLD} 分的顾问每天最多在本楼盘报备 "
+                 f"{project.daily_consultant_registration_cap_low_credit} 位客户。")
     return lines
 
 
@@ -282,14 +285,14 @@ PROJECT_FIELDS = (
     "developer_id", "name", "city", "district", "address", "description", "price_min_cents", "price_max_cents",
     "status", "cooperation_start", "cooperation_end", "protection_mode", "visit_window_hours", "deal_window_hours",
     "phone_disclosure", "daily_buyer_project_limit", "reregister_cooldown_hours", "remind_before_hours",
-    "attribution_window_days",
+    "attribution_window_days", "daily_consultant_registration_cap_low_credit",
 )
 PROJECT_DEFAULTS = {
     "district": None, "address": None, "description": None, "price_min_cents": 0, "price_max_cents": 0,
     "status": "on_sale", "cooperation_start": None, "cooperation_end": None, "protection_mode": "report_visit_deal",
     "visit_window_hours": 30 * 24, "deal_window_hours": 90 * 24, "phone_disclosure": "first3_last4",
     "daily_buyer_project_limit": 3, "reregister_cooldown_hours": 72, "remind_before_hours": 72,
-    "attribution_window_days": 30,
+    "attribution_window_days": 30, "daily_consultant_registration_cap_low_credit": 5,
 }
 _TEXTS = {"name": (100, "楼盘名称", True), "city": (50, "城市", True), "district": (50, "区域", False),
           "address": (200, "地址", False), "description": (2000, "楼盘介绍", False)}
@@ -359,7 +362,9 @@ def _validate_project(session: Session, values: dict) -> dict:
             ("daily_buyer_project_limit", 1, MAX_DAILY_LIMIT, f"每日报备楼盘数须在 1 到 {MAX_DAILY_LIMIT} 之间"),
             ("reregister_cooldown_hours", 0, MAX_WINDOW_HOURS, "重新报备冷却期不能为负数（不超过 10 年）"),
             ("remind_before_hours", 0, MAX_WINDOW_HOURS, "到期提醒时间不能为负数（不超过 10 年）"),
-            ("attribution_window_days", 1, MAX_ATTRIBUTION_DAYS, f"邀请归属期须在 1 到 {MAX_ATTRIBUTION_DAYS} 天之间")):
+            ("attribution_window_days", 1, MAX_ATTRIBUTION_DAYS, f"邀请归属期须在 1 到 {MAX_ATTRIBUTION_DAYS} 天之间"),
+            ("daily_consultant_registration_cap_low_credit", 0, MAX_DAILY_LIMIT,
+             f"低信用顾问每日报备上限须在 0 到 {MAX_DAILY_LIMIT} 之间")):
         value = values.get(field)
         if not _is_int(value) or not low_bound <= value <= high_bound:
             bad(field, message)

@@ -18,8 +18,9 @@ from ..consultants.models import Consultant
 from ..crm.models import ClientCard, ClientTag
 from ..db import paginate
 from ..deals.models import Deal
+from ..credit import rules as credit_rules
 from ..crm.services import ensure_card
-from ..errors import Conflict, NotFound, ValidationFailed
+from ..errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from ..evidence import services as evidence
 from ..evidence.services import SYSTEM, Actor
 from ..identity.models import Buyer, StaffUser
@@ -53,6 +54,11 @@ class DailyLimitReached(Conflict):
 
 class ReregisterCooldown(Conflict):
     code, message = "reregister_cooldown", "该客户的报备刚过期，冷却期内不能重新报备"
+
+
+class LowCreditDailyCap(TooManyRequests):
+    """A rate limit on the caller, like the others: 429 with Retry-After (the next Shanghai day)."""
+    code, message = "low_credit_daily_cap", "您的信用分偏低，今日在该楼盘的报备数量已达上限，请明天再试"
 
 
 class RegistrationNotFound(NotFound):
@@ -130,6 +136,25 @@ def _refuse_by_limits(session: Session, project: Project, buyer_id: int, consult
             raise ReregisterCooldown(details={"available_at": available.isoformat()})
 
 
+def _refuse_by_credit(session: Session, project: Project, consultant: Consultant, now: datetime) -> None:
+    """Below the credit threshold a consultant may register at most the project's
+    ``daily_consultant_registration_cap_low_credit`` buyers a day there. The score is on the
+    consultant already loaded, so everyone else pays no extra statement; the count uses the
+    consultant's index."""
+    if not credit_rules.is_low(consultant.rating):
+        return
+    cap = project.daily_consultant_registration_cap_low_credit
+    day_start = start_of_local_day(now)
+    today = session.scalar(select(func.count()).select_from(Registration).where(
+        Registration.consultant_id == consultant.id, Registration.project_id == project.id,
+        Registration.created_at >= day_start))
+    if today >= cap:
+        retry_after = max(1, int((day_start + timedelta(days=1) - now).total_seconds()))
+        raise LowCreditDailyCap(details={"limit": cap, "score": consultant.rating,
+                                         "threshold": credit_rules.LOW_CREDIT_THRESHOLD},
+                                retry_after=retry_after)
+
+
 def buyer_for_phone(session: Session, phone: str, name: str, now: datetime) -> Buyer:
     """The buyer of this (normalised) phone, created on first sight; a concurrent request may create him first."""
     buyer = session.scalar(select(Buyer).where(Buyer.phone == phone))
@@ -151,6 +176,7 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
     phone = _validate(data, now)
     project = get_project(session, data.project_id)
     require_accepting(project, now)
+    _refuse_by_credit(session, project, consultant, now)
     if phone == consultant.phone:
         raise BuyerIsSelf()
     if session.scalar(select(StaffUser.id).where(StaffUser.phone == phone)) is not None:

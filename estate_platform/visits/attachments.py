@@ -81,6 +81,9 @@ def _read_checked(upload: Upload | None) -> tuple[bytes, str]:
     return content, sniffed
 
 
+read_checked = _read_checked  # the same checks for a dispute statement's attachments
+
+
 def _attach(session: Session, visit: Visit, upload: Upload | None, actor: Actor, storage_dir: str,
             now: datetime) -> VisitAttachment:
     content, content_type = _read_checked(upload)

@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import run_simple
 
 import admin
+import consultant_app
 import mini_program_api
 from estate_platform import migrate
 from estate_platform.adapters import build_adapters
@@ -45,6 +46,7 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     make_celery(app)
     mini_program_api.init_app(app)
     admin.init_app(app)
+    consultant_app.init_app(app)
     install_error_handlers(app, html_renderers={"/admin": admin.render_error_page})
     install_unit_of_work(app)
 

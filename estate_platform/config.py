@@ -93,6 +93,16 @@ def load_config(env: dict | None = None) -> dict:
         "WECHAT_APP_ID": env.get("WECHAT_APP_ID", ""),
         "WECHAT_APP_SECRET": env.get("WECHAT_APP_SECRET", ""),
         "WECHAT_API_BASE": env.get("WECHAT_API_BASE", "https://api.weixin.qq.com"),
+        # The Official Account (公众号) whose web authorisation signs consultants in on the
+        # /m/ pages opened inside WeChat; empty: those pages offer SMS sign-in only.
+        # snsapi_userinfo makes WeChat return the unionid that links it to the mini-program.
+        "WECHAT_OA_APP_ID": env.get("WECHAT_OA_APP_ID", ""),
+        "WECHAT_OA_APP_SECRET": env.get("WECHAT_OA_APP_SECRET", ""),
+        "WECHAT_OA_SCOPE": env.get("WECHAT_OA_SCOPE", "snsapi_base"),
+        # The consultant pages (/m/): a short-lived bearer token in the page's memory,
+        # refreshed from an HttpOnly cookie that lives this many days.
+        "CONSULTANT_ACCESS_TTL_SECONDS": _int(env, "CONSULTANT_ACCESS_TTL_SECONDS", 15 * 60),
+        "CONSULTANT_SESSION_DAYS": _int(env, "CONSULTANT_SESSION_DAYS", 30),
         # WeChat subscribe messages to consultants (same app id and secret as the login).
         "NOTIFY_ADAPTER": env.get("NOTIFY_ADAPTER", "local"),
         # WECHAT_TEMPLATE_<KIND>=<template id>[;title=thing1,body=thing2,time=time3], one per notification kind.
@@ -122,6 +132,8 @@ def load_config(env: dict | None = None) -> dict:
     for key in ("WECHAT_ADAPTER", "SMS_ADAPTER", "STRIPE_ADAPTER", "NOTIFY_ADAPTER"):
         if config[key] not in ADAPTER_KINDS:
             raise ConfigError(f"{key} must be one of {', '.join(ADAPTER_KINDS)}, got {config[key]!r}")
+    if config["WECHAT_OA_SCOPE"] not in ("snsapi_base", "snsapi_userinfo"):
+        raise ConfigError(f"WECHAT_OA_SCOPE must be snsapi_base or snsapi_userinfo, got {config['WECHAT_OA_SCOPE']!r}")
     check_config(config)
     return config
 
@@ -142,6 +154,8 @@ def check_config(config: dict) -> None:
             problems.append(f"{key} must be 'http' in production, not the local fake")
     if config.get("WECHAT_ADAPTER") == "http" and not (config.get("WECHAT_APP_ID") and config.get("WECHAT_APP_SECRET")):
         problems.append("WECHAT_APP_ID and WECHAT_APP_SECRET must be set for the WeChat adapter")
+    if config.get("WECHAT_OA_APP_ID") and not config.get("WECHAT_OA_APP_SECRET"):
+        problems.append("WECHAT_OA_APP_SECRET must be set with WECHAT_OA_APP_ID")
     if config.get("NOTIFY_ADAPTER") == "http" and not (config.get("WECHAT_APP_ID") and config.get("WECHAT_APP_SECRET")):
         problems.append("WECHAT_APP_ID and WECHAT_APP_SECRET must be set for the notification adapter")
     if config.get("NOTIFY_ADAPTER") == "http" and not config.get("WECHAT_TEMPLATES"):

@@ -14,7 +14,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .errors import Unauthorized
 
-TOKEN_KINDS = ("wechat", "buyer", "staff")
+# "wechat_session" is the consultant pages' long-lived refresh credential (an HttpOnly
+# cookie): it only ever buys a short "wechat" token and never works as a bearer token.
+TOKEN_KINDS = ("wechat", "buyer", "staff", "wechat_session")
 
 
 class TokenMissing(Unauthorized):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from .notify import LocalNotificationSender, NotificationSender, build_sender
 from .sms import HttpSmsSender, LocalSmsSender, SmsSender
-from .wechat import HttpWechatAuth, LocalWechatAuth, WechatAuth
+from .wechat import HttpWechatAuth, HttpWechatWebAuth, LocalWechatAuth, LocalWechatWebAuth, WechatAuth, WechatWebAuth
 
 
 @dataclass
@@ -17,6 +17,9 @@ class Adapters:
     wechat: WechatAuth
     sms: SmsSender
     notify: NotificationSender = field(default_factory=LocalNotificationSender)
+    # The Official Account's web authorisation for the consultant pages (/m/) opened inside
+    # WeChat; None when the real adapter runs without an Official Account configured.
+    wechat_web: WechatWebAuth | None = field(default_factory=LocalWechatWebAuth)
 
 
 def build_adapters(config: dict) -> Adapters:
@@ -25,9 +28,17 @@ def build_adapters(config: dict) -> Adapters:
                                 base_url=config.get("WECHAT_API_BASE", "https://api.weixin.qq.com"))
     else:
         wechat = LocalWechatAuth()
+    if config.get("WECHAT_ADAPTER") != "http":
+        wechat_web = LocalWechatWebAuth()
+    elif config.get("WECHAT_OA_APP_ID"):
+        wechat_web = HttpWechatWebAuth(config["WECHAT_OA_APP_ID"], config["WECHAT_OA_APP_SECRET"],
+                                       scope=config.get("WECHAT_OA_SCOPE") or "snsapi_base",
+                                       base_url=config.get("WECHAT_API_BASE", "https://api.weixin.qq.com"))
+    else:
+        wechat_web = None
     if config.get("SMS_ADAPTER") == "http":
         sms = HttpSmsSender(config["SMS_API_URL"], config["SMS_API_KEY"],
                             sign_name=config["SMS_SIGN_NAME"], template_code=config["SMS_TEMPLATE_CODE"])
     else:
         sms = LocalSmsSender()
-    return Adapters(wechat=wechat, sms=sms, notify=build_sender(config))
+    return Adapters(wechat=wechat, sms=sms, notify=build_sender(config), wechat_web=wechat_web)

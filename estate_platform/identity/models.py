@@ -11,12 +11,23 @@ STAFF_ROLES = ("admin", "finance", "operations", "site_staff")
 
 
 class WechatUser(db.Model):
-    """A mini-program user, known by his openid within our app."""
+    """A WeChat user: one person whether he came through the mini-program or through the
+    consultant pages opened inside WeChat (the Official Account's web authorisation).
+
+    Each app gives him its own openid; the ``unionid`` is the same in both when the apps
+    are bound to one Open Platform account. Without it, the two are linked when he proves
+    the consultant's phone with an SMS code (identity.web.sign_in_by_phone)."""
     __tablename__ = "wechat_users"
+    __table_args__ = (
+        CheckConstraint("openid IS NOT NULL OR oa_openid IS NOT NULL", name="has_openid"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    openid: Mapped[str] = mapped_column(String(64), unique=True)
-    unionid: Mapped[str | None] = mapped_column(String(64))
+    # The mini-program's openid (None for a person who so far used only the web pages).
+    openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The Official Account's openid (网页授权), once he signed in on the web pages inside WeChat.
+    oa_openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    unionid: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -66,15 +66,32 @@ def sign_in_wechat(session: Session, wechat: WechatAuth, code: str, *, secret: s
                    now: datetime, ttl_seconds: int) -> SignedIn:
     wx = wechat.code_to_session(code)
     user = session.scalar(select(WechatUser).where(WechatUser.openid == wx.openid))
+    if user is None and wx.unionid:
+        # He came through the consultant pages first (Official Account): the same person.
+        user = session.scalar(select(WechatUser).where(WechatUser.unionid == wx.unionid))
+        if user is not None:
+            user.openid = wx.openid
     if user is None:
         user = WechatUser(openid=wx.openid, unionid=wx.unionid, created_at=now)
         session.add(user)
         session.flush()
-    elif wx.unionid and not user.unionid:
+    elif wx.unionid and not user.unionid and not unionid_taken(session, wx.unionid):
         user.unionid = wx.unionid
     user.last_login_at = now
     token, expires = issue_token(secret, kind="wechat", subject_id=user.id,
                                  version=user.token_version, now=now, ttl_seconds=ttl_seconds)
+    return SignedIn(token, expires, user)
+
+
+def unionid_taken(session: Session, unionid: str) -> bool:
+    return session.scalar(select(WechatUser.id).where(WechatUser.unionid == unionid)) is not None
+
+
+def issue_wechat_token(user: WechatUser, *, secret: str, now: datetime, ttl_seconds: int,
+                       kind: str = "wechat") -> SignedIn:
+    """A bearer token (``wechat``) or the consultant pages' refresh credential (``wechat_session``)."""
+    token, expires = issue_token(secret, kind=kind, subject_id=user.id, version=user.token_version, now=now,
+                                 ttl_seconds=ttl_seconds)
     return SignedIn(token, expires, user)
 
 
@@ -118,9 +135,10 @@ def send_sms_code(session: Session, sms: SmsSender, raw_phone: str, *, ip: str, 
     return ttl
 
 
-def verify_sms_code(session: Session, raw_phone: str, code: str, *, secret: str, now: datetime,
-                    config: dict) -> SignedIn:
-    """Check the latest code for the phone; sign the buyer in (creating him on first use)."""
+def consume_sms_code(session: Session, raw_phone: str, code: str, *, secret: str, now: datetime,
+                     config: dict) -> str:
+    """Check the latest code sent to the phone and use it up; return the normalised phone.
+    Wrong codes are counted (the refusal keeps that change)."""
     phone = phone_or_error(raw_phone)
     code = unicodedata.normalize("NFKC", code).strip()  # a code typed with full-width digits is the same code
     sms_code = session.scalar(
@@ -138,6 +156,13 @@ def verify_sms_code(session: Session, raw_phone: str, code: str, *, secret: str,
             raise SmsTooManyAttempts()
         raise SmsCodeWrong(f"验证码错误，还可尝试 {left} 次", details={"attempts_left": left})
     sms_code.consumed_at = now
+    return phone
+
+
+def verify_sms_code(session: Session, raw_phone: str, code: str, *, secret: str, now: datetime,
+                    config: dict) -> SignedIn:
+    """Check the latest code for the phone; sign the buyer in (creating him on first use)."""
+    phone = consume_sms_code(session, raw_phone, code, secret=secret, now=now, config=config)
     buyer = session.scalar(select(Buyer).where(Buyer.phone == phone))
     if buyer is None:
         buyer = Buyer(phone=phone, created_at=now)
@@ -217,7 +242,7 @@ def issue_staff_token(user: StaffUser, *, secret: str, now: datetime, ttl_second
 
 # --- resolving and revoking tokens -------------------------------------------------
 
-_SUBJECTS = {"wechat": WechatUser, "buyer": Buyer, "staff": StaffUser}
+_SUBJECTS = {"wechat": WechatUser, "buyer": Buyer, "staff": StaffUser, "wechat_session": WechatUser}
 
 
 def authenticate(session: Session, token: str, *, kind: str, secret: str, now: datetime):

@@ -135,6 +135,7 @@ def register_cli(app: Flask) -> None:
         base = f"http://{host}:{port}"
         click.echo("\n" + "=" * 72)
         click.echo(f"  管理后台 (admin pages)        {base}/admin/")
+        click.echo(f"  顾问端 (consultant app, /m/)  {base}/m/  → 开发环境登录: openid demo-consultant-1")
         click.echo(f"  小程序 API 文档 (mini-program) {base}/api/mp/v1/docs")
         click.echo(f"  后台 API 文档 (admin JSON)     {base}/admin/api/v1/docs")
         click.echo(f"  database: {app.config['SQLALCHEMY_DATABASE_URI']}")

@@ -7,16 +7,20 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .clock import local_date
+from .clock import SHANGHAI, local_date
 from .commissions import services as commissions
 from .consultants import services as consultants
 from .consultants.models import Consultant
 from .contracts.services import publish_agreement, sign_agreement
+from .crm import services as crm
 from .deals import services as deals
+from .handoffs import services as handoffs
 from .identity.models import Buyer, StaffUser, WechatUser
+from .invites import services as invites
 from .projects import services as projects
 from .registrations import services as registrations
 from .security import hash_password
+from .visits import services as visits
 
 AGREEMENT_TEXT = """新房顾问合作平台 · 顾问合作协议（第一版）
 
@@ -47,6 +51,8 @@ CONSULTANTS = [
 ]
 
 BUYERS = [("13900000001", "周先生"), ("13900000002", "吴女士"), ("13900000003", "郑先生")]
+# Buyers of 张伟's day in the consultant app: a handoff offered to him, and a deal of his own.
+DAY_BUYERS = [("13900000004", "钱女士"), ("13900000005", "孙先生"), ("13900000006", "何女士")]
 
 
 @dataclass
@@ -126,12 +132,14 @@ def load_demo(session: Session, *, now: datetime) -> DemoSummary:
     projects.mark_existing_customer(session, demo_projects["金陵·玖珑湾"].id, phone="13900000009", name="冯先生",
                                     staff=session.get(StaffUser, staff_ids["site_staff"]), now=now)
     # 张伟 has registered one demo buyer at 玖珑湾 (protection running).
-    registrations.register(session, by_openid["demo-consultant-1"],
-                           registrations.NewRegistration(project_id=demo_projects["金陵·玖珑湾"].id,
-                                                         buyer_name="周先生", buyer_phone=BUYERS[0][0]), now=now)
+    zhou = registrations.register(session, by_openid["demo-consultant-1"],
+                                  registrations.NewRegistration(project_id=demo_projects["金陵·玖珑湾"].id,
+                                                                buyer_name="周先生", buyer_phone=BUYERS[0][0]), now=now)
     session.add(Buyer(phone="+86" + BUYERS[2][0], name=BUYERS[2][1], created_at=now))
     session.flush()
     _load_commissions(session, demo_projects, by_openid, finance=session.get(StaffUser, staff_ids["finance"]), now=now)
+    _load_consultant_day(session, demo_projects, by_openid, zhou, finance=session.get(StaffUser, staff_ids["finance"]),
+                         now=now)
     return summary(created=True)
 
 
@@ -162,3 +170,33 @@ def _load_commissions(session: Session, demo_projects: dict, by_openid: dict, *,
         project_id=project.id, buyer_phone=BUYERS[1][0], unit="3栋-1802", price_cents=268_000_000,
         subscribed_on=local_date(now - timedelta(days=5))), now=now)
     deals.change_stage(session, finance, deal.id, "signed", on=local_date(now - timedelta(days=2)), now=now)
+
+
+def _load_consultant_day(session: Session, demo_projects: dict, by_openid: dict, zhou, *, finance: StaffUser,
+                         now: datetime) -> None:
+    """What fills 张伟's consultant app (/m/): a visit booked for tomorrow with its check-in code,
+    a follow-up due today, a protection ending in three days, a colleague's handoff waiting for
+    his answer, an invite link, and a deal of his own signed with its commission recognised."""
+    zhang = by_openid["demo-consultant-1"]
+    tomorrow = local_date(now + timedelta(days=1))
+    visits.book_visit(session, zhang, zhou.id,
+                      datetime(tomorrow.year, tomorrow.month, tomorrow.day, 14, 30, tzinfo=SHANGHAI), now=now)
+    card = crm.ensure_card(session, zhang.id, zhou.buyer_id, "周先生", now=now)
+    crm.add_note(session, zhang.id, card.id, "周先生想看 120㎡ 四居，约好明天下午到案场。", now=now,
+                 next_contact_at=now + timedelta(minutes=30))
+    handoffs.create_handoff(session, by_openid["demo-consultant-2"], project_id=demo_projects["金陵·栖霞云庭"].id,
+                            buyer_phone=DAY_BUYERS[0][0], buyer_name=DAY_BUYERS[0][1],
+                            to_consultant_id=zhang.id, note="客户在仙林工作，想看地铁口的三居", now=now)
+    invites.create_link(session, zhang, channel="moments", project_id=demo_projects["金陵·玖珑湾"].id, now=now)
+    project = demo_projects["金陵·玖珑湾"]
+    registrations.register(session, zhang, registrations.NewRegistration(  # 30 days to visit: 3 left
+        project_id=project.id, buyer_name=DAY_BUYERS[2][1], buyer_phone=DAY_BUYERS[2][0]),
+        now=now - timedelta(days=27))
+    registrations.register(session, zhang, registrations.NewRegistration(
+        project_id=project.id, buyer_name=DAY_BUYERS[1][1], buyer_phone=DAY_BUYERS[1][0]),
+        now=now - timedelta(days=12))
+    deal = deals.record_deal(session, finance, deals.NewDeal(
+        project_id=project.id, buyer_phone=DAY_BUYERS[1][0], unit="6栋-1501", price_cents=520_000_000,
+        subscribed_on=local_date(now - timedelta(days=6))), now=now)
+    deals.change_stage(session, finance, deal.id, "signed", on=local_date(now - timedelta(days=3)), now=now)
+

@@ -490,3 +490,36 @@ def test_the_script_and_styles_are_served_by_the_app(client):
 def test_the_join_page_prefills_the_inviter_code_from_the_link(client):
     assert 'data-invite="ABCD2345"' in client.get("/m/join?invite=ABCD2345").get_data(as_text=True)
     assert 'data-invite=""' in client.get("/m/join?invite=%3Cscript%3E").get_data(as_text=True)
+
+
+def test_the_demo_fills_every_page_of_the_demo_consultants_day(app, client):
+    from estate_platform.demo import load_demo
+    with app.app_context():
+        load_demo(db.session, now=utcnow())
+        db.session.commit()
+    token = dev_sign_in(client, "demo-consultant-1").get_json()["token"]
+
+    def get(path):
+        response = client.get("/api/mp/v1" + path, headers=bearer(token))
+        assert response.status_code == 200, (path, response.get_json())
+        return response.get_json()
+
+    assert [h["status"] for h in get("/handoffs?role=received")["items"]] == ["offered"]
+    open_registrations = get("/registrations?status=reported")["items"]
+    visits = [v for r in open_registrations for v in get(f"/registrations/{r['id']}/visits")]
+    assert [v["status"] for v in visits] == ["scheduled"]
+    assert any(hours_left(r["protected_until"]) <= 7 * 24 for r in open_registrations)
+    assert any(c["next_contact_at"] for c in get("/clients")["items"])
+    assert get("/invite-links")["total"] == 1
+    [deal] = get("/deals")["items"]
+    assert deal["commission_recognised"] is True
+    assert get(f"/deals/{deal['id']}/commission")["lines"]
+    earnings = get("/earnings")
+    assert earnings["pending_cents"] > 0 and earnings["history"]
+    assert get("/notifications")["unread"] > 0
+    assert get("/team")["size"] > 0
+
+
+def hours_left(iso: str) -> float:
+    from datetime import datetime
+    return (datetime.fromisoformat(iso) - utcnow()).total_seconds() / 3600

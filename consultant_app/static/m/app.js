@@ -644,7 +644,7 @@
       if (digits.length < 11) { hint.textContent = "还差 " + (11 - digits.length) + " 位"; return; }
       if (!phoneValid(digits)) { hint.textContent = "请输入有效的中国大陆手机号"; return; }
       hint.className = "hint ok";
-      hint.textContent = rules ? "案场将看到：" + DISCLOSURE_MASK[rules.phone_disclosure](digits) + "（" + rules.phone_disclosure_label + "）"
+      hint.textContent = rules ? "案场将看到：" + DISCLOSURE_MASK[rules.phone_disclosure](digits) + "（" + rules.phone_disclosure_label.replace(/（.*$/, "") + "）"
                                : "手机号格式正确";
     }
     function loadRules() {

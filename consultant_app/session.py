@@ -145,8 +145,7 @@ def _user_summary(user: WechatUser) -> dict:
             "consultant_id": consultant.id if consultant else None,
             "consultant_name": consultant.name if consultant else None,
             "consultant_status": consultant.status if consultant else None,
-            "operating": bool(consultant and is_operating(db.session, consultant)),
-            "wechat_linked": user.openid is not None or user.oa_openid is not None}
+            "operating": bool(consultant and is_operating(db.session, consultant))}
 
 
 def _signed_in(user: WechatUser, status: int = 200):

@@ -319,3 +319,48 @@ def test_a_new_consultant_applies_signs_the_agreement_and_waits_for_review(phone
     tab.wait_for_url(re.compile(r"/m/join/status$"))
     assert phone.problems == []
     assert phone.refused == [(422, "POST", "/api/mp/v1/consultants")]
+
+
+def test_inside_wechat_a_consultant_signs_in_by_wechat_links_his_phone_and_lands_where_he_was_going(
+        phones, world, app):
+    phone_number = world.next_phone()
+    consultant = world.operating_consultant(name="周琳", phone=phone_number)
+    phone = phones("wechat")
+    tab = phone.tab
+
+    # Not signed in: the page he opened sends him to sign in, and back afterwards.
+    tab.goto("/m/deals")
+    tab.wait_for_url(re.compile(r"/m/signin\?next=%2Fm%2Fdeals$"))
+    phone.snap("40-signin-in-wechat")
+    tab.get_by_role("link", name="微信授权登录").tap()
+    # WeChat (the local stand-in) knows nobody with this Official Account openid: a stranger applies.
+    tab.wait_for_url(re.compile(r"/m/join$"))
+    expect(tab.locator("#link-hint")).to_be_visible()
+    tab.locator("#link-hint").get_by_role("link", name="用手机验证码登录").tap()
+
+    tab.wait_for_url(re.compile(r"/m/signin\?next="))
+    tab.get_by_label("手机号").fill(phone_number)
+    tab.get_by_role("button", name="获取验证码").tap()
+    expect(tab.locator("#sms-status")).to_contain_text("验证码已发送")
+    tab.get_by_label("验证码").fill(app.extensions["adapters"].sms.last_code("+86" + phone_number))
+    tab.get_by_role("button", name="登录", exact=True).tap()
+    tab.wait_for_url(re.compile(r"/m/$"))
+    expect(tab.locator("#hello")).to_have_text("你好，周琳")
+
+    # Next time WeChat alone signs him in as the consultant.
+    from estate_platform.db import db
+    from estate_platform.identity.models import WechatUser
+    from sqlalchemy import select
+    with app.app_context():
+        user = db.session.scalar(select(WechatUser).where(WechatUser.openid == consultant.openid))
+        assert user.oa_openid == "oa-wechat-web"
+    tab.goto("/m/me")
+    tab.once("dialog", lambda dialog: dialog.accept())
+    tab.get_by_role("button", name="退出登录").tap()
+    tab.wait_for_url(re.compile(r"/m/signin$"))
+    tab.get_by_role("link", name="微信授权登录").tap()
+    tab.wait_for_url(re.compile(r"/m/$"))
+    expect(tab.locator("#hello")).to_have_text("你好，周琳")
+
+    assert phone.problems == []
+    assert phone.refused == [(401, "POST", "/m/session/token")]  # the first visit, before signing in

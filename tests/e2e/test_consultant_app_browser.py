@@ -23,6 +23,16 @@ WECHAT_ANDROID = ("Mozilla/5.0 (Linux; Android 13; V2148A Build/TP1A.220624.014;
                   "(KHTML, like Gecko) Version/4.0 Chrome/107.0.5304.141 Mobile Safari/537.36 XWEB/5061 "
                   "MMWEBSDK/20230805 MMWEBID/1234 MicroMessenger/8.0.42.2460(0x28002A35) WeChat/arm64 "
                   "Weixin NetType/WIFI Language/zh_CN ABI/arm64")
+# Everything a thumb taps (buttons, fields, list items, tabs, the bars' links; a checkbox
+# counts by its label) that is shown and smaller than 44 px in height.
+SMALL_TAP_TARGETS = """
+[...document.querySelectorAll('button, .button, a.item, a.stat, .nav a, .topbar a, .grid-links a, input, select,'
+                               + ' textarea, label.check')]
+  .filter(el => el.offsetParent !== null && el.type !== 'checkbox' && el.type !== 'hidden')
+  .map(el => [el.tagName + (el.id ? '#' + el.id : '') + ' ' + (el.textContent || el.name || '').trim().slice(0, 12),
+              Math.round(el.getBoundingClientRect().height)])
+  .filter(([, height]) => height < 44)
+"""
 CONSOLE_HTTP = re.compile(r"^Failed to load resource: the server responded with a status of 4\d\d")
 
 
@@ -75,6 +85,8 @@ class Phone:
             "[document.documentElement.scrollWidth, window.innerWidth]")
         assert scroll_width <= inner_width, f"{name} scrolls sideways: {scroll_width}px > {inner_width}px"
         assert "Noto Sans CJK SC" in self.tab.evaluate("getComputedStyle(document.body).fontFamily")
+        small = self.tab.evaluate(SMALL_TAP_TARGETS)
+        assert small == [], f"{name}: tap targets under 44 px: {small}"
         self.tab.evaluate("window.scrollTo(0, 0)")  # the sticky bar at the top of the picture
         self.tab.screenshot(path=str(self.artifacts_dir / f"consultant-app-{name}.png"), full_page=True)
         self.shots.append(name)
@@ -364,3 +376,26 @@ def test_inside_wechat_a_consultant_signs_in_by_wechat_links_his_phone_and_lands
 
     assert phone.problems == []
     assert phone.refused == [(401, "POST", "/m/session/token")]  # the first visit, before signing in
+
+
+@pytest.mark.parametrize("width", [360, 414])
+def test_the_pages_fit_the_narrowest_and_widest_phones(browser, live_server, day, width):
+    context = browser.new_context(viewport={"width": width, "height": 800}, is_mobile=True, has_touch=True,
+                                  locale="zh-CN", timezone_id="Asia/Shanghai", base_url=live_server.url)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        tab.goto("/m/signin")
+        tab.get_by_label("openid").fill(day["lin"].openid)
+        tab.get_by_role("button", name="以 dev 身份登录").tap()
+        tab.wait_for_url(re.compile(r"/m/$"))
+        for path in ("/m/", "/m/projects", f"/m/projects/{day['project']}", "/m/register", "/m/handoffs", "/m/links",
+                     "/m/clients", "/m/earnings", "/m/team", "/m/me", "/m/notifications", "/m/signin"):
+            tab.goto(path)
+            tab.wait_for_load_state("networkidle")
+            assert tab.evaluate("document.documentElement.scrollWidth") <= width, path
+            assert tab.evaluate(SMALL_TAP_TARGETS) == [], path
+    finally:
+        context.close()
+    assert errors == []

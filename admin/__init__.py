@@ -36,6 +36,9 @@ def init_app(app: Flask) -> PlatformApi:
     admin_api.register_blueprint(visits_api.blp, url_prefix=f"{API_PREFIX}/visits")
     admin_api.register_blueprint(deals_api.blp, url_prefix=API_PREFIX)
     admin_api.register_blueprint(staff_api.blp, url_prefix=f"{API_PREFIX}/staff")
+    from . import revisits_api, revisits_pages
+    admin_api.register_blueprint(revisits_api.blp, url_prefix=f"{API_PREFIX}/revisits")
+    app.register_blueprint(revisits_pages.bp)
     return admin_api
 
 

@@ -121,6 +121,15 @@ def load_config(env: dict | None = None) -> dict:
         "STRIPE_ADAPTER": env.get("STRIPE_ADAPTER", "local"),
         "STRIPE_API_KEY": env.get("STRIPE_API_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        # Revisits (回访): calls N days before protection ends and M days after it ended with
+        # no deal, a sample of new deals (basis points), a claim's minutes, retries of an
+        # unreachable buyer, and how far back the scheduler looks for its subjects.
+        "REVISIT_BEFORE_EXPIRY_DAYS": _int(env, "REVISIT_BEFORE_EXPIRY_DAYS", 7),
+        "REVISIT_AFTER_EXPIRY_DAYS": _int(env, "REVISIT_AFTER_EXPIRY_DAYS", 14),
+        "REVISIT_DEAL_SAMPLE_BPS": _int(env, "REVISIT_DEAL_SAMPLE_BPS", 2000),
+        "REVISIT_CLAIM_MINUTES": _int(env, "REVISIT_CLAIM_MINUTES", 30),
+        "REVISIT_MAX_UNREACHABLE": _int(env, "REVISIT_MAX_UNREACHABLE", 3),
+        "REVISIT_LOOKBACK_DAYS": _int(env, "REVISIT_LOOKBACK_DAYS", 30),
         # Session cookie of the admin pages.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -134,9 +143,17 @@ def load_config(env: dict | None = None) -> dict:
             raise ConfigError(f"{key} must be one of {', '.join(ADAPTER_KINDS)}, got {config[key]!r}")
     if config["WECHAT_OA_SCOPE"] not in ("snsapi_base", "snsapi_userinfo"):
         raise ConfigError(f"WECHAT_OA_SCOPE must be snsapi_base or snsapi_userinfo, got {config['WECHAT_OA_SCOPE']!r}")
+    _check_revisit_settings(config)
     check_config(config)
     return config
 
+
+def _check_revisit_settings(config: dict) -> None:
+    from .revisits.rules import Settings
+    try:
+        Settings.from_config(config)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 def check_config(config: dict) -> None:
     """Refuse to run production on development defaults."""

@@ -17,6 +17,7 @@ from .notifications.models import Notification  # noqa: F401
 from .projects.models import Developer, ExistingCustomer, Project, ProjectPenaltyTerms  # noqa: F401
 from .referrals.models import BuyerReferralCode, ReferralEdge  # noqa: F401
 from .registrations.models import PhoneReveal, Registration  # noqa: F401
+from .revisits.models import Revisit, RevisitCall, RevisitOptOut  # noqa: F401
 from .visits.models import Visit, VisitAttachment  # noqa: F401
 
 metadata = Base.metadata

@@ -55,5 +55,6 @@ BEAT_SCHEDULE = {
     "recognise-commissions": {"task": "deals.recognise_due", "schedule": timedelta(hours=1)},
     "redeliver-notifications": {"task": "notifications.redeliver_pending", "schedule": timedelta(minutes=10)},
     "credit-award-tenure": {"task": "credit.award_tenure", "schedule": timedelta(hours=24)},
+    "schedule-revisits": {"task": "revisits.schedule", "schedule": timedelta(hours=1)},
 }
 

@@ -19,6 +19,7 @@ from .identity import throttle
 from .identity.services import purge_expired_sms_codes
 from .notifications import tasks as _notification_tasks  # noqa: F401
 from .registrations import tasks as _registration_tasks  # noqa: F401
+from .revisits import tasks as _revisit_tasks  # noqa: F401
 
 
 @shared_task(name="identity.purge_stale_login_throttles", acks_late=True, reject_on_worker_lost=True)

@@ -250,10 +250,25 @@ class Scene:
         """A staff member other than the callers (an admin may not change himself)."""
         return self.world.staff("operations")[0]
 
+    @cached_property
+    def revisit_id(self) -> int:
+        """A revisit call about A's deal (the scheduler sampled it), due now."""
+        from estate_platform.db import db
+        from estate_platform.revisits import rules, services as revisits
+        from estate_platform.revisits.models import Revisit
+        deal_id = self.deal_id
+        with self.app.app_context():
+            revisits.schedule(db.session, now=now(), settings=rules.Settings(deal_sample_bps=10_000), sample_key=b"scene")
+            revisit = db.session.scalar(select(Revisit).where(Revisit.kind == "deal_sample", Revisit.subject_id == deal_id))
+            revisit.due_at = now() - timedelta(hours=1)
+            db.session.commit()
+            return revisit.id
+
     # --- path parameters ---------------------------------------------------------------------------------
 
     OBJECTS = ("registration_id", "visit_id", "attachment_id", "link_id", "client_id", "notification_id",
                "handoff_id", "deal_id", "customer_id", "project_id", "developer_id", "staff_id")
+    OBJECTS += ("revisit_id",)  # revisits (回访)
 
     def value(self, name: str, prefix: str):
         """The real object a path parameter called ``name`` names in this scene."""

@@ -95,6 +95,22 @@ class Caller:
         return self.world.deal(project, phone)["id"]
 
     @cached_property
+    def revisit_id(self) -> int:
+        """A revisit call about the deal (the scheduler sampled it)."""
+        from sqlalchemy import select
+
+        from estate_platform.db import db
+        from estate_platform.revisits import rules, services as revisits
+        from estate_platform.revisits.models import Revisit
+        deal_id = self.deal_id
+        with self.world.app.app_context():
+            revisits.schedule(db.session, now=now(), settings=rules.Settings(deal_sample_bps=10_000), sample_key=b"bad")
+            revisit_id = db.session.scalar(select(Revisit.id).where(Revisit.kind == "deal_sample",
+                                                                    Revisit.subject_id == deal_id))
+            db.session.commit()
+            return revisit_id
+
+    @cached_property
     def staff_id(self) -> int:
         """A staff member other than the calling admin (who may not change himself)."""
         return self.world.staff("finance")[0]
@@ -129,6 +145,8 @@ class Caller:
             return self.handoff_id
         if name in ("project_id", "developer_id", "deal_id", "staff_id"):
             return getattr(self, name)
+        if name == "revisit_id":
+            return self.revisit_id
         raise AssertionError(f"{op}: no real object known for path parameter {name!r}: "
                              f"add one to Caller.path_value in {__file__}")
 

@@ -5,6 +5,8 @@ the project's disclosure rule allows (never more).
 """
 from __future__ import annotations
 
+from datetime import date
+
 from flask import g
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
@@ -33,8 +35,14 @@ class InvalidInputSchema(InputSchema):
                            metadata={"multiline": True, "description": "判为无效的原因（必填）"})
 
 
+# A day the platform can have visits on; 0001-01-01 would start before year 1 in UTC.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
 class VisitListArgs(QuerySchema):
-    date = fields.Date(metadata={"description": "到访日期（北京时间，YYYY-MM-DD），默认今天"})
+    date = fields.Date(validate=validate.Range(min=FIRST_DAY, max=LAST_DAY,
+                                               error=f"日期须在 {FIRST_DAY} 至 {LAST_DAY} 之间"),
+                       metadata={"description": f"到访日期（北京时间，YYYY-MM-DD，{FIRST_DAY} 至 {LAST_DAY}），默认今天"})
     status = fields.String(validate=validate.OneOf(VISIT_STATUSES))
 
 

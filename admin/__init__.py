@@ -39,6 +39,9 @@ def init_app(app: Flask) -> PlatformApi:
     from . import revisits_api, revisits_pages
     admin_api.register_blueprint(revisits_api.blp, url_prefix=f"{API_PREFIX}/revisits")
     app.register_blueprint(revisits_pages.bp)
+    from . import reconciliations_api, reconciliations_pages
+    admin_api.register_blueprint(reconciliations_api.blp, url_prefix=API_PREFIX)
+    app.register_blueprint(reconciliations_pages.bp)
     return admin_api
 
 

@@ -15,6 +15,7 @@ from .invites.models import Attribution, InviteLink, LinkOpen  # noqa: F401
 from .ledger.models import Account, LedgerTransaction, Posting  # noqa: F401
 from .notifications.models import Notification  # noqa: F401
 from .projects.models import Developer, ExistingCustomer, Project, ProjectPenaltyTerms  # noqa: F401
+from .reconciliation.models import DeveloperColumnMapping, SalesListRow, SalesListUpload  # noqa: F401
 from .referrals.models import BuyerReferralCode, ReferralEdge  # noqa: F401
 from .registrations.models import PhoneReveal, Registration  # noqa: F401
 from .revisits.models import Revisit, RevisitCall, RevisitOptOut  # noqa: F401

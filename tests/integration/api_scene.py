@@ -264,11 +264,26 @@ class Scene:
             db.session.commit()
             return revisit.id
 
+    @cached_property
+    def upload_id(self) -> int:
+        """A sales list of the project (销售台账对账), reconciled: X bought directly."""
+        from io import BytesIO
+        lines = ["客户姓名,联系电话,房号,成交总价（元）,签约日期,成交渠道",
+                 f"周先生,{self.buyer_phone},1-1-901,3000000,{now().date().isoformat()},自然到访"]
+        response = self.client.post("/admin/api/v1/reconciliations", headers=self.role("operations").headers,
+                                    content_type="multipart/form-data", data={
+                                        "project_id": str(self.project_id), "period_from": "2026-01-01",
+                                        "period_to": now().date().isoformat(),
+                                        "file": (BytesIO("\n".join(lines).encode()), "台账.csv")})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
     # --- path parameters ---------------------------------------------------------------------------------
 
     OBJECTS = ("registration_id", "visit_id", "attachment_id", "link_id", "client_id", "notification_id",
                "handoff_id", "deal_id", "customer_id", "project_id", "developer_id", "staff_id")
     OBJECTS += ("revisit_id",)  # revisits (回访)
+    OBJECTS += ("upload_id",)  # sales-list reconciliation (销售对账)
 
     def value(self, name: str, prefix: str):
         """The real object a path parameter called ``name`` names in this scene."""

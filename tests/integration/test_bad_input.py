@@ -111,6 +111,28 @@ class Caller:
             return revisit_id
 
     @cached_property
+    def upload_id(self) -> int:
+        """A reconciled sales list (销售台账) of a project."""
+        from io import BytesIO
+        content = f"客户姓名,联系电话,成交总价（元）,签约日期\n周先生,13912345678,3000000,{now().date().isoformat()}\n"
+        response = self.world.client.post("/admin/api/v1/reconciliations", headers=self.world.staff_auth("admin"),
+                                          content_type="multipart/form-data", data={
+                                              "project_id": str(self.project_id), "period_from": "2026-01-01",
+                                              "period_to": now().date().isoformat(),
+                                              "file": (BytesIO(content.encode()), "台账.csv")})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
+    @cached_property
+    def dispute_id(self) -> int:
+        """The consultant's complaint that the developer sold his registered buyer directly (跑单)."""
+        response = self.world.client.post("/api/mp/v1/disputes", headers=self.consultant.auth, json={
+            "registration_id": self.registration_id, "against": "developer", "subject": "开发商跑单",
+            "summary": "客户已在案场直接认购"})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
+    @cached_property
     def staff_id(self) -> int:
         """A staff member other than the calling admin (who may not change himself)."""
         return self.world.staff("finance")[0]
@@ -147,6 +169,8 @@ class Caller:
             return getattr(self, name)
         if name == "revisit_id":
             return self.revisit_id
+        if name == "upload_id":
+            return self.upload_id
         raise AssertionError(f"{op}: no real object known for path parameter {name!r}: "
                              f"add one to Caller.path_value in {__file__}")
 

@@ -9,6 +9,7 @@ the test, so "the next Shanghai day" and "30 minutes later" are exact.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -26,6 +27,7 @@ from estate_platform.revisits import services as revisits
 from estate_platform.revisits.models import Revisit, RevisitCall, RevisitOptOut
 from estate_platform.tasking import BEAT_SCHEDULE
 from tests.conftest import now
+from tests.parallel import parallel
 
 from .api_scene import csrf_from
 from .dispute_scene import run, staff_member
@@ -595,3 +597,40 @@ def test_operations_work_the_queue_in_the_admin_pages(app, client, world, market
 def test_finance_cannot_open_the_queue_pages(client, world):
     page_login(client, world, "finance")
     assert client.get("/admin/revisits/").status_code == 403
+
+
+# --- concurrency on PostgreSQL -----------------------------------------------------------------------
+
+@pytest.mark.postgres
+def test_of_two_callers_claiming_at_the_same_instant_exactly_one_gets_the_call(app, market, ops, clock):
+    (_, first), (_, second) = ops
+    revisit = make_task(app, market, "before_expiry")
+    clock.at(revisit.due_at + timedelta(hours=1))
+    for _ in range(5):
+        results = parallel(app, [lambda c: claim(c, revisit.id, first), lambda c: claim(c, revisit.id, second)])
+        assert results == Counter({(200, None): 1, (409, "revisit_claimed"): 1}), results
+        holder = task(app, "before_expiry", market.wang_registration).claimed_by_id
+        headers = first if holder == ops[0][0] else second
+        assert app.test_client().post(f"{API}/{revisit.id}/release", headers=headers).status_code == 200
+
+
+@pytest.mark.postgres
+def test_a_double_submitted_outcome_is_recorded_once(app, market, ops, clock):
+    (_, headers), _ = ops
+    revisit = make_task(app, market, "before_expiry")
+    clock.at(revisit.due_at + timedelta(hours=1))
+    assert claim(app.test_client(), revisit.id, headers).status_code == 200
+    results = parallel(app, [lambda c: answer(c, revisit.id, headers, "bought_direct")] * 2)
+    assert results == Counter({(200, None): 1, (409, "revisit_closed"): 1}), results
+    assert count(app, RevisitCall) == 1 and count(app, Dispute) == 1
+
+
+@pytest.mark.postgres
+def test_two_scheduler_runs_at_once_create_each_call_once(app, market, ops, clock):
+    (_, headers), (_, other) = ops
+    app.config["REVISIT_DEAL_SAMPLE_BPS"] = 10_000
+    clock.at(market.t0 + timedelta(hours=3))
+    results = parallel(app, [lambda c: c.post(f"{API}/schedule", headers=headers),
+                             lambda c: c.post(f"{API}/schedule", headers=other)])
+    assert results == Counter({(200, None): 2}), results
+    assert count(app, Revisit) == 2

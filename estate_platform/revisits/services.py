@@ -487,3 +487,21 @@ def record_outcome(session: Session, staff: StaffUser, revisit_id: int, answer: 
     if outcome == "do_not_contact":
         _opt_out(session, revisit, staff, now)
     return revisit
+
+
+# --- the dispute's evidence pack ---------------------------------------------------------------------
+
+def pack_rows(session: Session, dispute) -> list[dict]:
+    """The revisits of the dispute's buyer at its project, as plain values for the evidence
+    pack's 回访结果 section (``disputes.evidence_pack.register_section("revisits", …)``)."""
+    rows = []
+    for revisit in session.scalars(select(Revisit).where(Revisit.project_id == dispute.project_id,
+                                                         Revisit.buyer_id == dispute.buyer_id).order_by(Revisit.id)):
+        calls = calls_of(session, revisit.id)
+        rows.append({"revisit_id": revisit.id, "kind": rules.KIND_LABELS[revisit.kind],
+                     "status": rules.STATUS_LABELS[revisit.status],
+                     "outcome": rules.OUTCOME_LABELS[revisit.outcome] if revisit.outcome else "",
+                     "agency": revisit.agency or "", "bought_on": revisit.bought_on.isoformat() if revisit.bought_on else "",
+                     "calls": len(calls), "last_call_at": calls[-1].created_at.isoformat() if calls else "",
+                     "dispute_id": revisit.dispute_id})
+    return rows

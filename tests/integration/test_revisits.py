@@ -398,6 +398,9 @@ def test_an_answer_that_contradicts_the_records_opens_exactly_one_dispute(app, c
         chain = evidence.chain(db.session, chain_type, revisit.subject_id)
         [event] = [json.loads(r.payload) for r in chain if r.event == "revisit_outcome"]
     assert (event["outcome"], event["dispute_id"]) == (outcome, dispute.id)
+    [row] = [r for r in run(app, lambda s: revisits.pack_rows(s, s.get(Dispute, dispute.id))) if r["dispute_id"]]
+    assert (row["revisit_id"], row["kind"], row["outcome"], row["calls"]) == \
+        (revisit.id, rules.KIND_LABELS[kind], rules.OUTCOME_LABELS[outcome], 1)
 
 
 AGREEING = [

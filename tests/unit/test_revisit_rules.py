@@ -149,3 +149,12 @@ def test_settings_refuse_a_sample_rate_beyond_everything_and_read_the_configurat
     settings = rules.Settings.from_config({"REVISIT_BEFORE_EXPIRY_DAYS": 5, "REVISIT_DEAL_SAMPLE_BPS": 10_000})
     assert (settings.before_expiry_days, settings.after_expiry_days, settings.deal_sample_bps,
             settings.claim_minutes, settings.max_unreachable) == (5, 14, 10_000, 30, 3)
+
+
+def test_the_app_refuses_to_start_with_a_sample_rate_beyond_everything():
+    from estate_platform.config import ConfigError, load_config
+    assert load_config({})["REVISIT_DEAL_SAMPLE_BPS"] == 2000
+    with pytest.raises(ConfigError, match="deal_sample_bps"):
+        load_config({"REVISIT_DEAL_SAMPLE_BPS": "20000"})
+    with pytest.raises(ConfigError, match="REVISIT_CLAIM_MINUTES must be an integer"):
+        load_config({"REVISIT_CLAIM_MINUTES": "half an hour"})

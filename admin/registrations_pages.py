@@ -16,7 +16,7 @@ bp = Blueprint("admin_registrations", __name__, url_prefix="/admin/registrations
 ROLES = ("admin", "operations")
 STATUS_LABELS = {"reported": "已报备", "visited": "已到访", "expired": "已过期", "lost": "已失效", "cancelled": "已取消"}
 EVENT_LABELS = {"registered": "报备", "visit_confirmed": "到访确认", "expired": "保护到期", "lost": "他人带看确认，失效",
-                "cancelled": "取消"}
+                "cancelled": "取消", "revisit_outcome": "回访结果"}
 
 
 @bp.app_context_processor

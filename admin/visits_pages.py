@@ -21,6 +21,7 @@ from estate_platform.visits import attachments
 from estate_platform.visits import services as visits
 
 from .pages import staff_page
+from .visits_api import FIRST_DAY, LAST_DAY
 
 bp = Blueprint("admin_visits", __name__, url_prefix="/admin/visits", template_folder="templates")
 
@@ -46,9 +47,12 @@ def _day_arg() -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         abort(400)
+    if not FIRST_DAY <= day <= LAST_DAY:  # the first days of year 1 begin before year 1 in UTC
+        abort(400)
+    return day
 
 
 def _index(error: str | None = None, code: str = ""):

@@ -75,8 +75,38 @@ class PlatformApi(flask_smorest.Api):
             "bearerAuth", {"type": "http", "scheme": "bearer", "description": "登录接口返回的 token"})
 
 
+# What the request guard (web_common.inputs.check_request) and the URL converters can answer
+# before any handler runs, whatever the operation: documented on every operation that does
+# not document the status itself, so that every status a client can get is in the document.
+GUARD_REFUSALS = {
+    400: "`malformed_json`: 请求体不是有效的 JSON",
+    404: "`not_found`: 路径中的 id 不是有效的编号，或对应的资源不存在",
+    422: "`validation_error`: 路径、查询参数或请求体包含控制字符，details.fields 指出位置",
+}
+
+
 class PlatformBlueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = PlatformParser()
+
+    def add_url_rule(self, rule, endpoint=None, view_func=None, provide_automatic_options=None, **kwargs):
+        self._rule_being_added = rule
+        return super().add_url_rule(rule, endpoint, view_func, provide_automatic_options, **kwargs)
+
+    def _store_endpoint_docs(self, endpoint, obj, parameters, tags, **options):
+        """Add the guard's refusals to each operation's documented responses: 404 only where
+        the path has a parameter (a malformed or out-of-range id matches no route)."""
+        super()._store_endpoint_docs(endpoint, obj, parameters, tags, **options)
+        takes_path_parameters = "<" in getattr(self, "_rule_being_added", "")
+        for method, doc in self._docs[endpoint].items():
+            if method == "parameters":
+                continue
+            responses = doc.setdefault("response", {}).setdefault("responses", {})
+            documented = {str(status) for status in responses}
+            for status, description in GUARD_REFUSALS.items():
+                if str(status) in documented or (status == 404 and not takes_path_parameters):
+                    continue
+                responses[status] = [{"schema": self._make_doc_response_schema(ErrorSchema()),
+                                      "description": description, "content_type": None}]
 
     def arguments(self, schema, *, location="json", **kwargs):
         """Every JSON body can also be refused as malformed (400 malformed_json): document it."""

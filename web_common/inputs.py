@@ -37,6 +37,7 @@ INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 MAX_JSON_DEPTH = 32
 CONTROL_MESSAGE = "不能包含控制字符"
 NEWLINE_MESSAGE = "不能包含换行符或制表符"
+UNNAMED_MESSAGE = "表单中有没有名称的字段"
 
 # C0 and C1 controls except tab, newline and carriage return, and lone surrogates.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -215,7 +216,10 @@ def control_character_fields(value: Any, path: str = "") -> dict[str, list[str]]
 def _text_fields(location: str, items) -> dict[str, list[str]]:
     bad = {}
     for key, value in items:
-        if has_control_characters(key) or (isinstance(value, str) and has_control_characters(value)):
+        if not isinstance(key, str):
+            # A multipart part whose Content-Disposition has no (readable) name: werkzeug keys it None.
+            bad[location] = [UNNAMED_MESSAGE]
+        elif has_control_characters(key) or (isinstance(value, str) and has_control_characters(value)):
             bad[escape_controls(key) if location != "_path" else location] = [CONTROL_MESSAGE]
     return bad
 

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
+from schemathesis.openapi.checks import UndefinedStatusCode
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_headers_conformance,
                                                response_schema_conformance, status_code_conformance)
 
@@ -113,9 +114,20 @@ def use_real_values(case, ids: dict[str, dict[str, object]], draw, phones) -> No
                     container[name] = next(phones)
 
 
-# All of schemathesis' response checks.
+def status_documented_explicitly(ctx, response, case) -> None:
+    """Stricter than ``status_code_conformance``, which accepts any status when the operation
+    has a ``default`` response (flask-smorest documents one everywhere): the status itself is listed."""
+    documented = set(case.operation.responses.status_codes) - {"default"}
+    if str(response.status_code) not in documented:
+        raise UndefinedStatusCode(operation=case.operation.label, status_code=response.status_code,
+                                  defined_status_codes=sorted(documented),
+                                  allowed_status_codes=sorted(int(s) for s in documented if s.isdigit()),
+                                  message=f"Received: {response.status_code}\nDocumented: {', '.join(sorted(documented))}")
+
+
+# All of schemathesis' response checks, and the stricter status check above.
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance]
+          response_headers_conformance, status_documented_explicitly]
 
 
 def summary(exc: BaseException) -> tuple[str, str]:

@@ -645,3 +645,11 @@ def test_two_site_staff_confirming_competing_visits_at_once_bind_the_buyer_once(
             assert len(confirmed) == 1
             for r in rows:
                 assert evidence.verify(evidence.chain(db.session, "registration", r.id)) == (True, None)
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1999-12-31"])
+def test_the_site_staff_page_refuses_a_day_outside_the_calendar_it_serves(world, client, day):
+    """0001-01-01 at midnight in Shanghai is still year 0 in UTC: the page used to answer 500."""
+    page_login(client, scene(world).site)
+    response = client.get(f"/admin/visits/?date={day}")
+    assert response.status_code == 400 and response.mimetype == "text/html"

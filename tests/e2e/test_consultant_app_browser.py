@@ -95,6 +95,15 @@ class Phone:
         self.context.close()
 
 
+@pytest.fixture(autouse=True)
+def patient_expectations():
+    """A page fills itself from several API calls: on a busy 2-core machine give each
+    expectation the context's 10 s, not Playwright's 5 s default."""
+    expect.set_options(timeout=10_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 @pytest.fixture
 def phones(browser, live_server, artifacts_dir):
     opened: list[Phone] = []

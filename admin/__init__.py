@@ -15,10 +15,11 @@ def init_app(app: Flask) -> PlatformApi:
     app.register_blueprint(projects_pages.bp)
     app.register_blueprint(visits_pages.bp)
     app.register_blueprint(registrations_pages.bp)
-    from . import deals_pages, finance_pages, staff_api, staff_pages
+    from . import deals_pages, disputes_pages, finance_pages, staff_api, staff_pages
     app.register_blueprint(deals_pages.bp)
     app.register_blueprint(finance_pages.bp)
     app.register_blueprint(staff_pages.bp)
+    app.register_blueprint(disputes_pages.bp)
     app.before_request(pages.check_csrf)
     app.config.update({
         "ADMIN_API_TITLE": "平台管理后台 API",
@@ -36,6 +37,8 @@ def init_app(app: Flask) -> PlatformApi:
     admin_api.register_blueprint(visits_api.blp, url_prefix=f"{API_PREFIX}/visits")
     admin_api.register_blueprint(deals_api.blp, url_prefix=API_PREFIX)
     admin_api.register_blueprint(staff_api.blp, url_prefix=f"{API_PREFIX}/staff")
+    from . import disputes_api
+    admin_api.register_blueprint(disputes_api.blp, url_prefix=API_PREFIX)
     from . import revisits_api, revisits_pages
     admin_api.register_blueprint(revisits_api.blp, url_prefix=f"{API_PREFIX}/revisits")
     app.register_blueprint(revisits_pages.bp)

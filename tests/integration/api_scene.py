@@ -228,6 +228,15 @@ class Scene:
         return response.get_json()["id"]
 
     @cached_property
+    def dispute_id(self) -> int:
+        """A's complaint that developer DA sold buyer X without the platform (跑单): A is its claimant."""
+        response = self.client.post(f"{oa.MP}/disputes", headers=self.owner.auth, json={
+            "registration_id": self.registration_id, "against": "developer", "subject": "开发商跑单",
+            "summary": "客户已在案场直接认购"})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
+    @cached_property
     def deal_id(self) -> int:
         """A deal of another buyer A registered in DA's project, recorded by DA's site staff."""
         phone = self.world.register(self.owner, self.project_id)["buyer_phone"]
@@ -281,7 +290,7 @@ class Scene:
     # --- path parameters ---------------------------------------------------------------------------------
 
     OBJECTS = ("registration_id", "visit_id", "attachment_id", "link_id", "client_id", "notification_id",
-               "handoff_id", "deal_id", "customer_id", "project_id", "developer_id", "staff_id")
+               "handoff_id", "deal_id", "customer_id", "project_id", "developer_id", "staff_id", "dispute_id")
     OBJECTS += ("revisit_id",)  # revisits (回访)
     OBJECTS += ("upload_id",)  # sales-list reconciliation (销售对账)
 

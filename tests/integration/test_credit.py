@@ -133,3 +133,18 @@ def test_the_cap_costs_the_common_path_no_statement_and_a_low_score_one_count(ap
     set_score(app, consultant.id, 30)
     low = count_statements(app, lambda: world.register(consultant, project))
     assert low == normal + 1
+# --- the consultant reads his score -------------------------------------------------------------
+
+def test_a_consultant_reads_his_score_and_its_history(app, world, client):
+    consultant = world.operating_consultant()
+    run(app, lambda s: credit.risk_flagged(s, consultant.id, 3, "短时成交", now=now()))
+    run(app, lambda s: credit.revisit_confirmed(s, consultant.id, 4, now=now()))
+    body = client.get(f"{MP}/credit", headers=consultant.auth).get_json()
+    assert body["score"] == 76 and body["threshold"] == 60 and body["low"] is False
+    assert [(e["delta"], e["reason_code"], e["score_after"]) for e in body["events"]] == [
+        (1, "revisit_confirmed", 76), (-5, "risk_flag", 75)]
+    assert body["events"][1]["reason_label"] == "风控预警"
+    other = world.operating_consultant()
+    assert client.get(f"{MP}/credit", headers=other.auth).get_json()["events"] == []
+
+

@@ -20,6 +20,8 @@ def init_app(app: Flask) -> PlatformApi:
     app.register_blueprint(finance_pages.bp)
     app.register_blueprint(staff_pages.bp)
     app.register_blueprint(disputes_pages.bp)
+    from . import risk_pages
+    app.register_blueprint(risk_pages.bp)
     app.before_request(pages.check_csrf)
     app.config.update({
         "ADMIN_API_TITLE": "平台管理后台 API",
@@ -45,6 +47,8 @@ def init_app(app: Flask) -> PlatformApi:
     from . import reconciliations_api, reconciliations_pages
     admin_api.register_blueprint(reconciliations_api.blp, url_prefix=API_PREFIX)
     app.register_blueprint(reconciliations_pages.bp)
+    from . import risk_api
+    admin_api.register_blueprint(risk_api.blp, url_prefix=API_PREFIX)
     return admin_api
 
 

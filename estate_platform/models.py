@@ -18,6 +18,7 @@ from .projects.models import Developer, ExistingCustomer, Project, ProjectPenalt
 from .reconciliation.models import DeveloperColumnMapping, SalesListRow, SalesListUpload  # noqa: F401
 from .referrals.models import BuyerReferralCode, ReferralEdge  # noqa: F401
 from .registrations.models import PhoneReveal, Registration  # noqa: F401
+from .risk.models import RegistrationAttempt, RiskFlag  # noqa: F401
 from .revisits.models import Revisit, RevisitCall, RevisitOptOut  # noqa: F401
 from .visits.models import Visit, VisitAttachment  # noqa: F401
 

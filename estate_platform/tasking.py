@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from celery import Celery, Task
+from celery.schedules import crontab
 
 from .logs import request_id_var
 
@@ -55,6 +56,7 @@ BEAT_SCHEDULE = {
     "recognise-commissions": {"task": "deals.recognise_due", "schedule": timedelta(hours=1)},
     "redeliver-notifications": {"task": "notifications.redeliver_pending", "schedule": timedelta(minutes=10)},
     "credit-award-tenure": {"task": "credit.award_tenure", "schedule": timedelta(hours=24)},
+    "risk-nightly": {"task": "risk.run_nightly", "schedule": crontab(hour=2, minute=30)},  # Shanghai time
     "schedule-revisits": {"task": "revisits.schedule", "schedule": timedelta(hours=1)},
 }
 

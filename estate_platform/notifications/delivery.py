@@ -61,6 +61,9 @@ def deliver(session: Session, notification_id: int, sender: NotificationSender, 
         return GAVE_UP
     openid = session.scalar(select(WechatUser.openid).join(Consultant, Consultant.wechat_user_id == WechatUser.id)
                             .where(Consultant.id == notification.consultant_id))
+    if openid is None:  # he has used only the web pages (/m/): no mini-program to message; the inbox has it
+        notification.delivery_error = "no_mini_program_openid"
+        return GAVE_UP
     payload = json.loads(notification.payload or "{}")
     try:
         outcome = sender.send(openid, notification.kind, notification.title, notification.body,

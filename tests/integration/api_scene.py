@@ -287,12 +287,30 @@ class Scene:
         assert response.status_code == 201, response.get_json()
         return response.get_json()["id"]
 
+    @cached_property
+    def risk_flag_id(self) -> int:
+        """A 防截客 flag about A's registration of X, as the nightly risk job raises it."""
+        from estate_platform.db import db
+        from estate_platform.registrations.models import Registration
+        from estate_platform.risk.models import RiskFlag
+        with self.app.app_context():
+            registration = db.session.get(Registration, self.registration_id)
+            flag = RiskFlag(kind="anti_interception", subject_key=f"scene:{registration.id}",
+                            project_id=registration.project_id, consultant_id=registration.consultant_id,
+                            buyer_id=registration.buyer_id, registration_id=registration.id, score=90,
+                            reason_zh="登记后 2 分钟即确认到访（阈值 10 分钟）", evidence={"registration_id": registration.id},
+                            occurred_at=now(), status="open", created_at=now(), updated_at=now())
+            db.session.add(flag)
+            db.session.commit()
+            return flag.id
+
     # --- path parameters ---------------------------------------------------------------------------------
 
     OBJECTS = ("registration_id", "visit_id", "attachment_id", "link_id", "client_id", "notification_id",
                "handoff_id", "deal_id", "customer_id", "project_id", "developer_id", "staff_id", "dispute_id")
     OBJECTS += ("revisit_id",)  # revisits (回访)
     OBJECTS += ("upload_id",)  # sales-list reconciliation (销售对账)
+    OBJECTS += ("risk_flag_id",)  # risk flags (风控预警)
 
     def value(self, name: str, prefix: str):
         """The real object a path parameter called ``name`` names in this scene."""

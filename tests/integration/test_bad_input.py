@@ -133,6 +133,23 @@ class Caller:
         return response.get_json()["id"]
 
     @cached_property
+    def risk_flag_id(self) -> int:
+        """An open risk flag about one of the consultant's registrations (as the nightly job raises it)."""
+        from estate_platform.db import db
+        from estate_platform.registrations.models import Registration
+        from estate_platform.risk.models import RiskFlag
+        with self.world.app.app_context():
+            registration = db.session.get(Registration, self.registration_id)
+            flag = RiskFlag(kind="anti_interception", subject_key=f"bad-input:{registration.id}",
+                            project_id=registration.project_id, consultant_id=registration.consultant_id,
+                            buyer_id=registration.buyer_id, registration_id=registration.id, score=90,
+                            reason_zh="登记后 2 分钟即确认到访（阈值 10 分钟）", evidence={}, occurred_at=now(),
+                            status="open", created_at=now(), updated_at=now())
+            db.session.add(flag)
+            db.session.commit()
+            return flag.id
+
+    @cached_property
     def staff_id(self) -> int:
         """A staff member other than the calling admin (who may not change himself)."""
         return self.world.staff("finance")[0]
@@ -165,7 +182,7 @@ class Caller:
             return self.client_card_id
         if name == "handoff_id":
             return self.handoff_id
-        if name in ("project_id", "developer_id", "deal_id", "staff_id"):
+        if name in ("project_id", "developer_id", "deal_id", "staff_id", "risk_flag_id"):
             return getattr(self, name)
         if name == "revisit_id":
             return self.revisit_id

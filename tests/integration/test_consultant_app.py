@@ -16,7 +16,7 @@ import pytest
 import responses
 from sqlalchemy import func, select
 
-from estate_platform.db import db, utcnow
+from estate_platform.db import commit, db, utcnow
 from estate_platform.identity.models import WechatUser
 from tests.conftest import make_app
 
@@ -523,3 +523,24 @@ def test_the_demo_fills_every_page_of_the_demo_consultants_day(app, client):
 def hours_left(iso: str) -> float:
     from datetime import datetime
     return (datetime.fromisoformat(iso) - utcnow()).total_seconds() / 3600
+
+
+def test_a_consultant_known_only_through_the_web_pages_keeps_his_inbox_but_gets_no_mini_program_message(app, client,
+                                                                                                          world):
+    from estate_platform.notifications.models import Notification
+    from estate_platform.notifications.services import notify
+    start = client.get("/m/session/wechat/start")
+    client.get(start.headers["Location"].replace("http://localhost", ""))  # the local web authorisation
+    token = client.post("/m/session/token", headers=FETCH).get_json()["token"]
+    consultant_id = apply(client, token, world.next_phone())
+    outbox = app.extensions["adapters"].notify.outbox
+    outbox.clear()
+
+    with app.app_context():
+        notify(db.session, consultant_id, "registration_accepted", "周先生已报备", now=utcnow())
+        commit(db.session)  # delivery runs (eagerly in tests) once the unit of work committed
+        row = db.session.scalar(select(Notification).where(Notification.consultant_id == consultant_id))
+        assert (row.delivered_at, row.delivery_error) == (None, "no_mini_program_openid")
+    assert outbox == []
+    inbox = client.get("/api/mp/v1/notifications", headers=bearer(token)).get_json()
+    assert [n["body"] for n in inbox["items"]] == ["周先生已报备"]

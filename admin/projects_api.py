@@ -14,7 +14,7 @@ from estate_platform.db import db, utcnow
 from estate_platform.errors import ValidationFailed
 from estate_platform.phones import PHONE_INPUT_MAX_LENGTH, national
 from estate_platform.projects import services as projects
-from estate_platform.projects.models import PHONE_DISCLOSURES, PROJECT_STATUSES, PROTECTION_MODES
+from estate_platform.projects.models import PHONE_DISCLOSURES, PROJECT_STATUSES, PROTECTION_MODES, RISK_THRESHOLD_RANGES
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
 
 from .callers import api_roles
@@ -70,6 +70,12 @@ def _hours(required_min: int, description: str):
                           metadata={"description": description})
 
 
+def _threshold(name: str, default_text: str):
+    low, high = RISK_THRESHOLD_RANGES[name]
+    return fields.Integer(strict=True, validate=validate.Range(min=low, max=high),
+                          metadata={"description": projects.RISK_THRESHOLD_LABELS[name] + default_text})
+
+
 class AdminProjectPatchSchema(InputSchema):
     """Types and bounds only; the service checks the whole project and reports every bad field at once."""
     developer_id = fields.Integer(strict=True, validate=validate.Range(min=1))
@@ -103,6 +109,17 @@ class AdminProjectPatchSchema(InputSchema):
     daily_consultant_registration_cap_low_credit = fields.Integer(
         strict=True, validate=validate.Range(min=0, max=projects.MAX_DAILY_LIMIT),
         metadata={"description": "信用分低于阈值（60）的顾问每天在本楼盘最多报备的客户数（默认 5）"})
+    # Risk thresholds (风控阈值) of the nightly jobs; defaults in parentheses.
+    risk_visit_within_minutes = _threshold("risk_visit_within_minutes", "（默认 10）")
+    risk_deal_within_hours = _threshold("risk_deal_within_hours", "（默认 24）")
+    risk_collision_consultants = _threshold("risk_collision_consultants", "（默认 3）")
+    risk_collision_days = _threshold("risk_collision_days", "（默认 7）")
+    risk_velocity_count = _threshold("risk_velocity_count", "（默认 20）")
+    risk_velocity_minutes = _threshold("risk_velocity_minutes", "（默认 60）")
+    risk_fishing_refusals = _threshold("risk_fishing_refusals", "（默认 3）")
+    risk_fishing_days = _threshold("risk_fishing_days", "（默认 7）")
+    risk_price_drop_bps = _threshold("risk_price_drop_bps", "（默认 500，即 5%）")
+    risk_rerecord_days = _threshold("risk_rerecord_days", "（默认 7）")
 
 
 class AdminProjectInputSchema(AdminProjectPatchSchema):
@@ -130,6 +147,17 @@ class ProjectRulesSchema(Schema):
     reregister_cooldown_hours = fields.Integer()
     remind_before_hours = fields.Integer()
     daily_consultant_registration_cap_low_credit = fields.Integer()
+    # The nightly risk jobs' thresholds (风控阈值).
+    risk_visit_within_minutes = fields.Integer()
+    risk_deal_within_hours = fields.Integer()
+    risk_collision_consultants = fields.Integer()
+    risk_collision_days = fields.Integer()
+    risk_velocity_count = fields.Integer()
+    risk_velocity_minutes = fields.Integer()
+    risk_fishing_refusals = fields.Integer()
+    risk_fishing_days = fields.Integer()
+    risk_price_drop_bps = fields.Integer()
+    risk_rerecord_days = fields.Integer()
 
 
 class AdminProjectSchema(Schema):

@@ -1,7 +1,7 @@
 """Client registration (报备): the consultant's daily tool."""
 from __future__ import annotations
 
-from flask import g
+from flask import current_app, g
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
@@ -88,7 +88,8 @@ class Registrations(MethodView):
     @blp.response(201, RegistrationSchema)
     def post(self, body):
         """报备客户。同一楼盘同一客户以最先有效报备为准；重复报备返回 409 already_registered 及保护截止时间。"""
-        return registrations.register(db.session, g.consultant, registrations.NewRegistration(**body), now=utcnow())
+        return registrations.register(db.session, g.consultant, registrations.NewRegistration(**body), now=utcnow(),
+                                      phone_key=current_app.config["SECRET_KEY"])
 
     @blp.authenticated(callers.consultant, NotYetApplied)
     @blp.arguments(RegistrationListArgs, location="query")

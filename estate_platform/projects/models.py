@@ -10,6 +10,24 @@ from ..db import UtcDateTime, db, utcnow
 PROJECT_STATUSES = ("on_sale", "paused", "sold_out", "ended")
 PROTECTION_MODES = ("report_visit_deal", "report_deal", "visit_deal")
 PHONE_DISCLOSURES = ("full", "first3_last4", "first4_last3")
+# The nightly risk jobs' thresholds (风控阈值, risk.rules): column → (lowest, highest) allowed.
+RISK_THRESHOLD_RANGES = {
+    "risk_visit_within_minutes": (1, 24 * 60),
+    "risk_deal_within_hours": (1, 30 * 24),
+    "risk_collision_consultants": (2, 100),
+    "risk_collision_days": (1, 90),
+    "risk_velocity_count": (2, 10_000),
+    "risk_velocity_minutes": (1, 24 * 60),
+    "risk_fishing_refusals": (1, 1000),
+    "risk_fishing_days": (1, 90),
+    "risk_price_drop_bps": (1, 10_000),
+    "risk_rerecord_days": (1, 90),
+}
+RISK_THRESHOLD_DEFAULTS = {
+    "risk_visit_within_minutes": 10, "risk_deal_within_hours": 24, "risk_collision_consultants": 3,
+    "risk_collision_days": 7, "risk_velocity_count": 20, "risk_velocity_minutes": 60, "risk_fishing_refusals": 3,
+    "risk_fishing_days": 7, "risk_price_drop_bps": 500, "risk_rerecord_days": 7,
+}
 
 
 class Developer(db.Model):
@@ -42,6 +60,8 @@ class Project(db.Model):
         CheckConstraint("cooperation_end IS NULL OR cooperation_start IS NULL OR cooperation_end >= cooperation_start",
                         name="cooperation_range"),
         CheckConstraint("daily_consultant_registration_cap_low_credit >= 0", name="low_credit_cap_non_negative"),
+        *(CheckConstraint(f"{column} BETWEEN {low} AND {high}", name=f"{column}_range")
+          for column, (low, high) in RISK_THRESHOLD_RANGES.items()),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,6 +89,21 @@ class Project(db.Model):
     # Registrations a consultant whose credit is below the threshold may make here per day
     # (credit.rules.LOW_CREDIT_THRESHOLD); consultants above it are not capped.
     daily_consultant_registration_cap_low_credit: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    # Risk thresholds (风控阈值): a visit confirmed within N minutes of its registration (防截客);
+    # a subscription within N hours of it; K consultants for one buyer within N days (撞单);
+    # N registrations or attempts by one consultant within M minutes; N refusals for the
+    # developer's own customers within M days; a price corrected down by N bps; a cancelled
+    # unit recorded again for another buyer within N days.
+    risk_visit_within_minutes: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    risk_deal_within_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
+    risk_collision_consultants: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    risk_collision_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    risk_velocity_count: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
+    risk_velocity_minutes: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    risk_fishing_refusals: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    risk_fishing_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    risk_price_drop_bps: Mapped[int] = mapped_column(Integer, default=500, server_default="500")
+    risk_rerecord_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

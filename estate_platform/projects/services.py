@@ -22,7 +22,8 @@ from ..evidence.services import Actor
 from ..identity.models import Buyer, StaffUser
 from ..phones import InvalidPhone, normalise_contact_phone, normalise_phone
 from ..registrations.models import OPEN_STATUSES, Registration
-from .models import PHONE_DISCLOSURES, PROJECT_STATUSES, PROTECTION_MODES, Developer, ExistingCustomer, Project
+from .models import (PHONE_DISCLOSURES, PROJECT_STATUSES, PROTECTION_MODES, RISK_THRESHOLD_DEFAULTS,
+                     RISK_THRESHOLD_RANGES, Developer, ExistingCustomer, Project)
 
 NOT_ACCEPTING_REASONS = {
     "paused": "楼盘已暂停合作报备",
@@ -285,14 +286,27 @@ PROJECT_FIELDS = (
     "developer_id", "name", "city", "district", "address", "description", "price_min_cents", "price_max_cents",
     "status", "cooperation_start", "cooperation_end", "protection_mode", "visit_window_hours", "deal_window_hours",
     "phone_disclosure", "daily_buyer_project_limit", "reregister_cooldown_hours", "remind_before_hours",
-    "attribution_window_days", "daily_consultant_registration_cap_low_credit",
+    "attribution_window_days", "daily_consultant_registration_cap_low_credit", *RISK_THRESHOLD_RANGES,
 )
 PROJECT_DEFAULTS = {
     "district": None, "address": None, "description": None, "price_min_cents": 0, "price_max_cents": 0,
     "status": "on_sale", "cooperation_start": None, "cooperation_end": None, "protection_mode": "report_visit_deal",
     "visit_window_hours": 30 * 24, "deal_window_hours": 90 * 24, "phone_disclosure": "first3_last4",
     "daily_buyer_project_limit": 3, "reregister_cooldown_hours": 72, "remind_before_hours": 72,
-    "attribution_window_days": 30, "daily_consultant_registration_cap_low_credit": 5,
+    "attribution_window_days": 30, "daily_consultant_registration_cap_low_credit": 5, **RISK_THRESHOLD_DEFAULTS,
+}
+# The risk jobs' thresholds (risk.rules), as people read them.
+RISK_THRESHOLD_LABELS = {
+    "risk_visit_within_minutes": "防截客：登记后多少分钟内确认到访即预警",
+    "risk_deal_within_hours": "短周期成交：登记后多少小时内认购即预警",
+    "risk_collision_consultants": "撞单：同一客户被多少位顾问报备或尝试报备即预警",
+    "risk_collision_days": "撞单：统计期（天）",
+    "risk_velocity_count": "高频报备：同一顾问报备或尝试报备多少次即预警",
+    "risk_velocity_minutes": "高频报备：统计期（分钟）",
+    "risk_fishing_refusals": "试探老客户：因案场老客户被拒多少次即预警",
+    "risk_fishing_days": "试探老客户：统计期（天）",
+    "risk_price_drop_bps": "成交价下调：降幅达到多少（基点，100 = 1%）即预警",
+    "risk_rerecord_days": "退房后换客重签：退房后多少天内为他人认购即预警",
 }
 _TEXTS = {"name": (100, "楼盘名称", True), "city": (50, "城市", True), "district": (50, "区域", False),
           "address": (200, "地址", False), "description": (2000, "楼盘介绍", False)}
@@ -364,7 +378,9 @@ def _validate_project(session: Session, values: dict) -> dict:
             ("remind_before_hours", 0, MAX_WINDOW_HOURS, "到期提醒时间不能为负数（不超过 10 年）"),
             ("attribution_window_days", 1, MAX_ATTRIBUTION_DAYS, f"邀请归属期须在 1 到 {MAX_ATTRIBUTION_DAYS} 天之间"),
             ("daily_consultant_registration_cap_low_credit", 0, MAX_DAILY_LIMIT,
-             f"低信用顾问每日报备上限须在 0 到 {MAX_DAILY_LIMIT} 之间")):
+             f"低信用顾问每日报备上限须在 0 到 {MAX_DAILY_LIMIT} 之间"),
+            *((field, low, high, f"{RISK_THRESHOLD_LABELS[field]}：须在 {low} 到 {high} 之间")
+              for field, (low, high) in RISK_THRESHOLD_RANGES.items())):
         value = values.get(field)
         if not _is_int(value) or not low_bound <= value <= high_bound:
             bad(field, message)

@@ -28,6 +28,7 @@ from ..notifications.services import notify
 from ..phones import InvalidPhone, mask_phone, national, normalise_phone
 from ..projects.models import Project
 from ..projects.services import get_project, is_existing_customer, require_accepting
+from ..risk.attempts import recording_refusals
 from . import rules
 from .models import OPEN_STATUSES, PhoneReveal, Registration
 
@@ -170,39 +171,49 @@ def buyer_for_phone(session: Session, phone: str, name: str, now: datetime) -> B
 
 def register(session: Session, consultant: Consultant, data: NewRegistration, *, now: datetime,
              source_link_id: int | None = None, referrer_consultant_id: int | None = None,
-             handoff_id: int | None = None, actor: Actor | None = None) -> Registration:
+             handoff_id: int | None = None, actor: Actor | None = None,
+             phone_key: str | None = None) -> Registration:
     """Register a buyer for a project. The caller has already checked the consultant
-    may operate (consultants.guard.require_operating)."""
+    may operate (consultants.guard.require_operating).
+
+    A refusal by a business rule is recorded in the attempt log (risk.attempts: one
+    INSERT, kept although the request is refused); ``phone_key`` (the app secret) lets
+    the log match attempts of one buyer it had not looked up yet."""
     phone = _validate(data, now)
     project = get_project(session, data.project_id)
-    require_accepting(project, now)
-    _refuse_by_credit(session, project, consultant, now)
-    if phone == consultant.phone:
-        raise BuyerIsSelf()
-    if session.scalar(select(StaffUser.id).where(StaffUser.phone == phone)) is not None:
-        raise BuyerIsStaff()
-    if is_existing_customer(session, project.id, phone):
-        raise BuyerKnownToDeveloper()
-    buyer = buyer_for_phone(session, phone, data.buyer_name.strip(), now)
-    _refuse_if_bound(session, project.id, buyer.id, consultant.id)
-    _refuse_by_limits(session, project, buyer.id, consultant.id, now)
+    with recording_refusals(session, consultant_id=consultant.id, project_id=project.id, phone=phone,
+                            phone_key=phone_key, now=now) as attempt:
+        require_accepting(project, now)
+        _refuse_by_credit(session, project, consultant, now)
+        if phone == consultant.phone:
+            raise BuyerIsSelf()
+        if session.scalar(select(StaffUser.id).where(StaffUser.phone == phone)) is not None:
+            raise BuyerIsStaff()
+        if is_existing_customer(session, project.id, phone):
+            raise BuyerKnownToDeveloper()
+        buyer = buyer_for_phone(session, phone, data.buyer_name.strip(), now)
+        attempt.buyer_id = buyer.id
+        _refuse_if_bound(session, project.id, buyer.id, consultant.id)
+        _refuse_by_limits(session, project, buyer.id, consultant.id, now)
 
-    protection = rules.on_registration(project.protection_mode, now, visit_window_hours=project.visit_window_hours,
-                                       deal_window_hours=project.deal_window_hours)
-    registration = Registration(
-        project_id=project.id, buyer_id=buyer.id, consultant_id=consultant.id, buyer_name=data.buyer_name.strip(),
-        note=(data.note or "").strip() or None, expected_visit_at=data.expected_visit_at, status="reported",
-        binding=protection.binding, protection_mode=project.protection_mode,
-        protected_until=protection.protected_until, source_link_id=source_link_id,
-        referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id, created_at=now, updated_at=now)
-    try:
-        with session.begin_nested():
-            session.add(registration)
-    except IntegrityError:
-        # Another request registered the same buyer in the same instant: the index decided.
-        holder = binding_registration(session, project.id, buyer.id)
-        until = holder.protected_until.isoformat() if holder else None
-        raise AlreadyRegistered(details={"protected_until": until}) from None
+        protection = rules.on_registration(project.protection_mode, now,
+                                           visit_window_hours=project.visit_window_hours,
+                                           deal_window_hours=project.deal_window_hours)
+        registration = Registration(
+            project_id=project.id, buyer_id=buyer.id, consultant_id=consultant.id,
+            buyer_name=data.buyer_name.strip(), note=(data.note or "").strip() or None,
+            expected_visit_at=data.expected_visit_at, status="reported", binding=protection.binding,
+            protection_mode=project.protection_mode, protected_until=protection.protected_until,
+            source_link_id=source_link_id, referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id,
+            created_at=now, updated_at=now)
+        try:
+            with session.begin_nested():
+                session.add(registration)
+        except IntegrityError:
+            # Another request registered the same buyer in the same instant: the index decided.
+            holder = binding_registration(session, project.id, buyer.id)
+            until = holder.protected_until.isoformat() if holder else None
+            raise AlreadyRegistered(details={"protected_until": until}) from None
 
     evidence.append(session, "registration", registration.id, "registered", actor or Actor("consultant", consultant.id),
                     now=now, project_id=project.id, buyer_id=buyer.id, consultant_id=consultant.id,

@@ -259,7 +259,9 @@ def test_projects_not_on_sale_or_outside_cooperation_refuse_registration(world, 
     before = counts()
     refused = world.register(consultant, project_id, expect=409)["error"]
     assert refused["code"] == "project_not_accepting" and refused["details"] == {"reason": reason}
-    assert counts() == before
+    after = counts()  # only the refused attempt is logged (risk.attempts)
+    assert after.pop("registration_attempts") == before.pop("registration_attempts") + 1
+    assert after == before
 
 
 def test_the_cooperation_period_includes_its_first_and_last_day(world):

@@ -52,7 +52,9 @@ def test_projects_not_on_sale_refuse_registrations(world, status, reason, counts
     refused = world.register(consultant, project, expect=409)
     assert error(refused)["code"] == "project_not_accepting"
     assert error(refused)["details"]["reason"] == reason
-    assert counts() == before
+    after = counts()  # only the refused attempt is logged (risk.attempts)
+    assert after.pop("registration_attempts") == before.pop("registration_attempts") + 1
+    assert after == before
 
 
 def test_projects_outside_their_cooperation_period_refuse_registrations(world):

@@ -522,6 +522,7 @@
       setText("agreement-text", a.text);
       show(byId("signed-note"), a.signed);
       show(form, !a.signed);
+      form.elements.agree.addEventListener("change", function () { clearErrors(form); });
       form.addEventListener("submit", function (event) {
         event.preventDefault();
         if (!form.elements.agree.checked) { fieldError(form, "agree", "请先阅读并勾选同意"); return; }

@@ -370,6 +370,23 @@ def test_unknown_query_parameter_is_422(attack, target):
     a.assert_nothing_changed()
 
 
+# --- a form part without a name ------------------------------------------------------------------
+
+UNNAMED_PART = b"--XX\r\nContent-Disposition: form-data\r\n\r\nhello\r\n--XX--\r\n"
+
+
+@pytest.mark.parametrize("url", [f"{oa.MP}/auth/wechat", f"{oa.ADMIN}/auth/login", "/admin/login"])
+def test_a_multipart_part_without_a_name_is_422_not_a_server_error(client, counts, url):
+    """Found by schemathesis: werkzeug keys such a part ``None`` and the control-character guard crashed on it."""
+    before = counts()
+    response = client.post(url, data=UNNAMED_PART, content_type="multipart/form-data; boundary=XX")
+    assert response.status_code == 422, response.get_data(as_text=True)[:300]
+    if url.startswith((oa.MP, oa.ADMIN)):
+        error = oa.assert_error_envelope(response, 422, "validation_error", f"POST {url}")
+        assert oa.field_errors(error, url) == {"form": ["表单中有没有名称的字段"]}
+    assert counts() == before
+
+
 # --- routing errors ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("url", [f"{oa.MP}/no-such-endpoint", f"{oa.MP}/consultants/not-a-number",
@@ -389,23 +406,6 @@ def test_wrong_method_is_json_405_on_every_route(app, client, counts):
     for prefix in oa.PREFIXES:
         for rule in oa.api_rules(app, prefix):
             allowed = oa.rule_methods(rule)
-# --- a form part without a name ------------------------------------------------------------------
-
-UNNAMED_PART = b"--XX\r\nContent-Disposition: form-data\r\n\r\nhello\r\n--XX--\r\n"
-
-
-@pytest.mark.parametrize("url", [f"{oa.MP}/auth/wechat", f"{oa.ADMIN}/auth/login", "/admin/login"])
-def test_a_multipart_part_without_a_name_is_422_not_a_server_error(client, counts, url):
-    """Found by schemathesis: werkzeug keys such a part ``None`` and the control-character guard crashed on it."""
-    before = counts()
-    response = client.post(url, data=UNNAMED_PART, content_type="multipart/form-data; boundary=XX")
-    assert response.status_code == 422, response.get_data(as_text=True)[:300]
-    if url.startswith((oa.MP, oa.ADMIN)):
-        error = oa.assert_error_envelope(response, 422, "validation_error", f"POST {url}")
-        assert oa.field_errors(error, url) == {"form": ["表单中有没有名称的字段"]}
-    assert counts() == before
-
-
             # Several rules may share a URL (one per method): the URL's methods together.
             url = oa.example_rule_url(rule.rule)
             for other in oa.api_rules(app, prefix):

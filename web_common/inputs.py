@@ -233,6 +233,8 @@ def check_request() -> None:
     bad.update(_text_fields("query", request.args.items(multi=True)))
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         bad.update(_text_fields("form", request.form.items(multi=True)))
+        # An uploaded file's part name and file name are text that handlers store too.
+        bad.update(_text_fields("form", ((key, upload.filename) for key, upload in request.files.items(multi=True))))
     if request.is_json:
         raw = request.get_data(cache=True)
         if raw:

@@ -211,3 +211,16 @@ def test_a_user_agent_with_control_characters_is_stored_without_them(client, wor
                            headers={**consultant.auth, "User-Agent": "Mozilla\x00/5.0\x1b (iPhone)"})
     assert response.status_code == 201, response.get_json()
     assert [s.user_agent for s in session.query(AgreementSignature).all()] == ["Mozilla/5.0 (iPhone)"]
+
+
+@pytest.mark.parametrize("name,filename", [("fi\x00le", "list.csv"), ("file", "li\x00st.csv"), ("file", "a\u001bb.png")])
+def test_a_control_character_in_an_uploads_part_or_file_name_is_422(client, world, counts, name, filename):
+    """File names are stored (attachments, sales lists): PostgreSQL refuses NUL in text."""
+    import io
+    before = counts()
+    response = client.post("/admin/api/v1/auth/login", content_type="multipart/form-data",
+                           data={name: (io.BytesIO(b"a,b\n1,2\n"), filename)})
+    error = oa.assert_error_envelope(response, 422, "validation_error", f"{name!r} {filename!r}")
+    from estate_platform.logs import escape_controls
+    assert list(oa.field_errors(error, filename)) == [escape_controls(name)], error
+    assert counts() == before

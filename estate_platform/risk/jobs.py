@@ -115,7 +115,8 @@ def flag_anti_interception(session: Session, *, now: datetime, days: int = rules
             return created
         last_id = rows[-1][0]
         flags = []
-        for visit_id, confirmed_at, registration_id, registered_at, project_id, consultant_id, buyer_id, minutes in rows:
+        for (visit_id, confirmed_at, registration_id, registered_at, project_id, consultant_id, buyer_id,
+             minutes) in rows:
             finding = rules.anti_interception(confirmed_at - registered_at, minutes)
             if finding is None:
                 continue
@@ -185,13 +186,16 @@ def _events(session: Session, *, project_id: int, since: datetime, until: dateti
     """The window's events of a project (or of one consultant there), and the attempts' hashes."""
     events: list[rules.Event] = []
     if with_registrations:
-        query = select(Registration.id, Registration.consultant_id, Registration.buyer_id, Registration.created_at).where(
-            Registration.project_id == project_id, Registration.created_at >= since, Registration.created_at <= until)
+        query = (select(Registration.id, Registration.consultant_id, Registration.buyer_id, Registration.created_at)
+                 .where(Registration.project_id == project_id, Registration.created_at >= since,
+                        Registration.created_at <= until))
         if consultant_id is not None:
             query = query.where(Registration.consultant_id == consultant_id)
-        events += [rules.Event(at, ("r", id_), consultant, buyer) for id_, consultant, buyer, at in session.execute(query)]
+        events += [rules.Event(at, ("r", id_), consultant, buyer)
+                   for id_, consultant, buyer, at in session.execute(query)]
     query = select(RegistrationAttempt.id, RegistrationAttempt.consultant_id, RegistrationAttempt.buyer_id,
-                   RegistrationAttempt.created_at, RegistrationAttempt.code, RegistrationAttempt.buyer_phone_hash).where(
+                   RegistrationAttempt.created_at, RegistrationAttempt.code,
+                   RegistrationAttempt.buyer_phone_hash).where(
         RegistrationAttempt.project_id == project_id, RegistrationAttempt.created_at >= since,
         RegistrationAttempt.created_at <= until)
     if consultant_id is not None:

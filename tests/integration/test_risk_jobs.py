@@ -510,7 +510,8 @@ def test_a_projects_thresholds_are_set_through_the_project_api(world, client):
     assert (rules["risk_visit_within_minutes"], rules["risk_price_drop_bps"], rules["risk_collision_consultants"]) == \
         (30, 1000, 3)
     refused = client.patch(f"/admin/api/v1/projects/{project}", headers=admin, json={"risk_collision_consultants": 1})
-    assert refused.status_code == 422 and "risk_collision_consultants" in refused.get_json()["error"]["details"]["fields"]
+    assert refused.status_code == 422
+    assert "risk_collision_consultants" in refused.get_json()["error"]["details"]["fields"]
 
 
 # --- the queue: pages ---------------------------------------------------------------------------------------------

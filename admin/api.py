@@ -13,7 +13,7 @@ from web_common.api import PlatformBlueprint, client_ip
 
 from .callers import api_roles
 from .schemas import (AdminConsultantSchema, AgreementInputSchema, AgreementSchema, ConsultantListArgs,
-                      ConsultantPageSchema, ReasonSchema, StaffLoginSchema, StaffTokenSchema)
+                      ConsultantPageSchema, InviterInputSchema, ReasonSchema, StaffLoginSchema, StaffTokenSchema)
 
 auth_blp = PlatformBlueprint("admin_auth", __name__, description="后台登录（签发员工 token）")
 consultants_blp = PlatformBlueprint("admin_consultants", __name__, description="顾问审核、暂停、恢复、终止")
@@ -88,6 +88,20 @@ class ConsultantAction(MethodView):
         """审核通过 approve / 驳回 reject（须填原因）/ 暂停 suspend（须填原因）/ 恢复 reinstate / 终止 terminate（须填原因）"""
         return consultants.change_status(db.session, consultant_id, action, staff_id=g.staff.id,
                                          reason=body.get("reason"), now=utcnow())
+
+
+@consultants_blp.route("/<int:consultant_id>/inviter")
+class ConsultantInviter(MethodView):
+    @api_roles(consultants_blp, *CONSULTANT_ROLES)
+    @consultants_blp.arguments(InviterInputSchema)
+    @consultants_blp.response(200, AdminConsultantSchema)
+    @consultants_blp.refuses(consultants.ConsultantNotFound, consultants.InviteCodeUnknown, consultants.SelfInvite,
+                             consultants.InviteCycle, consultants.InviterAlreadySet, ValidationFailed)
+    def post(self, body, consultant_id):
+        """运营补填顾问的邀请人（顾问本人只能在申请后 7 天内、首次报备前填写）：须填原因，记入顾问状态历史（含操作人）；
+        只能设置一次，不能形成循环；自现在起生效，已认购的成交不受影响"""
+        return consultants.set_inviter_by_staff(db.session, consultant_id, body["invite_code"], reason=body["reason"],
+                                                staff_id=g.staff.id, now=utcnow())
 
 
 @agreements_blp.route("")

@@ -1,23 +1,26 @@
 """Admin pages for deals (成交): site staff, finance and operations.
 
-They mirror ``deals_api`` over the same services. The forms speak the staff's units
-(``forms``: 元 and %, exact). A refusal re-renders the form with the typed values and
-the reason, with the refusal's status, so the unit of work rolls the attempt back.
+They mirror ``deals_api`` over the same services. Site staff's cancellations and back-dated
+recordings become requests that platform staff decide on the requests page (/admin/deals/requests).
+The forms speak the staff's units (``forms``: 元 and %, exact). A refusal re-renders the form
+with the typed values and the reason, with the refusal's status, so the unit of work rolls the
+attempt back.
 """
 from __future__ import annotations
 
 import json
 from datetime import date
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from estate_platform.clock import local_date
 from estate_platform.consultants.models import Consultant
 from estate_platform.db import db, utcnow
 from estate_platform.deals import recognition
+from estate_platform.deals import requests as deal_requests
 from estate_platform.deals import services as deals
-from estate_platform.deals.models import DEAL_STAGES
+from estate_platform.deals.models import DEAL_REQUEST_STATUSES, DEAL_STAGES, DealChangeRequest
 from estate_platform.errors import DomainError, ValidationFailed
 from estate_platform.evidence import services as evidence
 from estate_platform.identity.models import Buyer
@@ -47,7 +50,9 @@ LINE_ROLE_LABELS = {"platform_fee": "平台服务费", "referral": "转介人", 
 PARTY_LABELS = {"platform": "平台", "developer": "开发商", "consultant": "顾问", "buyer": "购房者（老业主）"}
 ACCOUNT_LABELS = {"receivable": "应收佣金", "revenue": "平台收入", "pending": "待结算佣金", "available": "可提现佣金",
                   "owes": "欠款", "cash": "资金"}
-EVENT_LABELS = {"recorded": "录入认购", "stage_changed": "阶段变更", "cancelled": "退房", "price_corrected": "成交价更正"}
+EVENT_LABELS = {"recorded": "录入认购", "stage_changed": "阶段变更", "cancelled": "退房", "price_corrected": "成交价更正",
+                "cancel_requested": "案场申请退房", "cancel_objected": "顾问提出异议", "cancel_rejected": "退房申请被驳回",
+                "cancel_withdrawn": "退房申请已撤回"}
 ACTOR_LABELS = {"consultant": "顾问", "staff": "员工", "buyer": "客户", "system": "系统"}
 TIER_ROWS = 4
 UPLINE_INPUTS = 3  # one more than allowed: a third level is typed, and refused by the service
@@ -149,7 +154,8 @@ def parse_deal_form(form) -> tuple[deals.NewDeal | None, dict[str, list[str]]]:
 def _render_deal_form(form=None, errors=None, error: str | None = None, status: int = 200):
     form = form or {"subscribed_on": _today().isoformat(), "project_id": request.args.get("project_id", "")}
     return render_template("admin/deals/new.html", form=form, errors=errors or {}, error=error,
-                           project_choices=_project_choices(), today=_today(), **_labels()), status
+                           project_choices=_project_choices(), today=_today(),
+                           backdate_days=current_app.config["DEAL_BACKDATE_DAYS"], **_labels()), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -162,11 +168,16 @@ def deal_new():
     if errors:
         return _render_deal_form(form, errors, "提交的数据有误，请按提示修改后重试", 422)
     try:
-        deal = deals.record_deal(db.session, g.staff, data, now=utcnow())
+        deal = deal_requests.record_or_request(db.session, g.staff, data, now=utcnow(),
+                                               backdate_days=current_app.config["DEAL_BACKDATE_DAYS"])
     except ValidationFailed as exc:
         return _render_deal_form(form, field_errors(exc), "提交的数据有误，请按提示修改后重试", exc.status)
     except DomainError as exc:  # no binding registration, unit sold, no rule …: the reason, on the form
         return _render_deal_form(form, {}, refusal_message(exc), exc.status)
+    if isinstance(deal, DealChangeRequest):
+        flash(f"认购日期早于 {current_app.config['DEAL_BACKDATE_DAYS']} 天前，已提交补录申请（#{deal.id}），"
+              f"平台审核通过后录入成交", "success")
+        return redirect(url_for("admin_deals.request_list"))
     flash(f"已录入成交：{deal.project.name} {deal.unit}，成交价 {yuan(deal.price_cents)}，"
           f"佣金 {yuan(deal.commission_cents)}", "success")
     return redirect(url_for("admin_deals.deal_detail", deal_id=deal.id))
@@ -185,6 +196,10 @@ def _event_text(record) -> str:
         return f"{stage.get(data.get('from_stage'), '')} → {stage.get(data.get('to_stage'), '')}（{data.get('on')}）"
     if record.event == "cancelled":
         return f"由「{stage.get(data.get('from_stage'), '')}」退房：{data.get('reason')}"
+    if record.event in ("cancel_requested", "cancel_rejected"):
+        return f"申请 #{data.get('request_id')}：{data.get('reason')}"
+    if record.event in ("cancel_objected", "cancel_withdrawn"):
+        return f"申请 #{data.get('request_id')}"
     if record.event == "price_corrected":
         return (f"成交价 {yuan(data.get('from_price_cents', 0))} → {yuan(data.get('to_price_cents', 0))}，"
                 f"佣金 {yuan(data.get('from_commission_cents', 0))} → {yuan(data.get('to_commission_cents', 0))}；"
@@ -219,7 +234,8 @@ def deal_detail(deal_id):
     finance = _finance_view(deal) if g.staff.role in FINANCE else None
     return render_template("admin/deals/detail.html", d=deal, chain=chain, verified=evidence.verify(chain),
                            event_text=_event_text, next_stages=deals.NEXT_STAGES[deal.stage], finance=finance,
-                           today=_today(), **_labels())
+                           pending_requests=deal_requests.pending_for_deal(db.session, deal.id),
+                           cancel_needs_approval=deal_requests.needs_approval(g.staff), today=_today(), **_labels())
 
 
 @bp.route("/<int:deal_id>/stage", methods=["POST"])
@@ -244,11 +260,69 @@ def deal_stage(deal_id):
 @staff_page(*RECORDERS)
 def deal_cancel(deal_id):
     try:
-        deals.cancel_deal(db.session, g.staff, deal_id, reason=request.form.get("reason", "")[:500], now=utcnow())
+        result = deal_requests.cancel_or_request(db.session, g.staff, deal_id,
+                                                 reason=request.form.get("reason", "")[:500], now=utcnow())
     except DomainError as exc:
         return _refused_action(exc, deal_id)
-    flash("已退房，已确认的佣金已全部冲回", "success")
+    if isinstance(result, DealChangeRequest):
+        flash(f"已提交退房申请（#{result.id}），平台审核通过后生效；成交顾问已收到通知", "success")
+    else:
+        flash("已退房，已确认的佣金已全部冲回", "success")
     return redirect(url_for("admin_deals.deal_detail", deal_id=deal_id))
+
+
+# --- deal change requests (maker-checker) -------------------------------------------------------------------
+
+@bp.route("/requests")
+@staff_page(*READERS)
+def request_list():
+    status = request.args.get("status", "pending") or None
+    if status not in (None, "all", *DEAL_REQUEST_STATUSES):
+        abort(400)
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    items, total = deal_requests.list_for_staff(db.session, g.staff, status=None if status == "all" else status,
+                                                page=page, per_page=PER_PAGE)
+    return render_template("admin/deals/requests.html", items=items, total=total, page=page, per_page=PER_PAGE,
+                           status=status, statuses=DEAL_REQUEST_STATUSES, KIND_LABELS=deal_requests.KIND_LABELS,
+                           REQUEST_STATUS_LABELS=deal_requests.STATUS_LABELS,
+                           can_decide=g.staff.role in deal_requests.DECIDERS,
+                           can_withdraw=g.staff.role in ("admin", "site_staff"), **_labels())
+
+
+def _request_action(action, deal_request_id: int, done: str):
+    try:
+        action()
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        db.session.rollback()
+        flash(refusal_message(exc), "error")
+        return redirect(url_for("admin_deals.request_list"))
+    flash(done.format(id=deal_request_id), "success")
+    return redirect(url_for("admin_deals.request_list"))
+
+
+@bp.route("/requests/<int:deal_request_id>/approve", methods=["POST"])
+@staff_page(*deal_requests.DECIDERS)
+def request_approve(deal_request_id):
+    return _request_action(lambda: deal_requests.approve(db.session, g.staff, deal_request_id,
+                                                         note=request.form.get("note", "")[:500], now=utcnow()),
+                           deal_request_id, "已批准申请 #{id}")
+
+
+@bp.route("/requests/<int:deal_request_id>/reject", methods=["POST"])
+@staff_page(*deal_requests.DECIDERS)
+def request_reject(deal_request_id):
+    return _request_action(lambda: deal_requests.reject(db.session, g.staff, deal_request_id,
+                                                        note=request.form.get("note", "")[:500], now=utcnow()),
+                           deal_request_id, "已驳回申请 #{id}")
+
+
+@bp.route("/requests/<int:deal_request_id>/withdraw", methods=["POST"])
+@staff_page("admin", "site_staff")
+def request_withdraw(deal_request_id):
+    return _request_action(lambda: deal_requests.withdraw(db.session, g.staff, deal_request_id, now=utcnow()),
+                           deal_request_id, "已撤回申请 #{id}")
 
 
 @bp.route("/<int:deal_id>/price", methods=["POST"])

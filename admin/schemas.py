@@ -60,6 +60,7 @@ class AdminConsultantSchema(Schema):
     inviter = fields.Nested(InviterSchema, attribute="invited_by", allow_none=True)
     created_at = fields.DateTime()
     approved_at = fields.DateTime(allow_none=True)
+    phone_verified_at = fields.DateTime(allow_none=True, metadata={"description": "手机号短信验证时间；null 为未验证"})
 
 
 class ConsultantPageSchema(Schema):
@@ -67,6 +68,11 @@ class ConsultantPageSchema(Schema):
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
+
+
+class InviterInputSchema(InputSchema):
+    invite_code = fields.String(required=True, validate=validate.Length(min=4, max=12), metadata={"description": "邀请人的邀请码"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500), metadata={"multiline": True})
 
 
 class ReasonSchema(InputSchema):

@@ -59,7 +59,9 @@ def _index(error: str | None = None, code: str = ""):
     now = utcnow()
     day = _day_arg() or now.astimezone(SHANGHAI).date()
     items = visits.visits_on(db.session, g.staff, day, now=now)
-    return render_template("admin/visits/index.html", items=items, day=day, error=error, code=code)
+    codes = visits.presence_codes(db.session, g.staff, secret=current_app.config["SECRET_KEY"], now=now)
+    return render_template("admin/visits/index.html", items=items, day=day, error=error, code=code,
+                           presence_codes=codes)
 
 
 def _refused(exc: DomainError, target: str):

@@ -118,6 +118,11 @@ def load_config(env: dict | None = None) -> dict:
         "SMS_PHONE_INTERVAL_SECONDS": _int(env, "SMS_PHONE_INTERVAL_SECONDS", 60),
         "SMS_PHONE_HOURLY_LIMIT": _int(env, "SMS_PHONE_HOURLY_LIMIT", 5),
         "SMS_IP_HOURLY_LIMIT": _int(env, "SMS_IP_HOURLY_LIMIT", 20),
+        # Side doors (issue 15 §2): a consultant names his inviter himself only this many days
+        # after applying (and before his first registration); site staff record a deal
+        # subscribed longer ago than this only with platform approval.
+        "CONSULTANT_INVITER_WINDOW_DAYS": _int(env, "CONSULTANT_INVITER_WINDOW_DAYS", 7),
+        "DEAL_BACKDATE_DAYS": _int(env, "DEAL_BACKDATE_DAYS", 7),
         "STRIPE_ADAPTER": env.get("STRIPE_ADAPTER", "local"),
         "STRIPE_API_KEY": env.get("STRIPE_API_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),

@@ -5,7 +5,7 @@ from .contracts.models import AgreementSignature, AgreementVersion  # noqa: F401
 from .credit.models import CreditEvent  # noqa: F401
 from .crm.models import ClientCard, ClientTag, FollowUpNote  # noqa: F401
 from .db import Base, db  # noqa: F401
-from .deals.models import Deal  # noqa: F401
+from .deals.models import Deal, DealChangeRequest  # noqa: F401
 from .disputes.models import (Dispute, DisputeAttachment, DisputeDecision, DisputeEvent,  # noqa: F401
                               DisputeStatement)
 from .evidence.models import EvidenceRecord  # noqa: F401

@@ -1,4 +1,6 @@
-"""The consultant's deals, his own commission lines, earnings and team; buyers' 老带新 codes.
+"""The consultant's deals, his own commission lines, earnings and team, and the changes the
+developer's site staff asked for on his buyers (he may object before platform staff decide);
+buyers' 老带新 codes and rewards.
 
 A consultant sees only his own deals and his own lines, never other people's
 amounts (DESIGN §7.6). Reading money needs no operating status: a suspended
@@ -12,9 +14,11 @@ from marshmallow import Schema, fields, validate
 
 from estate_platform.consultants.services import NotYetApplied
 from estate_platform.db import db, utcnow
+from estate_platform.deals import requests as deal_requests
 from estate_platform.deals import services as deals
 from estate_platform.deals import views
-from estate_platform.deals.models import DEAL_STAGES
+from estate_platform.deals.models import DEAL_REQUEST_STATUSES, DEAL_STAGES
+from estate_platform.errors import ValidationFailed
 from estate_platform.referrals import reports
 from estate_platform.referrals import services as referrals
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
@@ -123,6 +127,63 @@ class ReferralClaimedSchema(Schema):
     referred_at = fields.DateTime(attribute="valid_from")
 
 
+class OwnDealRequestSchema(Schema):
+    """A change the developer's site staff asked for on one of the consultant's buyers."""
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "cancel 退房 / backdate 补录成交"})
+    kind_label = fields.Function(lambda r: deal_requests.KIND_LABELS[r.kind])
+    status = fields.String(metadata={"description": "pending 待审核 / approved 已批准 / rejected 已驳回 / withdrawn 已撤回"})
+    status_label = fields.Function(lambda r: deal_requests.STATUS_LABELS[r.status])
+    deal_id = fields.Integer(allow_none=True)
+    project_name = fields.Function(lambda r: r.project.name)
+    buyer_name = fields.Function(lambda r: r.registration.buyer_name)
+    unit = fields.String(allow_none=True)
+    subscribed_on = fields.Date(allow_none=True)
+    price_cents = fields.Integer(allow_none=True)
+    reason = fields.String(metadata={"description": "案场填写的原因"})
+    objection = fields.String(allow_none=True, metadata={"description": "您的异议"})
+    objected_at = fields.DateTime(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True, metadata={"description": "平台的审核意见"})
+    created_at = fields.DateTime()
+
+
+class OwnDealRequestPageSchema(Schema):
+    items = fields.List(fields.Nested(OwnDealRequestSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class DealRequestListArgs(QuerySchema):
+    status = fields.String(validate=validate.OneOf(DEAL_REQUEST_STATUSES))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class ObjectionSchema(InputSchema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=1000), metadata={"multiline": True})
+
+
+class BuyerRewardSchema(Schema):
+    at = fields.DateTime()
+    description = fields.String()
+    account = fields.String(metadata={"description": "pending 待发放 / available 可发放 / owes 冲回"})
+    amount_cents = fields.Integer(metadata={"description": "正数为奖励，负数为退房冲回或发放"})
+    deal_id = fields.Integer(allow_none=True)
+
+
+class BuyerRewardsSchema(Schema):
+    """A referring buyer's 老带新 rewards, from the ledger (party type buyer)."""
+    pending_cents = fields.Integer(metadata={"description": "朋友已成交、待开发商结佣后发放"})
+    available_cents = fields.Integer(metadata={"description": "可发放：随平台结算批次发放"})
+    paid_cents = fields.Integer(metadata={"description": "已发放"})
+    history = fields.List(fields.Nested(BuyerRewardSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
 @blp.route("/deals")
 class Deals(MethodView):
     @blp.authenticated(callers.consultant, NotYetApplied)
@@ -172,6 +233,39 @@ class MyTeam(MethodView):
         return reports.team(db.session, g.consultant.id)
 
 
+@blp.route("/deal-requests")
+class OwnDealRequests(MethodView):
+    @blp.authenticated(callers.consultant, NotYetApplied)
+    @blp.arguments(DealRequestListArgs, location="query")
+    @blp.response(200, OwnDealRequestPageSchema)
+    def get(self, args):
+        """案场对我的客户的成交提出的退房、补录申请（待审核的可提出异议）"""
+        items, total = deal_requests.own_requests(db.session, g.consultant.id, status=args.get("status"),
+                                                  page=args["page"], per_page=args["per_page"])
+        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+
+
+@blp.route("/deal-requests/<int:deal_request_id>/objection")
+class DealRequestObjection(MethodView):
+    @blp.authenticated(callers.consultant, NotYetApplied, deal_requests.DealRequestNotFound,
+                       deal_requests.DealRequestClosed, ValidationFailed)
+    @blp.arguments(ObjectionSchema)
+    @blp.response(200, OwnDealRequestSchema)
+    def post(self, body, deal_request_id):
+        """对案场的退房或补录申请提出异议（平台审核前可提出或修改），审核人会先看到您的异议"""
+        return deal_requests.object_to(db.session, g.consultant.id, deal_request_id, text=body["text"], now=utcnow())
+
+
+@blp.route("/buyer/rewards")
+class BuyerRewards(MethodView):
+    @blp.authenticated(callers.buyer)
+    @blp.arguments(EarningsArgs, location="query")
+    @blp.response(200, BuyerRewardsSchema)
+    def get(self, args):
+        """购房者本人的老带新奖励：待发放、可发放、已发放与明细（朋友成交并结佣后计入，随平台结算批次发放）"""
+        return views.earnings(db.session, "buyer", g.buyer.id, page=args["page"], per_page=args["per_page"])
+
+
 @blp.route("/buyer/referral-code")
 class BuyerReferralCode(MethodView):
     @blp.authenticated(callers.buyer)
@@ -184,9 +278,10 @@ class BuyerReferralCode(MethodView):
 @blp.route("/buyer/referrals")
 class BuyerReferrals(MethodView):
     @blp.authenticated(callers.buyer, referrals.ReferralCodeNotFound, referrals.AlreadyReferred,
-                       referrals.ReferralNotAllowed)
+                       referrals.ReferralNotAllowed, referrals.FriendAlreadyRegistered)
     @blp.arguments(ClaimReferralSchema)
     @blp.response(201, ReferralClaimedSchema)
     def post(self, body):
-        """填写推荐我的老业主的推荐码（只能填写一次）"""
+        """填写推荐我的老业主的推荐码（只能填写一次；已由顾问登记或经顾问链接到访的，不能再接受推荐：
+        409 friend_already_registered）"""
         return referrals.claim_referral(db.session, g.buyer.id, body["code"], now=utcnow())

@@ -1,5 +1,6 @@
 """Buyer-facing H5 pages (mobile web, Chinese): invite landing pages, the visit confirmation
-and a buyer's own 老带新 share page (``/r/<code>``).
+(with the sales office's code), a buyer's own 老带新 share page (``/r/<code>``) and his
+rewards (``/r/``).
 
 ``GET /i/<token>`` (and HEAD) shows everybody, crawlers and link previews included,
 the project's and the consultant's cards with their share tags and a sign-up form,
@@ -25,11 +26,13 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, g, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from estate_platform.clock import local_date
+from estate_platform.clock import SHANGHAI, local_date
 from estate_platform.db import db, utcnow
+from estate_platform.deals.views import earnings
 from estate_platform.errors import DomainError, ValidationFailed
 from estate_platform.identity.services import verify_sms_code
 from estate_platform.invites import services as invites
+from estate_platform.money import yuan
 from estate_platform.referrals import services as referrals
 from estate_platform.visits.services import confirm_by_buyer_code
 from web_common.api import client_ip, user_agent
@@ -130,7 +133,8 @@ def wan(cents: int) -> str:
 
 @bp.context_processor
 def _page_helpers():
-    return {"wan": wan, "project_status": lambda project: PROJECT_STATUS_LABELS.get(project.status, "")}
+    return {"wan": wan, "project_status": lambda project: PROJECT_STATUS_LABELS.get(project.status, ""),
+            "yuan": yuan, "local_time": lambda at: at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")}
 
 
 def _landing(link, *, form: dict | None = None, errors: dict | None = None, message: str | None = None,
@@ -234,7 +238,7 @@ def referral_signup(code: str):
         if not friend.name and form["name"].strip():
             friend.name = form["name"].strip()
         referrals.claim_referral(db.session, friend.id, code, now=now)
-    except (referrals.AlreadyReferred, referrals.ReferralNotAllowed) as exc:
+    except (referrals.AlreadyReferred, referrals.ReferralNotAllowed, referrals.FriendAlreadyRegistered) as exc:
         g.keep_changes = True  # the sign-in stands; only the referral is refused
         return render_template("h5/referral_done.html", owner_name=masked_name(owner.name), notice=exc.message)
     except DomainError as exc:
@@ -243,6 +247,43 @@ def referral_signup(code: str):
         errors = exc.details.get("fields") if isinstance(exc, ValidationFailed) else None
         return _referral_page(code, owner, form=form, errors=errors or {}, message=exc.message), exc.status
     return render_template("h5/referral_done.html", owner_name=masked_name(owner.name), notice=None)
+
+
+# --- 老带新: the referring buyer's own code and rewards ---------------------------------------
+# Signed in by a fresh SMS code each time (no buyer session on these pages); the page only reads.
+
+def _my_rewards_page(*, form: dict | None = None, errors: dict | None = None, message: str | None = None,
+                     status: int = 200):
+    return render_template("h5/my_rewards.html", form=form or {}, errors=errors or {}, message=message,
+                           sms_send_url=url_for("auth.SmsSend"),
+                           sms_interval=current_app.config["SMS_PHONE_INTERVAL_SECONDS"]), status
+
+
+@bp.get("/r/")
+def my_rewards_form():
+    return _my_rewards_page()
+
+
+@bp.post("/r/")
+def my_rewards():
+    """His share code and link, and his 老带新 rewards from the ledger: pending (the friend's deal
+    is recognised, the developer has not paid), available (paid out with the platform's next
+    settlement batch) and paid."""
+    form = {"phone": request.form.get("phone", "")[:30], "sms_code": request.form.get("sms_code", "")[:10]}
+    now = utcnow()
+    try:
+        signed = verify_sms_code(db.session, form["phone"], form["sms_code"], secret=current_app.config["SECRET_KEY"],
+                                 now=now, config=current_app.config)
+    except DomainError as exc:
+        if exc.keep_changes:
+            g.keep_changes = True  # a wrong SMS code still counts toward the attempt limit
+        errors = exc.details.get("fields") if isinstance(exc, ValidationFailed) else None
+        return _my_rewards_page(form=form, errors=errors or {}, message=exc.message, status=exc.status)
+    buyer = signed.subject
+    code = referrals.referral_code_of(db.session, buyer.id, now=now)
+    rewards = earnings(db.session, "buyer", buyer.id, per_page=50)
+    return render_template("h5/my_rewards_done.html", code=code.code, rewards=rewards,
+                           share_url=url_for("h5.referral_landing", code=code.code, _external=True))
 
 
 @bp.get("/i/")
@@ -288,12 +329,15 @@ def visit_confirm_form():
 @bp.post("/v/")
 def visit_confirm():
     form = {"phone": request.form.get("phone", "")[:30], "sms_code": request.form.get("sms_code", "")[:10],
-            "check_in_code": request.form.get("check_in_code", "")[:12]}
+            "check_in_code": request.form.get("check_in_code", "")[:12],
+            "office_code": request.form.get("office_code", "")[:12]}
     now = utcnow()
     try:
         signed = verify_sms_code(db.session, form["phone"], form["sms_code"], secret=current_app.config["SECRET_KEY"],
                                  now=now, config=current_app.config)
-        visit = confirm_by_buyer_code(db.session, signed.subject, form["check_in_code"], now=now)
+        visit = confirm_by_buyer_code(db.session, signed.subject, form["check_in_code"],
+                                      office_code=form["office_code"],
+                                      secret=current_app.config["SECRET_KEY"], now=now)
     except DomainError as exc:
         if exc.keep_changes:
             g.keep_changes = True  # a wrong SMS code still counts toward the attempt limit

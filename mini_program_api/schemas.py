@@ -67,6 +67,9 @@ class ApplicationSchema(InputSchema):
     company_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
     inviter_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=4, max=12),
                                  metadata={"description": "邀请人的邀请码（选填）"})
+    phone_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=10), metadata={
+        "description": "发到该手机号的 6 位短信验证码（先调用 /auth/sms/send）：填写即完成手机号验证；"
+                       "不填则须稍后在 /consultants/me/phone/verify 验证，验证前该手机号不能用于登录"})
 
 
 class InviteCodeSchema(InputSchema):
@@ -95,6 +98,14 @@ class ConsultantSchema(Schema):
     inviter = fields.Nested(InviterSchema, attribute="invited_by", allow_none=True)
     created_at = fields.DateTime()
     approved_at = fields.DateTime(allow_none=True)
+    phone_verified = fields.Function(lambda c: c.phone_verified_at is not None, metadata={
+        "description": "手机号是否已通过短信验证；false 时请提示验证（发送 /consultants/me/phone/send，"
+                       "校验 /consultants/me/phone/verify），验证前该手机号不能用于登录或确认提现账户变更"})
+
+
+class PhoneCodeSchema(InputSchema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=10),
+                         metadata={"description": "发到本人资料中手机号的 6 位短信验证码"})
 
 
 class InviteCardSchema(Schema):

@@ -5,7 +5,7 @@ import os
 
 from flask import Response, current_app, g, request, send_file, url_for
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from estate_platform.consultants.guard import ConsultantInactive, ContractUnsigned
 from estate_platform.consultants.services import NotYetApplied
@@ -42,6 +42,11 @@ def uploads_dir() -> str:
 class VisitInputSchema(InputSchema):
     scheduled_at = fields.AwareDateTime(required=True, metadata={
         "description": "预约到访时间（ISO 8601，带时区）；不早于现在，不晚于报备保护截止时间"})
+
+
+class BuyerConfirmSchema(InputSchema):
+    office_code = fields.String(required=True, validate=validate.Length(max=12), metadata={
+        "description": "售楼处现场显示的 6 位到访确认码（每 10 分钟更换，只在售楼处可见）"})
 
 
 class ProjectBriefSchema(Schema):
@@ -188,11 +193,15 @@ class BuyerVisits(MethodView):
 @blp.route("/buyer/visits/<int:visit_id>/confirm")
 class BuyerConfirm(MethodView):
     @blp.authenticated(callers.buyer, visits.VisitNotFound, visits.VisitClosed, visits.VisitNotDue,
-                       RegistrationClosed, BuyerAlreadyBound)
+                       visits.PresenceNotProven, visits.PresenceAttemptsExhausted, RegistrationClosed,
+                       BuyerAlreadyBound)
+    @blp.arguments(BuyerConfirmSchema)
     @blp.response(200, BuyerVisitSchema)
-    def post(self, visit_id):
-        """购房者本人确认到访（预约当天起可确认）。确认后按楼盘的保护模式延长报备保护。"""
-        return visits.confirm_by_buyer(db.session, g.buyer, visit_id, now=utcnow())
+    def post(self, body, visit_id):
+        """购房者本人确认到访（预约当天起可确认），须输入售楼处现场显示的 6 位到访确认码（每 10 分钟更换）证明本人在场；
+        错误 5 次后只能由售楼处工作人员核销。确认后按楼盘的保护模式延长报备保护。"""
+        return visits.confirm_by_buyer(db.session, g.buyer, visit_id, office_code=body["office_code"],
+                                       secret=current_app.config["SECRET_KEY"], now=utcnow())
 
 
 # --- files ----------------------------------------------------------------------------------

@@ -37,6 +37,9 @@ class Consultant(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When he proved by SMS code that the phone is his (None: never; he is asked at sign-in).
+    # Until then the phone signs nobody in and approves no payout change (consultants.phone).
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     invited_by: Mapped["ConsultantInvite | None"] = relationship(
         primaryjoin="and_(Consultant.id == ConsultantInvite.invitee_id, ConsultantInvite.valid_to.is_(None))",

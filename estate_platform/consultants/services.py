@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ..db import LOCK_INVITE_GRAPH, advisory_lock
 from ..identity.models import StaffUser
+from ..identity.services import consume_sms_code
 from ..errors import Conflict, NotFound, ValidationFailed, on_constraint
+from ..notifications.services import notify
 from ..phones import InvalidPhone, normalise_phone, search_digits
 from ..referrals import invite_would_create_cycle
+from ..registrations.models import Registration
 from .models import CONSULTANT_KINDS, Consultant, ConsultantInvite, ConsultantStatusEvent
 
 INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed by hand
@@ -66,6 +69,17 @@ class InvalidTransition(Conflict):
     code, message = "invalid_status_transition", "当前状态下不能执行该操作"
 
 
+class InviterWindowClosed(Conflict):
+    code, message = "inviter_window_closed", "邀请人只能在申请后 7 天内、首次报备前填写；如需补填请联系平台运营"
+
+    def __init__(self, window_days: int):
+        super().__init__(f"邀请人只能在申请后 {window_days} 天内、首次报备前填写；如需补填请联系平台运营",
+                         details={"window_days": window_days})
+
+
+DEFAULT_INVITER_WINDOW_DAYS = 7
+
+
 STATUS_LABELS = {"pending": "待审核", "active": "已激活", "rejected": "已驳回",
                  "suspended": "已暂停", "terminated": "已终止"}
 KIND_LABELS = {"company": "公司顾问", "store": "门店经纪人", "independent": "独立经纪人"}
@@ -88,6 +102,7 @@ class Application:
     kind: str
     company_name: str | None = None
     inviter_code: str | None = None
+    phone_code: str | None = None  # the SMS code sent to ``phone``: proves it is his (consultants.phone)
 
 
 def _new_invite_code(session: Session) -> str:
@@ -143,8 +158,13 @@ def _link_inviter(session: Session, consultant: Consultant, inviter: Consultant,
     session.add(ConsultantInvite(inviter_id=inviter.id, invitee_id=consultant.id, valid_from=now))
 
 
-def apply(session: Session, wechat_user_id: int, application: Application, *, now: datetime) -> Consultant:
-    """Apply to join (or re-apply after a rejection). Free of charge, always."""
+def apply(session: Session, wechat_user_id: int, application: Application, *, now: datetime,
+          secret: str = "", sms_config: dict | None = None) -> Consultant:
+    """Apply to join (or re-apply after a rejection). Free of charge, always.
+
+    With ``phone_code`` (an SMS code sent to the phone, checked with ``secret`` and the
+    SMS rules in ``sms_config``) the phone is verified at once; without it he verifies it
+    later (consultants.phone), and until then it signs nobody in."""
     phone, company = _validate_application(application)
     consultant = session.scalar(select(Consultant).where(Consultant.wechat_user_id == wechat_user_id))
     if consultant is not None and consultant.status != "rejected":
@@ -153,6 +173,11 @@ def apply(session: Session, wechat_user_id: int, application: Application, *, no
     if holder is not None and (consultant is None or holder != consultant.id):
         raise PhoneTaken()
     inviter = _inviter_by_code(session, application.inviter_code) if application.inviter_code else None
+    verified = None
+    if (application.phone_code or "").strip():
+        # Last of the checks and before any change: a wrong code keeps only its counted attempt.
+        consume_sms_code(session, phone, application.phone_code, secret=secret, now=now, config=sms_config)
+        verified = now
 
     previous = None
     if consultant is None:
@@ -162,6 +187,10 @@ def apply(session: Session, wechat_user_id: int, application: Application, *, no
     else:
         previous = consultant.status
     consultant.name = application.name.strip()
+    if verified is not None:
+        consultant.phone_verified_at = verified
+    elif consultant.phone != phone:
+        consultant.phone_verified_at = None  # a re-application with another number proves nothing yet
     consultant.phone = phone
     consultant.city = application.city.strip()
     consultant.kind = application.kind
@@ -178,12 +207,42 @@ def apply(session: Session, wechat_user_id: int, application: Application, *, no
     return consultant
 
 
-def set_inviter(session: Session, consultant: Consultant, invite_code: str, *, now: datetime) -> ConsultantInvite:
-    """Name the inviter later (补填邀请人), once, if not given at sign-up."""
+def _has_registered(session: Session, consultant_id: int) -> bool:
+    first = session.scalar(select(Registration.id).where(Registration.consultant_id == consultant_id).limit(1))
+    return first is not None
+
+
+def set_inviter(session: Session, consultant: Consultant, invite_code: str, *, now: datetime,
+                window_days: int = DEFAULT_INVITER_WINDOW_DAYS) -> ConsultantInvite:
+    """Name the inviter later (补填邀请人), once, if not given at sign-up: only within
+    ``window_days`` of applying and before his first registration. Later, an inviter would
+    redirect the upline shares of deals he is already working on (issue 15 §2); then only
+    operations may set it, with a reason (``set_inviter_by_staff``)."""
+    if now > consultant.created_at + timedelta(days=window_days) or _has_registered(session, consultant.id):
+        raise InviterWindowClosed(window_days)
     inviter = _inviter_by_code(session, invite_code, field="invite_code")
     _link_inviter(session, consultant, inviter, now)
     session.flush()
     return session.scalar(select(ConsultantInvite).where(ConsultantInvite.invitee_id == consultant.id))
+
+
+def set_inviter_by_staff(session: Session, consultant_id: int, invite_code: str, *, reason: str | None,
+                         staff_id: int, now: datetime) -> Consultant:
+    """Operations name a consultant's inviter after his own window closed, with a reason kept in
+    his status history with who did it. Once, never a cycle, as always; the edge is valid from
+    now, so deals already subscribed keep the chain they had."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": ["请填写补填邀请人的原因"]})
+    consultant = get_consultant(session, consultant_id)
+    inviter = _inviter_by_code(session, invite_code, field="invite_code")
+    _link_inviter(session, consultant, inviter, now)
+    _record(session, consultant, consultant.status, consultant.status,
+            reason=f"运营补填邀请人：{inviter.name}（邀请码 {inviter.invite_code}）。原因：{reason}",
+            actor_type="staff", actor_id=staff_id, now=now)
+    session.flush()
+    session.expire(consultant, ["invited_by"])
+    return consultant
 
 
 def change_status(session: Session, consultant_id: int, action: str, *, staff_id: int,
@@ -205,7 +264,20 @@ def change_status(session: Session, consultant_id: int, action: str, *, staff_id
     _record(session, consultant, previous, to_status, reason=reason, actor_type="staff",
             actor_id=staff_id, now=now)
     session.flush()
+    why = f"，原因：{reason}" if reason else ""
+    notify(session, consultant.id, f"consultant_{STATUS_NOTICES[action][0]}", STATUS_NOTICES[action][1] + why,
+           now=now)
     return consultant
+
+
+# action → (notification kind suffix, what the consultant reads)
+STATUS_NOTICES = {
+    "approve": ("approved", "您的入驻申请已通过审核，签署平台协议后即可报备客户"),
+    "reject": ("rejected", "您的入驻申请未通过审核，可修改资料后重新申请"),
+    "suspend": ("suspended", "您的顾问账号已被暂停，暂停期间不能报备、带看或接收转介"),
+    "reinstate": ("reinstated", "您的顾问账号已恢复，可继续使用平台各项功能"),
+    "terminate": ("terminated", "您与平台的合作已终止"),
+}
 
 
 def get_consultant(session: Session, consultant_id: int) -> Consultant:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ..consultants.models import Consultant
 from ..disputes.rules import PenaltyTerms
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..notifications.services import notify_active_consultants
 from .models import AgreementSignature, AgreementVersion
 
 
@@ -139,6 +140,9 @@ def publish_agreement(session: Session, *, title: str, text: str, staff_id: int 
                                  penalty_fixed_cents=terms.fixed_cents, penalty_multiple_bps=terms.multiple_bps)
     session.add(agreement)
     session.flush()
+    notify_active_consultants(session, "agreement_published",
+                              f"平台协议已更新为第 {agreement.version} 版《{agreement.title}》，请在小程序中阅读并签署，"
+                              f"签署后方可继续报备", now=now, agreement_version=agreement.version)
     return agreement
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, text
@@ -70,3 +71,85 @@ class Deal(db.Model):
     buyer = relationship("Buyer")
     consultant = relationship("Consultant")
     registration = relationship("Registration")
+
+
+DEAL_REQUEST_KINDS = ("cancel", "backdate")
+DEAL_REQUEST_STATUSES = ("pending", "approved", "rejected", "withdrawn")
+
+
+class DealChangeRequest(db.Model):
+    """A change the developer's site staff may not make alone (DESIGN §7.10, maker-checker):
+    cancelling a deal (退房), which reverses commission and turns money already paid into
+    consultant debt, and recording one whose subscription date lies more than
+    ``DEAL_BACKDATE_DAYS`` back (补录), which selects the rule version and the chain date.
+
+    Platform operations, finance or an admin approve or reject it; never the requester
+    (a CHECK). The serving consultant is told when it is made and may object until it is
+    decided; the objection is shown to the approver. Approval runs the deal service's own
+    cancellation or recording, once: the row is locked and must still be pending. A
+    back-dated recording makes no deal until it is approved, so nothing unapproved is
+    priced, recognised or counted in a month's tiers.
+    """
+    __tablename__ = "deal_change_requests"
+    __table_args__ = (
+        CheckConstraint("kind IN ('cancel', 'backdate')", name="kind_known"),
+        CheckConstraint("status IN ('pending', 'approved', 'rejected', 'withdrawn')", name="status_known"),
+        CheckConstraint("kind <> 'cancel' OR deal_id IS NOT NULL", name="cancel_names_deal"),
+        CheckConstraint("(status = 'pending') = (decided_at IS NULL)", name="decided_when_closed"),
+        CheckConstraint("status NOT IN ('approved', 'rejected') OR decided_by_id IS NOT NULL",
+                        name="decision_has_decider"),
+        CheckConstraint("decided_by_id IS NULL OR decided_by_id <> requested_by_id", name="four_eyes"),
+        CheckConstraint("(objection IS NULL) = (objected_at IS NULL)", name="objection_dated"),
+        # One open request per deal and kind: a second cancellation request waits for the first.
+        Index("uq_deal_change_requests_pending_deal_kind", "deal_id", "kind", unique=True,
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+        Index("ix_deal_change_requests_status_created_at", "status", "created_at"),
+        Index("ix_deal_change_requests_consultant_id_created_at", "consultant_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    # cancel: the deal; backdate: the deal its approval recorded (None before).
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    consultant_id: Mapped[int] = mapped_column(ForeignKey("consultants.id"))  # the serving consultant, told
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id"))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    # backdate: the deal to record (buyer_id, unit, price_cents, subscribed_on, note), canonical JSON.
+    payload: Mapped[str] = mapped_column(Text, default="{}")
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    objection: Mapped[str | None] = mapped_column(Text)
+    objected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    deal = relationship("Deal")
+    project = relationship("Project")
+    consultant = relationship("Consultant")
+    registration = relationship("Registration")
+    requested_by = relationship("StaffUser", foreign_keys=[requested_by_id])
+    decided_by = relationship("StaffUser", foreign_keys=[decided_by_id])
+
+    @property
+    def data(self) -> dict:
+        return json.loads(self.payload or "{}")
+
+    # What the request is about, for people: the deal's own facts, or the back-dated deal's.
+
+    @property
+    def unit(self) -> str | None:
+        return self.deal.unit if self.kind == "cancel" else self.data.get("unit")
+
+    @property
+    def subscribed_on(self) -> date | None:
+        if self.kind == "cancel":
+            return self.deal.subscribed_on
+        raw = self.data.get("subscribed_on")
+        return date.fromisoformat(raw) if raw else None
+
+    @property
+    def price_cents(self) -> int | None:
+        return self.deal.price_cents if self.kind == "cancel" else self.data.get("price_cents")

@@ -106,9 +106,21 @@ def _month_before(session: Session, project_id: int, on: date) -> tuple[int, int
     return int(units), int(amount)
 
 
-def record_deal(session: Session, staff: StaffUser, data: NewDeal, *, now: datetime) -> Deal:
-    """Record a subscription (认购) for a buyer with a binding registration, priced by the
-    rule in force on the subscription date, with the split policy snapshotted."""
+@dataclass
+class DealPlan:
+    """What a new deal would be recorded against, every refusal already checked."""
+    project: Project
+    buyer_id: int
+    registration: object  # the binding Registration
+    rule: object
+    policy: object
+    unit: str
+
+
+def plan_deal(session: Session, staff: StaffUser, data: NewDeal, *, now: datetime,
+              check_unit: bool = True) -> DealPlan:
+    """Check a new deal as ``record_deal`` will (a back-dated request is checked the same way
+    when it is made, and again when it is approved)."""
     phone = _validate_new(data, local_date(now))
     project = visible_project(session, data.project_id, staff)
     buyer_id = session.scalar(select(Buyer.id).where(Buyer.phone == phone))
@@ -119,11 +131,30 @@ def record_deal(session: Session, staff: StaffUser, data: NewDeal, *, now: datet
         raise SubscribedBeforeRegistration(details={"registered_on": local_date(registration.created_at).isoformat()})
     rule = commissions.rule_in_force(session, project.id, data.subscribed_on)
     policy = commissions.policy_in_force(session, project.id, data.subscribed_on)
-    advisory_lock(session, LOCK_DEALS_OF_PROJECT + project.id)
     unit = data.unit.strip()
-    if session.scalar(select(Deal.id).where(Deal.project_id == project.id, Deal.unit == unit,
+    if check_unit:
+        _refuse_if_sold(session, project.id, unit)
+    return DealPlan(project, buyer_id, registration, rule, policy, unit)
+
+
+def _refuse_if_sold(session: Session, project_id: int, unit: str) -> None:
+    if session.scalar(select(Deal.id).where(Deal.project_id == project_id, Deal.unit == unit,
                                             Deal.stage != "cancelled")) is not None:
         raise UnitAlreadySold(details={"unit": unit})
+
+
+def record_deal(session: Session, staff: StaffUser, data: NewDeal, *, now: datetime,
+                approved_by: StaffUser | None = None) -> Deal:
+    """Record a subscription (认购) for a buyer with a binding registration, priced by the
+    rule in force on the subscription date, with the split policy snapshotted.
+
+    ``approved_by``: the platform staff member who approved a back-dated recording
+    (deals.requests); ``staff`` is then the site staff member who asked for it."""
+    plan = plan_deal(session, staff, data, now=now, check_unit=False)
+    project, buyer_id, registration, rule, policy, unit = (plan.project, plan.buyer_id, plan.registration, plan.rule,
+                                                           plan.policy, plan.unit)
+    advisory_lock(session, LOCK_DEALS_OF_PROJECT + project.id)
+    _refuse_if_sold(session, project.id, unit)  # under the project's lock
     terms = commissions.terms_of(rule)
     units_before, amount_before = _month_before(session, project.id, data.subscribed_on)
     priced = pricing.price(terms, data.price_cents, units_before=units_before, amount_before_cents=amount_before)
@@ -145,7 +176,8 @@ def record_deal(session: Session, staff: StaffUser, data: NewDeal, *, now: datet
                     registration_id=registration.id, buyer_id=buyer_id, consultant_id=deal.consultant_id, unit=unit,
                     price_cents=deal.price_cents, subscribed_on=data.subscribed_on.isoformat(),
                     commission_cents=deal.commission_cents, rule_id=rule.id, policy_id=policy.id,
-                    note=(data.note or "").strip() or None)
+                    note=(data.note or "").strip() or None,
+                    **({"approved_by_staff_id": approved_by.id} if approved_by is not None else {}))
     notify(session, deal.consultant_id, "deal_recorded",
            f"{registration.buyer_name} 已在{project.name}认购 {unit}，佣金 {yuan(deal.commission_cents)}，"
            f"{STAGE_LABELS[terms.trigger]}后确认", now=now, deal_id=deal.id)
@@ -202,8 +234,12 @@ def change_stage(session: Session, staff: StaffUser, deal_id: int, stage: str, *
     return deal
 
 
-def cancel_deal(session: Session, staff: StaffUser, deal_id: int, *, reason: str | None, now: datetime) -> Deal:
-    """退房: from any stage, with a reason; recognised commission is reversed (clawback)."""
+def cancel_deal(session: Session, staff: StaffUser, deal_id: int, *, reason: str | None, now: datetime,
+                requested_by_id: int | None = None) -> Deal:
+    """退房: from any stage, with a reason; recognised commission is reversed (clawback).
+
+    Platform staff cancel directly; site staff only ask (deals.requests), and the approver
+    cancels here with ``requested_by_id`` naming the site staff member who asked."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed({"reason": ["请填写退房原因"]})
@@ -217,7 +253,8 @@ def cancel_deal(session: Session, staff: StaffUser, deal_id: int, *, reason: str
     deal.cancel_reason = reason
     deal.updated_at = now
     session.flush()
-    evidence.append(session, "deal", deal.id, "cancelled", _actor(staff), now=now, from_stage=previous, reason=reason)
+    evidence.append(session, "deal", deal.id, "cancelled", _actor(staff), now=now, from_stage=previous, reason=reason,
+                    **({"requested_by_staff_id": requested_by_id} if requested_by_id is not None else {}))
     notify(session, deal.consultant_id, "deal_cancelled", f"成交 {deal.unit} 已退房：{reason}", now=now,
            deal_id=deal.id)
     return deal
@@ -250,6 +287,9 @@ def correct_price(session: Session, staff: StaffUser, deal_id: int, *, price_cen
     evidence.append(session, "deal", deal.id, "price_corrected", _actor(staff), now=now, from_price_cents=old_price,
                     to_price_cents=price_cents, from_commission_cents=old_commission,
                     to_commission_cents=deal.commission_cents, reason=reason)
+    notify(session, deal.consultant_id, "deal_repriced",
+           f"成交 {deal.unit} 成交价更正为 {yuan(price_cents)}，佣金 {yuan(deal.commission_cents)}：{reason}",
+           now=now, deal_id=deal.id)
     if was_recognised:
         recognition.recognise(session, [deal], now=now, actor_type="staff", actor_id=staff.id)
         session.refresh(deal)

@@ -440,6 +440,9 @@ def cancel(session: Session, sender: Consultant, handoff_id: int, *, now: dateti
     offer = _offer_of(session, handoff.id, handoff.offered_to_id)
     offer.outcome, offer.responded_at = "withdrawn", now
     _end(session, handoff, "cancelled", "cancelled_by_sender", Actor("consultant", sender.id), now)
+    notify(session, offer.consultant_id, "handoff_withdrawn",
+           f"顾问{sender.name}已撤回转介给您的客户 {handoff.buyer_name}（{handoff.project.name}），无需再处理",
+           now=now, handoff_id=handoff.id)
     return _sender_view(session, handoff)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..adapters.wechat import WechatWebAuth
 from ..consultants.models import Consultant
+from ..consultants.phone import PhoneUnverifiedSignIn, consultant_phone_verified
 from ..errors import DomainError
 from .models import WechatUser
 from .services import consume_sms_code, unionid_taken
@@ -67,6 +68,8 @@ def sign_in_by_phone(session: Session, raw_phone: str, code: str, *, current: We
     consultant = session.scalar(select(Consultant).where(Consultant.phone == phone))
     if consultant is None:
         raise ConsultantPhoneUnknown()
+    if not consultant_phone_verified(consultant):  # a typed-in number proves nothing (issue 15 §2)
+        raise PhoneUnverifiedSignIn()
     user = session.get(WechatUser, consultant.wechat_user_id)
     if current is not None and current.id != user.id and _linkable(session, web_user=current, user=user):
         oa_openid, unionid = current.oa_openid, current.unionid

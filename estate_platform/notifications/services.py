@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from sqlalchemy import insert, literal, select
 from sqlalchemy.orm import Session
 
+from ..consultants.models import Consultant
 from ..db import after_commit, bulk_insert
 from .models import Notification
 
@@ -30,6 +32,17 @@ KINDS = {
     "dispute_decided": "争议已裁决",
     "dispute_withdrawn": "争议已撤回",
     "credit_changed": "信用分变动",
+    # The consultant's own account (issue 15 §3).
+    "consultant_approved": "入驻申请已通过",
+    "consultant_rejected": "入驻申请未通过",
+    "consultant_suspended": "顾问账号已暂停",
+    "consultant_reinstated": "顾问账号已恢复",
+    "consultant_terminated": "平台合作已终止",
+    "agreement_published": "平台协议已更新",
+    "handoff_withdrawn": "转介已撤回",
+    "deal_repriced": "成交价已更正",
+    "deal_change_requested": "案场申请变更成交",
+    "deal_change_rejected": "成交变更申请未获批准",
 }
 
 
@@ -65,3 +78,16 @@ def notify_many(session: Session, rows: list[tuple[int, str, str, dict]], *, now
          "payload": json.dumps(payload, ensure_ascii=False, default=str), "created_at": now}
         for consultant_id, kind, body, payload in rows])
     return len(rows)
+
+
+def notify_active_consultants(session: Session, kind: str, body: str, *, now: datetime, **payload) -> int:
+    """The same notification to every active consultant (a new agreement to sign), written by one
+    INSERT … SELECT however many they are; the redelivery sweep sends them (``notify_many``)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    rows = select(Consultant.id, literal(kind), literal(KINDS[kind]), literal(body),
+                  literal(json.dumps(payload, ensure_ascii=False, default=str)),
+                  literal(now, type_=Notification.__table__.c.created_at.type)).where(Consultant.status == "active")
+    result = session.execute(insert(Notification).from_select(
+        ["consultant_id", "kind", "title", "body", "payload", "created_at"], rows))
+    return result.rowcount or 0

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from ..db import advisory_lock
 from ..errors import Conflict, NotFound
 from ..identity.models import Buyer
+from ..invites.models import Attribution
+from ..registrations.models import Registration
 from .graph import buyer_referral_would_create_cycle
 from .models import BuyerReferralCode, ReferralEdge
 
@@ -28,6 +30,10 @@ class AlreadyReferred(Conflict):
 
 class ReferralNotAllowed(Conflict):
     code, message = "referral_not_allowed", "不能填写自己或您推荐过的人的推荐码"
+
+
+class FriendAlreadyRegistered(Conflict):
+    code, message = "friend_already_registered", "您已由置业顾问登记或经顾问的分享链接到访，不能再接受老业主推荐"
 
 
 def record_handoff(session: Session, *, sender_id: int, receiver_id: int, buyer_id: int, project_id: int,
@@ -67,9 +73,21 @@ def code_owner(session: Session, code: str) -> Buyer:
     return owner
 
 
+def _already_brought(session: Session, buyer_id: int) -> bool:
+    """A consultant registered him (any project, whatever became of it) or his invite link
+    brought him: the platform already knows this buyer through a consultant."""
+    return (session.scalar(select(Registration.id).where(Registration.buyer_id == buyer_id).limit(1)) is not None
+            or session.scalar(select(Attribution.id).where(Attribution.buyer_id == buyer_id).limit(1)) is not None)
+
+
 def claim_referral(session: Session, friend_id: int, code: str, *, now: datetime) -> ReferralEdge:
     """A buyer names the buyer who referred him (once). On his deal the referrer earns the
-    project's 老带新 reward (DESIGN §2)."""
+    project's 老带新 reward (DESIGN §2).
+
+    The window closes at the friend's first registration (issue 15 §2): a friend a
+    consultant already registered or brought by his link is not the referrer's to claim
+    (409 ``friend_already_registered``). The 老带新 edge is a buyer's, not a project's, so
+    any registration closes it."""
     owner = session.scalar(select(BuyerReferralCode).where(BuyerReferralCode.code == code.strip().upper()))
     if owner is None:
         raise ReferralCodeNotFound()
@@ -77,6 +95,8 @@ def claim_referral(session: Session, friend_id: int, code: str, *, now: datetime
     if session.scalar(select(ReferralEdge.id).where(ReferralEdge.kind == "buyer_referral",
                                                     ReferralEdge.target_id == friend_id)) is not None:
         raise AlreadyReferred()
+    if _already_brought(session, friend_id):
+        raise FriendAlreadyRegistered()
     if buyer_referral_would_create_cycle(session, owner.buyer_id, friend_id):
         raise ReferralNotAllowed()
     edge = ReferralEdge(kind="buyer_referral", source_type="buyer", source_id=owner.buyer_id, target_type="buyer",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UtcDateTime, db, utcnow
@@ -26,6 +26,7 @@ class Visit(db.Model):
         Index("uq_visits_scheduled_per_registration", "registration_id", unique=True,
               sqlite_where=text("status = 'scheduled'"), postgresql_where=text("status = 'scheduled'")),
         Index("ix_visits_scheduled_at", "scheduled_at"),
+        CheckConstraint("presence_failures >= 0", name="presence_failures_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -37,6 +38,9 @@ class Visit(db.Model):
     confirmed_by_type: Mapped[str | None] = mapped_column(String(10))
     confirmed_by_id: Mapped[int | None] = mapped_column()
     invalid_reason: Mapped[str | None] = mapped_column(Text)
+    # Wrong sales-office codes typed by the buyer; past visits.presence.MAX_FAILURES only
+    # site staff can confirm this visit (a 6-digit code is not left open to guessing).
+    presence_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     registration = relationship("Registration")

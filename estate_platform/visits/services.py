@@ -19,6 +19,9 @@ Choices made here:
 * The buyer may confirm only from the visit's day (Asia/Shanghai) on: a visit
   planned for next week cannot be confirmed from home today. Site staff, who
   see the buyer in person, may confirm at any time while protection runs.
+* The buyer must also prove he is at the sales office (issue 15 §2): the office's
+  current code, shown only on the site staff's page (``presence``), rotating every ten
+  minutes. Five wrong codes for one visit, and only site staff can confirm it.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ import secrets
 from datetime import date, datetime, time, timedelta, timezone
 
 import segno
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +44,7 @@ from ..notifications.services import notify
 from ..projects.models import Project
 from ..registrations import services as registrations
 from ..registrations.models import OPEN_STATUSES, Registration
+from . import presence
 from .models import Visit
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed by hand
@@ -70,6 +74,20 @@ class VisitClosed(Conflict):
 
 class VisitNotDue(Conflict):
     code, message = "visit_not_due", "尚未到预约的到访日期，暂不能确认"
+
+
+class PresenceNotProven(ValidationFailed):
+    code = "presence_not_proven"
+    keep_changes = True  # the wrong code is counted
+
+    def __init__(self, attempts_left: int):
+        message = f"售楼处到访确认码不正确，请输入售楼处现场显示的 6 位数字（还可尝试 {attempts_left} 次）"
+        super().__init__({"office_code": [message]}, message)
+        self.details["attempts_left"] = attempts_left
+
+
+class PresenceAttemptsExhausted(Conflict):
+    code, message = "presence_attempts_exhausted", "售楼处到访确认码错误次数过多，请由售楼处工作人员为您核销到访"
 
 
 # --- pure helpers ------------------------------------------------------------------
@@ -173,12 +191,38 @@ def confirm_by_code(session: Session, staff: StaffUser, code: str, *, now: datet
     return _confirm(session, visit, Actor("staff", staff.id), now)
 
 
-def confirm_by_buyer(session: Session, buyer: Buyer, visit_id: int, *, now: datetime) -> Visit:
-    """The buyer confirms his own visit (H5 page), from the visit's day on."""
+def confirm_by_buyer(session: Session, buyer: Buyer, visit_id: int, *, office_code: str | None, secret: str,
+                     now: datetime) -> Visit:
+    """The buyer confirms his own visit (H5 page), from the visit's day on, with the sales
+    office's current code as proof that he is there."""
     visit = buyer_visit(session, buyer.id, visit_id)
     if local_date(now) < local_date(visit.scheduled_at):
         raise VisitNotDue(details={"scheduled_at": visit.scheduled_at.isoformat()})
+    if visit.status == "scheduled":
+        _prove_presence(session, visit, office_code, secret, now)
     return _confirm(session, visit, Actor("buyer", buyer.id), now)
+
+
+def _prove_presence(session: Session, visit: Visit, office_code: str | None, secret: str, now: datetime) -> None:
+    failures = session.scalar(select(Visit.presence_failures).where(Visit.id == visit.id))
+    if failures >= presence.MAX_FAILURES:
+        raise PresenceAttemptsExhausted()
+    if presence.is_valid(secret, visit.registration.project_id, office_code, now):
+        return
+    session.execute(update(Visit).where(Visit.id == visit.id)
+                    .values(presence_failures=Visit.presence_failures + 1))
+    raise PresenceNotProven(attempts_left=max(presence.MAX_FAILURES - failures - 1, 0))
+
+
+def presence_codes(session: Session, staff: StaffUser, *, secret: str,
+                   now: datetime) -> list[tuple[Project, str, datetime]]:
+    """The sales-office codes site staff show buyers, per project of their developer still
+    cooperating: (project, code, when it turns). Platform roles are never at an office."""
+    if staff.role != "site_staff":
+        return []
+    projects = session.scalars(select(Project).where(Project.developer_id == staff.developer_id,
+                                                     Project.status != "ended").order_by(Project.name, Project.id))
+    return [(project, *presence.current_code(secret, project.id, now)) for project in projects]
 
 
 def _lock_visit(session: Session, visit_id: int) -> Visit:
@@ -330,11 +374,13 @@ def buyer_scheduled_visits(session: Session, buyer_id: int) -> list[Visit]:
         .order_by(Visit.scheduled_at, Visit.id)))
 
 
-def confirm_by_buyer_code(session: Session, buyer: Buyer, raw_code: str, *, now: datetime) -> Visit:
-    """The buyer confirms on the H5 page with the check-in code his consultant gave him.
-    Only a visit of one of his own registrations matches; anything else is not found."""
+def confirm_by_buyer_code(session: Session, buyer: Buyer, raw_code: str, *, office_code: str | None, secret: str,
+                          now: datetime) -> Visit:
+    """The buyer confirms on the H5 page with the check-in code his consultant gave him and
+    the sales office's code. Only a visit of one of his own registrations matches; anything
+    else is not found."""
     code = normalise_code(raw_code)
     visit = session.scalar(select(Visit).where(Visit.check_in_code == code)) if code else None
     if visit is None or visit.registration.buyer_id != buyer.id:
         raise VisitNotFound()
-    return confirm_by_buyer(session, buyer, visit.id, now=now)
+    return confirm_by_buyer(session, buyer, visit.id, office_code=office_code, secret=secret, now=now)

@@ -247,6 +247,20 @@ class Scene:
         return response.get_json()["id"]
 
     @cached_property
+    def deal_request_id(self) -> int:
+        """DA's site staff asked to cancel another deal of A's buyers: a request platform staff decide
+        and A may object to."""
+        phone = self.world.register(self.owner, self.project_id)["buyer_phone"]
+        deal = self.client.post("/admin/api/v1/deals", headers=self.site.headers, json={
+            "project_id": self.project_id, "buyer_phone": phone, "unit": "1-1-102", "price_cents": 300_000_000,
+            "subscribed_on": now().astimezone(SHANGHAI).date().isoformat()})
+        assert deal.status_code == 201, deal.get_json()
+        response = self.client.post(f"/admin/api/v1/deals/{deal.get_json()['id']}/cancel", headers=self.site.headers,
+                                    json={"reason": "客户退房"})
+        assert response.status_code == 202, response.get_json()
+        return response.get_json()["id"]
+
+    @cached_property
     def customer_id(self) -> int:
         """An existing customer (老客户) DA's site staff marked in DA's project."""
         response = self.client.post(f"/admin/api/v1/projects/{self.project_id}/existing-customers",
@@ -311,6 +325,7 @@ class Scene:
     OBJECTS += ("revisit_id",)  # revisits (回访)
     OBJECTS += ("upload_id",)  # sales-list reconciliation (销售对账)
     OBJECTS += ("risk_flag_id",)  # risk flags (风控预警)
+    OBJECTS += ("deal_request_id",)  # deal change requests (maker-checker, issue 15)
 
     def value(self, name: str, prefix: str):
         """The real object a path parameter called ``name`` names in this scene."""

@@ -47,6 +47,22 @@ class ScriptedSender:
         return outcome
 
 
+def operating(world, **kwargs):
+    """An operating consultant whose inbox starts empty: the notices of his own approval and of
+    the agreement he signed (issue 15 §3) are set aside, so each test sees only what it caused."""
+    from estate_platform.db import db
+    from estate_platform.notifications.models import Notification
+    consultant = world.operating_consultant(**kwargs)
+    with world.app.app_context():
+        db.session.query(Notification).filter_by(consultant_id=consultant.id).delete()
+        db.session.commit()
+    sender = world.app.extensions["adapters"].notify
+    for sent in (getattr(sender, "outbox", None), getattr(sender, "sent", None)):
+        if isinstance(sent, list):
+            sent.clear()
+    return consultant
+
+
 def inbox_of(client, consultant, **query) -> dict:
     response = client.get(INBOX, query_string=query, headers=consultant.auth)
     assert response.status_code == 200, response.get_json()
@@ -74,7 +90,7 @@ def backdate(app, notification_id: int, minutes: int) -> None:
 # --- the inbox -------------------------------------------------------------------------------------
 
 def test_a_registration_is_announced_in_the_inbox(world, client, outbox):
-    consultant = world.operating_consultant()
+    consultant = operating(world)
     project_id = world.project(name="金陵府")
     registration = world.register(consultant, project_id, name="周先生")
 
@@ -89,7 +105,7 @@ def test_a_registration_is_announced_in_the_inbox(world, client, outbox):
 
 
 def test_the_inbox_is_newest_first_paged_and_filters_unread(world, client, outbox):
-    consultant = world.operating_consultant()
+    consultant = operating(world)
     project_id = world.project()
     names = ["甲", "乙", "丙"]
     for name in names:
@@ -107,7 +123,7 @@ def test_the_inbox_is_newest_first_paged_and_filters_unread(world, client, outbo
 
 
 def test_reading_a_notification_marks_it_once(world, client, outbox):
-    consultant = world.operating_consultant()
+    consultant = operating(world)
     world.register(consultant, world.project())
     [notification] = inbox_of(client, consultant)["items"]
 
@@ -120,7 +136,7 @@ def test_reading_a_notification_marks_it_once(world, client, outbox):
 
 
 def test_read_all_marks_only_the_callers_notifications(world, client, outbox):
-    consultant, other = world.operating_consultant(), world.operating_consultant(name="李顾问")
+    consultant, other = operating(world), operating(world, name="李顾问")
     project_id = world.project()
     for _ in range(2):
         world.register(consultant, project_id)
@@ -135,7 +151,7 @@ def test_read_all_marks_only_the_callers_notifications(world, client, outbox):
 
 
 def test_another_consultants_notification_is_not_found_and_stays_unread(world, client, counts, outbox):
-    owner, other = world.operating_consultant(), world.operating_consultant(name="李顾问")
+    owner, other = operating(world), operating(world, name="李顾问")
     world.register(owner, world.project(), name="周先生")
     [notification] = inbox_of(client, owner)["items"]
     before = counts()
@@ -150,18 +166,19 @@ def test_another_consultants_notification_is_not_found_and_stays_unread(world, c
 
 
 def test_a_suspended_consultant_still_reads_his_notifications(world, client, outbox):
-    consultant = world.operating_consultant()
+    consultant = operating(world)
     world.register(consultant, world.project())
     client.post(f"/admin/api/v1/consultants/{consultant.id}/suspend", json={"reason": "调查中"},
                 headers=world.staff_auth("operations"))
-    assert inbox_of(client, consultant)["total"] == 1
+    inbox = inbox_of(client, consultant)
+    assert [n["kind"] for n in inbox["items"]] == ["consultant_suspended", "registration_accepted"]
     assert client.post(f"{INBOX}/read-all", headers=consultant.auth).status_code == 200
 
 
 # --- delivery -----------------------------------------------------------------------------------------
 
 def test_a_notification_is_delivered_to_the_consultants_wechat_after_commit(world, client, app, outbox):
-    consultant = world.operating_consultant()
+    consultant = operating(world)
     registration = world.register(consultant, world.project(name="金陵府"), name="周先生")
 
     [message] = outbox.outbox
@@ -173,7 +190,7 @@ def test_a_notification_is_delivered_to_the_consultants_wechat_after_commit(worl
 
 
 def test_a_refused_registration_sends_nothing(world, client, app, outbox):
-    consultant = world.operating_consultant()
+    consultant = operating(world)
     project_id = world.project()
     phone = world.next_buyer_phone()
     world.register(consultant, project_id, phone=phone)
@@ -185,7 +202,7 @@ def test_delivering_twice_sends_once(world, app, outbox):
     from estate_platform.db import commit, db
     from estate_platform.notifications.delivery import ALREADY_DELIVERED, deliver
 
-    consultant = world.operating_consultant()
+    consultant = operating(world)
     world.register(consultant, world.project())
     [row] = rows(app, consultant.id)
     sender = ScriptedSender()
@@ -198,8 +215,8 @@ def test_delivering_twice_sends_once(world, app, outbox):
 def test_a_consultant_who_did_not_subscribe_is_recorded_and_not_retried(world, app):
     from estate_platform.notifications.tasks import redeliver_pending_task
 
+    consultant = operating(world)
     sender = use_sender(app, ScriptedSender(USER_NOT_SUBSCRIBED))
-    consultant = world.operating_consultant()
     world.register(consultant, world.project())
     [row] = rows(app, consultant.id)
     assert (row.delivered_at, row.delivery_error) == (None, "user_not_subscribed")
@@ -212,8 +229,8 @@ def test_a_consultant_who_did_not_subscribe_is_recorded_and_not_retried(world, a
 def test_a_failed_delivery_is_retried_by_the_sweeper_until_it_is_delivered(world, app):
     from estate_platform.notifications.tasks import redeliver_pending_task
 
+    consultant = operating(world)
     sender = use_sender(app, ScriptedSender(NotificationUnavailable(), NotificationUnavailable()))
-    consultant = world.operating_consultant()
     world.register(consultant, world.project())
     [row] = rows(app, consultant.id)
     assert (row.delivered_at, row.delivery_error) == (None, "upstream_unavailable")
@@ -232,8 +249,8 @@ def test_a_failed_delivery_is_retried_by_the_sweeper_until_it_is_delivered(world
 def test_the_sweeper_leaves_notifications_older_than_a_day_and_works_in_batches(world, app):
     from estate_platform.notifications.tasks import redeliver_pending_task
 
+    consultant = operating(world)
     sender = use_sender(app, ScriptedSender(*[NotificationUnavailable()] * 4))
-    consultant = world.operating_consultant()
     project_id = world.project()
     for _ in range(4):
         world.register(consultant, project_id)
@@ -252,9 +269,9 @@ def test_the_sweeper_leaves_notifications_older_than_a_day_and_works_in_batches(
 
 def test_the_real_adapter_sends_a_subscribe_message_for_a_registration(world, app):
     base = "https://wx.example.test"
+    consultant = operating(world)
     use_sender(app, HttpWechatSubscribeSender("wx-app", "wx-secret", {"registration_accepted": "tmpl-reg"},
                                               base_url=base))
-    consultant = world.operating_consultant()
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mocked:
         mocked.get(f"{base}/cgi-bin/token", json={"access_token": "tok", "expires_in": 7200})
         mocked.post(f"{base}/cgi-bin/message/subscribe/send", json={"errcode": 0, "errmsg": "ok"})
@@ -274,8 +291,8 @@ def test_a_notification_being_sent_by_another_worker_is_skipped(world, app, data
     from estate_platform.db import db
     from estate_platform.notifications.delivery import SKIPPED, deliver
 
+    consultant = operating(world)
     use_sender(app, ScriptedSender(NotificationUnavailable()))
-    consultant = world.operating_consultant()
     world.register(consultant, world.project())
     [row] = rows(app, consultant.id)
     sender = ScriptedSender()

@@ -77,6 +77,12 @@ def book(world, consultant, registration_id: int, when: datetime | None = None, 
     return response.get_json()
 
 
+def office_code(app, project_id: int, at: datetime) -> str:
+    """The sales office's code for the project at ``at``, as the site staff's page shows it."""
+    from estate_platform.visits import presence
+    return presence.current_code(app.config["SECRET_KEY"], project_id, at)[0]
+
+
 def scene(world, when: datetime | None = None, **project) -> Scene:
     """Site staff of a developer, its project, a consultant who registered a buyer and booked a visit."""
     site = staff_member(world)
@@ -404,13 +410,15 @@ def test_the_buyer_confirms_his_own_visit_on_the_day(world, client, app, monkeyp
     listed = client.get(f"{MP}/buyer/visits", headers=auth).get_json()
     assert [(v["id"], v["check_in_code"]) for v in listed] == [(s.visit["id"], s.visit["check_in_code"])]
 
-    too_early = client.post(f"{MP}/buyer/visits/{s.visit['id']}/confirm", headers=auth)
+    too_early = client.post(f"{MP}/buyer/visits/{s.visit['id']}/confirm", headers=auth,
+                            json={"office_code": office_code(app, s.project_id, now())})
     assert too_early.status_code == 409 and error_code(too_early) == "visit_not_due"
 
     import mini_program_api.visits as handlers
     arrived = datetime.fromisoformat(s.visit["scheduled_at"]) + timedelta(minutes=20)
     monkeypatch.setattr(handlers, "utcnow", lambda: arrived)
-    response = client.post(f"{MP}/buyer/visits/{s.visit['id']}/confirm", headers=auth)
+    response = client.post(f"{MP}/buyer/visits/{s.visit['id']}/confirm", headers=auth,
+                           json={"office_code": office_code(app, s.project_id, arrived)})
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["status"] == "confirmed"
     visit = visit_row(app, s.visit["id"])
@@ -429,10 +437,11 @@ def test_another_buyer_or_a_consultant_cannot_confirm_the_visit(world, client, a
     s = scene(world, when=now() + timedelta(minutes=1))
     stranger = buyer_auth(world, world.next_buyer_phone())
     before = counts()
-    response = client.post(f"{MP}/buyer/visits/{s.visit['id']}/confirm", headers=stranger)
+    code = {"office_code": office_code(app, s.project_id, now())}
+    response = client.post(f"{MP}/buyer/visits/{s.visit['id']}/confirm", headers=stranger, json=code)
     assert response.status_code == 404 and error_code(response) == "visit_not_found"
     assert client.get(f"{MP}/buyer/visits", headers=stranger).get_json() == []
-    as_consultant = client.post(f"{MP}/buyer/visits/{s.visit['id']}/confirm", headers=s.consultant.auth)
+    as_consultant = client.post(f"{MP}/buyer/visits/{s.visit['id']}/confirm", headers=s.consultant.auth, json=code)
     assert as_consultant.status_code == 401
     assert counts() == before
     assert visit_row(app, s.visit["id"]).status == "scheduled"

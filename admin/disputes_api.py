@@ -200,12 +200,14 @@ def _terms_preview(d) -> dict:
     stake = penalty_terms.stake_for(db.session, d)
     return {"penalty_fixed_cents": applied.terms.fixed_cents, "penalty_multiple_bps": applied.terms.multiple_bps,
             "text": applied.note, "stake_cents": stake.cents, "stake_basis": stake.basis,
-            "penalty_cents": rules.penalty_cents(applied.terms, stake.cents) if d.respondent_kind == "consultant" else 0}
+            "penalty_cents": rules.penalty_cents(applied.terms, stake.cents)
+            if d.respondent_kind == "consultant" else 0}
 
 
 class DisputeDetailSchema(StaffDisputeSchema):
     events = fields.Function(lambda d: DisputeEventSchema(many=True).dump(disputes.events_of(db.session, d)))
-    statements = fields.Function(lambda d: DisputeStatementSchema(many=True).dump(disputes.statements_of(db.session, d)))
+    statements = fields.Function(
+        lambda d: DisputeStatementSchema(many=True).dump(disputes.statements_of(db.session, d)))
     decisions = fields.Function(lambda d: DisputeDecisionSchema(many=True).dump(disputes.decisions_of(db.session, d)))
     terms = fields.Function(_terms_preview, metadata={"description": "报备时生效的违约金条款与按此计算的违约金（预览）"})
 

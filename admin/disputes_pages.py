@@ -228,8 +228,8 @@ def attachment(dispute_id, attachment_id):
 @staff_page(*READERS)
 def evidence_pack_page(dispute_id):
     dispute = disputes.get_dispute(db.session, dispute_id)
-    pack = evidence_pack.build(db.session, dispute, viewer=g.staff, reveal_phone=request.args.get("reveal_phone") == "1",
-                               now=utcnow())
+    pack = evidence_pack.build(db.session, dispute, viewer=g.staff,
+                               reveal_phone=request.args.get("reveal_phone") == "1", now=utcnow())
     return render_template("admin/disputes/evidence_pack.html", pack=pack, d=dispute,
                            payload=lambda record: evidence_pack.payload_for_people(pack, record),
                            events=disputes.events_of(db.session, dispute),

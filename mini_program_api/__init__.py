@@ -24,8 +24,8 @@ def init_app(app: Flask) -> PlatformApi:
     })
     api = PlatformApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.add_bearer_scheme()
-    from . import (agreement, auth, clients, consultants, deals, disputes, h5, handoffs, invite_links, notifications, projects,
-                   registrations, visits)
+    from . import (agreement, auth, clients, consultants, deals, disputes, h5, handoffs, invite_links, notifications,
+                   projects, registrations, visits)
     api.register_blueprint(auth.blp, url_prefix=f"{PREFIX}/auth")
     api.register_blueprint(consultants.blp, url_prefix=f"{PREFIX}/consultants")
     api.register_blueprint(agreement.blp, url_prefix=f"{PREFIX}/agreement")

@@ -41,8 +41,15 @@ REVEAL_ROLES = ("admin", "operations")  # the roles that must call buyers (revis
 
 #: key → (title, provider). A provider returns the section's rows (dicts of plain values).
 Provider = Callable[[Session, Dispute], list[dict]]
+
+
+def _revisit_rows(session: Session, dispute: Dispute) -> list[dict]:
+    from ..revisits.services import pack_rows  # revisits open disputes: imported when a pack is built
+    return pack_rows(session, dispute)
+
+
 _SECTIONS: dict[str, tuple[str, Provider | None]] = {
-    "revisits": ("回访结果", None),
+    "revisits": ("回访结果", _revisit_rows),
     "sales_list": ("开发商销售清单", None),
 }
 

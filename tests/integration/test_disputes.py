@@ -9,7 +9,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from estate_platform.consultants.models import Consultant
 from estate_platform.credit.models import CreditEvent
@@ -267,11 +267,11 @@ def test_a_withdrawn_dispute_takes_no_decision(app, market, ops):
 def test_only_the_complainant_may_withdraw_and_others_do_not_see_the_dispute(app, market):
     dispute_id = open_against_jia(app, market)
     with pytest.raises(disputes.InvalidDisputeTransition):
-        run(app, lambda s: disputes.withdraw(s, dispute_id, reason="不服", actor=disputes.Actor("consultant", market.jia.id),
-                                             now=now()))
+        run(app, lambda s: disputes.withdraw(s, dispute_id, reason="不服",
+                                             actor=disputes.Actor("consultant", market.jia.id), now=now()))
     with pytest.raises(disputes.DisputeNotFound):
-        run(app, lambda s: disputes.withdraw(s, dispute_id, reason="路过", actor=disputes.Actor("consultant", market.bing.id),
-                                             now=now()))
+        run(app, lambda s: disputes.withdraw(s, dispute_id, reason="路过",
+                                             actor=disputes.Actor("consultant", market.bing.id), now=now()))
 
 
 # --- deciding against the developer ------------------------------------------------------------------
@@ -407,7 +407,8 @@ def test_the_developers_collection_record_shows_what_it_owes_from_disputes(clien
         "outcome": "upheld", "reason": "销售清单显示自然到访成交"}).get_json()
     assert decision["stake_cents"] == COMMISSION and decision["penalty_cents"] == 0
     assert sum(line["amount_cents"] for line in decision["stake_lines"]) == COMMISSION
-    client.post(f"{ADMIN}/disputes/{dispute_id}/decision/approve", headers=checker, json={"decision_id": decision["id"]})
+    client.post(f"{ADMIN}/disputes/{dispute_id}/decision/approve", headers=checker,
+                json={"decision_id": decision["id"]})
     record = client.get(f"{ADMIN}/developers/{market.developer_id}/dispute-receivables",
                         headers=world.staff_auth("finance")).get_json()
     assert record["total_cents"] == COMMISSION and [i["dispute_id"] for i in record["items"]] == [dispute_id]
@@ -467,12 +468,13 @@ def test_the_evidence_pack_shows_the_verified_timeline_the_signed_agreement_and_
     respondent = next(a for a in body["agreements"] if a["role"] == "respondent")
     assert respondent["version"] == 1 and respondent["signature_matches"] is True
     assert body["penalty_cents"] == 2 * COMMISSION
-    assert [(s["key"], s["rows"]) for s in body["sections"]] == [("revisits", []), ("sales_list", [])]
+    assert [(s["key"], s["rows"]) for s in body["sections"]] == [("revisits", []), ("sales_list", [])]  # 暂无
     # Finance may not see the full number even if it asks; operations may, and the read is logged.
     asked = client.get(f"{ADMIN}/disputes/{dispute['id']}/evidence-pack?reveal_phone=true",
                        headers=world.staff_auth("finance")).get_json()
     assert asked["buyer"]["phone_revealed"] is False
-    revealed = client.get(f"{ADMIN}/disputes/{dispute['id']}/evidence-pack?reveal_phone=true", headers=headers).get_json()
+    revealed = client.get(f"{ADMIN}/disputes/{dispute['id']}/evidence-pack?reveal_phone=true",
+                          headers=headers).get_json()
     assert revealed["buyer"]["phone"] == market.zhou_phone and revealed["buyer"]["phone_revealed"] is True
     from estate_platform.registrations.models import PhoneReveal
     assert count(app, PhoneReveal, PhoneReveal.purpose.like("争议 #%")) == 1
@@ -485,15 +487,14 @@ def test_a_tampered_record_makes_the_pack_say_so(client, app, market, ops):
 
     def forge(session):  # behind the triggers' back: a test-only rewrite of history
         if session.get_bind().dialect.name == "postgresql":
-            session.execute(__import__("sqlalchemy").text(
-                "ALTER TABLE evidence_records DISABLE TRIGGER USER"))
+            session.execute(text("ALTER TABLE evidence_records DISABLE TRIGGER USER"))
         else:
-            session.execute(__import__("sqlalchemy").text("DROP TRIGGER evidence_records_no_update"))
+            session.execute(text("DROP TRIGGER evidence_records_no_update"))
         record = session.scalar(select(EvidenceRecord).where(EvidenceRecord.subject_type == "deal").limit(1))
         record.payload = record.payload.replace("3-1201", "9-9999")
         session.flush()
         if session.get_bind().dialect.name == "postgresql":
-            session.execute(__import__("sqlalchemy").text("ALTER TABLE evidence_records ENABLE TRIGGER USER"))
+            session.execute(text("ALTER TABLE evidence_records ENABLE TRIGGER USER"))
     run(app, forge)
     body = client.get(f"{ADMIN}/disputes/{dispute['id']}/evidence-pack", headers=headers).get_json()
     assert body["evidence_verified"] is False
@@ -581,7 +582,7 @@ def test_a_consultant_complains_about_the_developer_and_then_withdraws(client, m
     assert closed.status_code == 409 and error(closed) == "dispute_closed"
 
 
-def test_a_complaint_against_a_consultant_finds_who_took_the_buyer_without_naming_him(client, world, market):
+def test_a_complaint_against_a_consultant_finds_who_took_the_buyer_without_naming_him(client, app, world, market):
     # 乙 registered 周先生 too, but 甲 holds him and signed the deal: 乙 complains.
     def second_registration(session):
         from estate_platform.registrations.models import Registration as R
@@ -592,7 +593,7 @@ def test_a_complaint_against_a_consultant_finds_who_took_the_buyer_without_namin
         session.add(mine)
         session.flush()
         return mine.id
-    registration_id = run(app_of(world), second_registration)
+    registration_id = run(app, second_registration)
     complaint = client.post(f"{MP}/disputes", headers=market.yi.auth, json={
         "registration_id": registration_id, "against": "consultant", "subject": "撬单", "summary": "客户是我先带看的"})
     assert complaint.status_code == 201, complaint.get_json()
@@ -602,16 +603,13 @@ def test_a_complaint_against_a_consultant_finds_who_took_the_buyer_without_namin
     assert staff_view["respondent"]["id"] == market.jia.id and staff_view["deal_id"] == market.deal
 
 
-def app_of(world):
-    return world.app
-
-
 def test_the_parties_are_told_when_a_dispute_opens_and_when_it_is_decided(client, app, market, ops):
     (_, maker), (_, checker) = ops
     dispute = create_manual(client, maker, market).get_json()
     decision = client.post(f"{ADMIN}/disputes/{dispute['id']}/decision", headers=maker, json={
         "outcome": "upheld", "reason": "证据充分"}).get_json()
-    client.post(f"{ADMIN}/disputes/{dispute['id']}/decision/approve", headers=checker, json={"decision_id": decision["id"]})
+    client.post(f"{ADMIN}/disputes/{dispute['id']}/decision/approve", headers=checker,
+                json={"decision_id": decision["id"]})
     told = run(app, lambda s: s.execute(select(Notification.consultant_id, Notification.kind)
                                         .where(Notification.kind.in_(("dispute_opened", "dispute_decided",
                                                                       "credit_changed")))
@@ -667,3 +665,16 @@ def test_the_same_finding_reported_concurrently_opens_one_dispute(app, world, ma
         t.join(timeout=60)
     assert len(results) == 4 and len({d for d, _ in results}) == 1 and sum(c for _, c in results) == 1
     assert count(app, Dispute) == 1
+
+
+def test_the_pack_shows_the_buyers_revisits_from_their_registered_section(client, app, market, ops):
+    from estate_platform.revisits import rules as revisit_rules
+    from estate_platform.revisits import services as revisits
+    (_, headers), _ = ops
+    dispute = create_manual(client, headers, market).get_json()
+    run(app, lambda s: revisits.schedule(s, now=now(), settings=revisit_rules.Settings(deal_sample_bps=10_000),
+                                         sample_key=b"pack"))
+    sections = {s["key"]: s["rows"] for s in client.get(f"{ADMIN}/disputes/{dispute['id']}/evidence-pack",
+                                                        headers=headers).get_json()["sections"]}
+    assert [row["kind"] for row in sections["revisits"]] == [revisit_rules.KIND_LABELS["deal_sample"]]
+    assert sections["sales_list"] == []

@@ -109,7 +109,8 @@ def csv_file(rows: list[list[str]], encoding: str, newline: str = "\r\n", title:
 
 
 def xlsx_file(rows: list[list[str]]) -> bytes:
-    """Title rows (one merged across), the header on row 3, a merged 成交渠道 block, a 合计 row."""
+    """Title rows (one merged across), the header on row 3, the 签约日期 merged down every sale
+    (one date typed once for the month's block, as sales offices do), a 合计 row."""
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "销售台账"
@@ -117,12 +118,15 @@ def xlsx_file(rows: list[list[str]]) -> bytes:
     sheet.merge_cells("A1:G1")
     sheet["A2"] = "制表：案场"
     sheet.append(HEADER)
-    for row in rows:
+    for n, row in enumerate(rows):
         cells = list(row)
         cells[0] = int(cells[0])
         cells[4] = float(cells[4])
+        if n:
+            cells[5] = None  # the merged range's value sits in its first cell only
         sheet.append(cells)
     last = sheet.max_row
+    sheet.merge_cells(f"F4:F{last}")
     sheet.append(["合计", None, None, None, 2290.5, None, None])
     sheet.merge_cells(f"A{last + 1}:D{last + 1}")
     buffer = io.BytesIO()
@@ -477,3 +481,25 @@ def test_the_pages_show_a_refusal_on_the_form_and_keep_other_roles_out(world, cl
     other = world.app.test_client()
     sign_in(world, other, "finance")
     assert other.get("/admin/reconciliations/").status_code == 403
+
+
+@pytest.mark.parametrize("field, value, named", [
+    ("project_id", "2147483648", "project_id"), ("project_id", "abc", "project_id"),
+    ("period_from", "2026-02-30", "period_from"), ("mapping", "{\"columns\": ", "mapping"),
+    ("mapping", "[1, 2]", "mapping"), ("mapping", "{\"columns\": {\"phone\": \"电话\x07\"}}", "mapping"),
+    ("extra", "1", "extra"), ("file", None, "file"),
+])
+def test_bad_form_values_are_a_422_naming_the_field_and_change_nothing(world, counts, field, value, named):
+    scene = build_scene(world)
+    data = {"project_id": str(scene.project), "period_from": today().isoformat(), "period_to": today().isoformat(),
+            "file": (io.BytesIO(csv_file(sales_rows(scene), "utf-8")), "台账.csv")}
+    if value is None:
+        del data[field]
+    else:
+        data[field] = value
+    before = counts()
+    response = world.client.post(API, data=data, content_type="multipart/form-data",
+                                 headers=world.staff_auth("operations"))
+    body = response.get_json()
+    assert response.status_code == 422, body
+    assert named in body["error"]["details"]["fields"] and counts() == before

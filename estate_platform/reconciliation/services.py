@@ -7,7 +7,8 @@ and the results.
   directory the caller passes) and an upload row in ``queued``; the caller sends the
   ``reconciliation.run`` task once the request commits. The same file for the same
   project (same SHA-256) is the same upload: it is returned with ``created=False`` and
-  nothing new happens. The confirmed mapping is remembered for the developer.
+  nothing new happens (a failed one is queued again instead, ``created=True``). The
+  confirmed mapping is remembered for the developer.
 * :func:`run_upload` reads the whole list, loads what it is matched against in bulk
   (``facts.load_facts``), then works through the rows in chunks: classify
   (``matching``), open a dispute for each 跑单/撬单 through ``disputes.open_dispute``
@@ -174,6 +175,11 @@ def create_upload(session: Session, staff: StaffUser, *, project_id: int, period
     digest = hashlib.sha256(content).hexdigest()
     existing = session.scalar(select(SalesListUpload).where(SalesListUpload.project_id == project.id,
                                                             SalesListUpload.content_sha256 == digest))
+    if existing is not None and existing.status == "failed":
+        # The same file again after a failed run: run it again (it resumes after the stored lines).
+        storage.save(storage_dir, content)
+        existing.status, existing.error, existing.finished_at, existing.updated_at = "queued", None, None, now
+        return existing, True
     if existing is not None:
         return existing, False
     found = sniff(content, filename)

@@ -503,3 +503,20 @@ def test_bad_form_values_are_a_422_naming_the_field_and_change_nothing(world, co
     body = response.get_json()
     assert response.status_code == 422, body
     assert named in body["error"]["details"]["fields"] and counts() == before
+
+
+def test_the_same_file_after_a_failed_run_is_run_again(world, app, monkeypatch):
+    scene = build_scene(world)
+    content = csv_file(sales_rows(scene), "utf-8")
+
+    def lost(*args, **kwargs):
+        raise RuntimeError("database went away")
+    monkeypatch.setattr(reconciliation, "load_facts", lost)
+    failed = upload(world, scene, content, "台账.csv")
+    status = world.client.get(f"{API}/{failed['id']}", headers=world.staff_auth("operations")).get_json()
+    assert status["status"] == "failed" and "处理时出错" in status["error"]
+    monkeypatch.undo()
+
+    again = upload(world, scene, content, "台账.csv")
+    status = world.client.get(f"{API}/{failed['id']}", headers=world.staff_auth("operations")).get_json()
+    assert again["id"] == failed["id"] and status["status"] == "done" and status["disputes_opened"] == 2

@@ -174,6 +174,8 @@ class Caller:
         return self.world.staff_auth("admin")  # role admin is allowed on every admin JSON endpoint
 
     def path_value(self, op: oa.Operation, name: str):
+        if name == "dispute_id":
+            return self.dispute_id
         if name == "consultant_id":
             return self.consultant.id if op.prefix == oa.MP else self.pending_consultant.id
         if name in ("registration_id", "visit_id"):

@@ -530,3 +530,47 @@ def test_consultants_who_joined_before_have_an_unverified_phone(world, app):
     consultant = world.apply(phone_verified=False)
     with app.app_context():
         assert db.session.get(Consultant, consultant.id).phone_verified_at is None
+
+
+# --- the admin pages ------------------------------------------------------------------------------------------
+
+def page_client(app, world, role: str):
+    """A browser session of a new staff member of ``role`` (site staff: of the scene's developer)."""
+    from tests.integration.api_scene import csrf_from
+    staff_id, username, password = world.staff(role)
+    with app.app_context():
+        if role == "site_staff":
+            user = db.session.get(StaffUser, staff_id)
+            user.developer_id = db.session.scalar(select(StaffUser.developer_id).where(StaffUser.role == "site_staff")
+                                                  .order_by(StaffUser.id))
+            db.session.commit()
+    browser = app.test_client()
+    login = browser.get("/admin/login")
+    browser.post("/admin/login", data={"username": username, "password": password,
+                                       "csrf_token": csrf_from(login.get_data(as_text=True))})
+    return browser
+
+
+def test_on_the_pages_site_staff_ask_and_operations_read_the_objection_and_approve(world, client, app, site):
+    from tests.integration.api_scene import csrf_from
+    deal = signed_deal(world, site)
+    staff_page = page_client(app, world, "site_staff")
+    detail = staff_page.get(f"/admin/deals/{deal['id']}")
+    assert "申请退房" in detail.get_data(as_text=True)
+    asked = staff_page.post(f"/admin/deals/{deal['id']}/cancel", follow_redirects=True, data={
+        "reason": "客户退房", "csrf_token": csrf_from(detail.get_data(as_text=True))})
+    assert "已提交退房申请" in asked.get_data(as_text=True) and "待审核的变更申请" in asked.get_data(as_text=True)
+    [request] = client.get(f"{MP}/deal-requests", headers=site["consultant"].auth).get_json()["items"]
+    client.post(f"{MP}/deal-requests/{request['id']}/objection", json={"text": "客户仍在供款"},
+                headers=site["consultant"].auth)
+    assert "客户仍在供款" not in staff_page.get("/admin/deals/requests").get_data(as_text=True)
+
+    operations = page_client(app, world, "operations")
+    queue = operations.get("/admin/deals/requests").get_data(as_text=True)
+    assert "客户仍在供款" in queue and f'data-request="{request["id"]}"' in queue
+    approved = operations.post(f"/admin/deals/requests/{request['id']}/approve", follow_redirects=True,
+                               data={"note": "", "csrf_token": csrf_from(queue)})
+    assert f"已批准申请 #{request['id']}" in approved.get_data(as_text=True)
+    assert client.get(f"{ADMIN}/deals/{deal['id']}", headers=site["headers"]).get_json()["stage"] == "cancelled"
+    history = operations.get(f"/admin/deals/{deal['id']}").get_data(as_text=True)
+    assert "案场申请退房" in history and "顾问提出异议" in history

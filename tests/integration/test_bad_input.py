@@ -124,6 +124,27 @@ class Caller:
         return response.get_json()["id"]
 
     @cached_property
+    def deal_request_id(self) -> int:
+        """Site staff of the deal's developer asked to cancel it: a request platform staff decide
+        and the consultant may object to (maker-checker)."""
+        from estate_platform.db import db
+        from estate_platform.deals.models import Deal
+        from estate_platform.identity.models import StaffUser
+        from estate_platform.projects.models import Project
+        staff_id, username, password = self.world.staff("site_staff")
+        with self.world.app.app_context():
+            deal = db.session.get(Deal, self.deal_id)
+            db.session.get(StaffUser, staff_id).developer_id = db.session.get(Project, deal.project_id).developer_id
+            db.session.commit()
+        client = self.world.client
+        token = client.post("/admin/api/v1/auth/login", json={"username": username, "password": password})
+        assert token.status_code == 200, token.get_json()
+        response = client.post(f"/admin/api/v1/deals/{self.deal_id}/cancel", json={"reason": "客户退房"},
+                               headers={"Authorization": f"Bearer {token.get_json()['token']}"})
+        assert response.status_code == 202, response.get_json()
+        return response.get_json()["id"]
+
+    @cached_property
     def dispute_id(self) -> int:
         """The consultant's complaint that the developer sold his registered buyer directly (跑单)."""
         response = self.world.client.post("/api/mp/v1/disputes", headers=self.consultant.auth, json={
@@ -176,6 +197,8 @@ class Caller:
     def path_value(self, op: oa.Operation, name: str):
         if name == "dispute_id":
             return self.dispute_id
+        if name == "deal_request_id":
+            return self.deal_request_id
         if name == "consultant_id":
             return self.consultant.id if op.prefix == oa.MP else self.pending_consultant.id
         if name in ("registration_id", "visit_id"):

@@ -48,9 +48,14 @@ def _revisit_rows(session: Session, dispute: Dispute) -> list[dict]:
     return pack_rows(session, dispute)
 
 
+def _sales_list_rows(session: Session, dispute: Dispute) -> list[dict]:
+    from ..reconciliation.services import pack_rows  # reconciliation opens disputes: imported when a pack is built
+    return pack_rows(session, dispute)
+
+
 _SECTIONS: dict[str, tuple[str, Provider | None]] = {
     "revisits": ("回访结果", _revisit_rows),
-    "sales_list": ("开发商销售清单", None),
+    "sales_list": ("开发商销售清单", _sales_list_rows),
 }
 
 

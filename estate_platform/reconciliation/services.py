@@ -520,3 +520,21 @@ def iter_categories() -> Iterator[tuple[str, str]]:
 __all__ = ["CHUNK_ROWS", "MappingRequired", "Preview", "SalesListTypeNotAllowed", "UploadNotFound", "create_upload",
            "export_rows", "get_upload", "list_rows", "list_uploads", "mark_failed", "original_file", "preview",
            "preview_details", "remembered_mapping", "run_upload", "status_of"]
+
+
+def pack_rows(session: Session, dispute) -> list[dict]:
+    """The developer's sales-list rows about the dispute's buyer at its project, as plain values
+    for the evidence pack's 开发商销售清单 section: which upload and line, what was listed (masked
+    phone only) and how it was judged."""
+    from .models import SalesListUpload
+    rows = session.execute(
+        select(SalesListRow, SalesListUpload.filename)
+        .join(SalesListUpload, SalesListUpload.id == SalesListRow.upload_id)
+        .where(SalesListUpload.project_id == dispute.project_id, SalesListRow.buyer_id == dispute.buyer_id)
+        .order_by(SalesListRow.upload_id, SalesListRow.line))
+    return [{"upload_id": row.upload_id, "file": filename, "line": row.line,
+             "category": CATEGORY_LABELS[row.category], "buyer_name": row.buyer_name or "",
+             "phone": row.phone_masked or "", "unit": row.unit or "",
+             "price_cents": row.price_cents, "sale_date": row.sale_date.isoformat() if row.sale_date else "",
+             "agency": row.agency or "", "reason": row.reason, "dispute_id": row.dispute_id}
+            for row, filename in rows]

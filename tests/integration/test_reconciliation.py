@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -213,6 +214,20 @@ def test_jumped_and_poached_open_a_dispute_against_the_developer_for_the_protect
     assert rows[7]["dispute_id"] == poached.id
     # price and unit mismatches are shown, and open nothing by themselves
     assert rows[4]["dispute_id"] is None and rows[5]["dispute_id"] is None and len(disputes) == 2
+
+
+def test_the_evidence_pack_of_a_jumped_sale_shows_the_sales_list_row_with_its_line(world, app, client):
+    scene = build_scene(world)
+    upload(world, scene, csv_file(sales_rows(scene), "utf-8"), "台账.csv")
+    with app.app_context():
+        dispute_id = db.session.scalar(select(Dispute.id).where(
+            Dispute.registration_id == scene.registrations["wang"]))
+    pack = client.get(f"/admin/api/v1/disputes/{dispute_id}/evidence-pack", headers=world.staff_auth("operations"))
+    assert pack.status_code == 200, pack.get_json()
+    sections = {s["key"]: s["rows"] for s in pack.get_json()["sections"]}
+    [row] = sections["sales_list"]
+    assert (row["line"], row["category"], row["file"], row["dispute_id"]) == (6, "跑单", "台账.csv", dispute_id)
+    assert "*" in row["phone"] and not re.search(r"1[3-9]\d{9}", json.dumps(row, ensure_ascii=False))
 
 
 def test_the_same_file_again_returns_the_upload_and_opens_nothing_new(world, app, counts):

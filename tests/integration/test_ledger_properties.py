@@ -417,7 +417,17 @@ def _record(app, world, pool: Pool, rule: RuleInput, project_id: int, models: di
     the buyer's registration and referral edges are those of the cancelled deal: none is made."""
     new_buyer = phone is None
     if new_buyer:
-        phone = world.register(pool.consultants[serving], project_id, phone=world.next_buyer_phone())["buyer_phone"]
+        phone = world.next_buyer_phone()
+        if buyer_referred:
+            # A 老带新 claim must come before the friend's first registration (it closes the window).
+            with app.app_context():
+                friend = Buyer(phone=normalise_phone(phone), created_at=now())
+                db.session.add(friend)
+                db.session.flush()
+                code = referrals.referral_code_of(db.session, pool.owner_buyer_id, now=now())
+                referrals.claim_referral(db.session, friend.id, code.code, now=now())
+                commit(db.session)
+        phone = world.register(pool.consultants[serving], project_id, phone=phone)["buyer_phone"]
     with app.app_context():
         session = db.session
         buyer_id = buyer_id_of(session, phone)
@@ -425,9 +435,6 @@ def _record(app, world, pool: Pool, rule: RuleInput, project_id: int, models: di
             referrals.record_handoff(session, sender_id=pool.consultants[referrer].id,
                                      receiver_id=pool.consultants[serving].id, buyer_id=buyer_id,
                                      project_id=project_id, handoff_id=None, now=now())
-        if buyer_referred and new_buyer:
-            code = referrals.referral_code_of(session, pool.owner_buyer_id, now=now())
-            referrals.claim_referral(session, buyer_id, code.code, now=now())
         staff = session.get(StaffUser, pool.staff_id)
         live = [m for m in models.values() if m.stage != "cancelled"]
         position = len(live) + 1 if rule.tier_metric == "units" else sum(m.price for m in live) + price_cents

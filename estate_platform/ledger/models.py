@@ -11,7 +11,15 @@ PARTY_TYPES = ("platform", "developer", "consultant", "buyer")
 # receivable: the developer owes us (asset); revenue: the platform's income;
 # pending: earned, the developer has not paid; available: payable now;
 # owes: the consultant owes the platform (clawbacks, penalties); cash: money held.
-ACCOUNT_KINDS = ("receivable", "revenue", "pending", "available", "owes", "cash")
+# Money in and out (issue 12) and buy-back (issue 13):
+# unapplied: a developer's payment not yet applied to receivables (the platform holds it for him);
+# tax_payable: withholding (劳务报酬预扣) the platform owes the tax office;
+# in_transit: a payout sent to a gateway or provider file, not yet confirmed paid;
+# purchased: receivables the platform bought from a consultant (its face value, platform-owned);
+# remainder: what the platform owes a consultant on a bought receivable once the developer pays.
+ACCOUNT_KINDS = ("receivable", "revenue", "pending", "available", "owes", "cash",
+                 "unapplied", "tax_payable", "in_transit", "purchased", "remainder")
+KIND_CHECK = "kind IN ({})".format(", ".join(f"'{k}'" for k in ACCOUNT_KINDS))
 
 
 class Account(db.Model):
@@ -20,8 +28,7 @@ class Account(db.Model):
     __table_args__ = (
         UniqueConstraint("party_type", "party_id", "kind"),
         CheckConstraint("party_type IN ('platform', 'developer', 'consultant', 'buyer')", name="party_type_known"),
-        CheckConstraint("kind IN ('receivable', 'revenue', 'pending', 'available', 'owes', 'cash')",
-                        name="kind_known"),
+        CheckConstraint(KIND_CHECK, name="kind_known"),
         CheckConstraint("(party_type = 'platform') = (party_id = 0)", name="platform_is_zero"),
     )
 

@@ -23,6 +23,8 @@ def init_app(app: Flask) -> PlatformApi:
     from . import risk_pages
     app.register_blueprint(risk_pages.bp)
     app.before_request(pages.check_csrf)
+    from .charts import register_jinja as register_charts
+    register_charts(app)
     app.config.update({
         "ADMIN_API_TITLE": "平台管理后台 API",
         "ADMIN_API_VERSION": "v1",

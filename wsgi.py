@@ -25,6 +25,7 @@ from estate_platform.db import commit, db, utcnow
 from estate_platform.logs import configure_logging
 from estate_platform.tasking import make_celery
 from web_common.errors import install_error_handlers, install_request_ids, install_unit_of_work
+from web_common.health import install_health
 from web_common.inputs import install_request_guard
 
 
@@ -63,6 +64,8 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     def healthz():
         db.session.execute(db.text("SELECT 1"))
         return jsonify({"status": "ok"})
+
+    install_health(app)  # /readyz: the database and the broker reachable (README "Production")
 
     register_cli(app)
     return app

@@ -69,6 +69,10 @@ def load_config(env: dict | None = None) -> dict:
             "processed_folder": str(instance / "celery-processed"),
             "store_processed": False,
         }
+    elif broker.startswith(("redis://", "rediss://")):
+        # A Redis that does not answer must not hold a request: connecting gives up after 2 s
+        # (the send is retried a few times, then left to the sweepers; see db.commit).
+        celery["broker_transport_options"] = {"socket_connect_timeout": 2}
 
     config = {
         "APP_ENV": app_env,
@@ -126,6 +130,17 @@ def load_config(env: dict | None = None) -> dict:
         "STRIPE_ADAPTER": env.get("STRIPE_ADAPTER", "local"),
         "STRIPE_API_KEY": env.get("STRIPE_API_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE", "https://api.stripe.com"),
+        # Settlement (issue 12): payout data encrypted at rest under PAYOUT_ENCRYPTION_KEY (a Fernet
+        # key; derived from SECRET_KEY in development, required in production), payout limits in
+        # cents (minimum payout, per-payout and per-day platform maximum) and the wait after a
+        # payout account is added or changed. The local gateway can be slowed down (tests).
+        "PAYOUT_ENCRYPTION_KEY": env.get("PAYOUT_ENCRYPTION_KEY", ""),
+        "PAYOUT_MIN_CENTS": _int(env, "PAYOUT_MIN_CENTS", 10_000),
+        "PAYOUT_MAX_CENTS": _int(env, "PAYOUT_MAX_CENTS", 50_000_000),
+        "PAYOUT_DAILY_MAX_CENTS": _int(env, "PAYOUT_DAILY_MAX_CENTS", 5_000_000_000),
+        "PAYOUT_ACCOUNT_WAIT_HOURS": _int(env, "PAYOUT_ACCOUNT_WAIT_HOURS", 24),
+        "LOCAL_GATEWAY_DELAY_MS": _int(env, "LOCAL_GATEWAY_DELAY_MS", 0),
         # Revisits (回访): calls N days before protection ends and M days after it ended with
         # no deal, a sample of new deals (basis points), a claim's minutes, retries of an
         # unreachable buyer, and how far back the scheduler looks for its subjects.
@@ -150,6 +165,9 @@ def load_config(env: dict | None = None) -> dict:
         raise ConfigError(f"WECHAT_OA_SCOPE must be snsapi_base or snsapi_userinfo, got {config['WECHAT_OA_SCOPE']!r}")
     _check_revisit_settings(config)
     check_config(config)
+    if not config["PAYOUT_ENCRYPTION_KEY"]:
+        from .settlement.secrets import derive_key
+        config["PAYOUT_ENCRYPTION_KEY"] = derive_key(config["SECRET_KEY"])
     return config
 
 
@@ -184,5 +202,7 @@ def check_config(config: dict) -> None:
         problems.append("NOTIFY_ADAPTER=http needs a template per notification kind (WECHAT_TEMPLATE_<KIND>)")
     if config.get("SMS_ADAPTER") == "http" and not (config.get("SMS_API_URL") and config.get("SMS_API_KEY")):
         problems.append("SMS_API_URL and SMS_API_KEY must be set for the SMS adapter")
+    if not config.get("PAYOUT_ENCRYPTION_KEY"):
+        problems.append("PAYOUT_ENCRYPTION_KEY must be set (a Fernet key) to encrypt payout accounts")
     if problems:
         raise ConfigError("Refusing to start with APP_ENV=production: " + "; ".join(problems))

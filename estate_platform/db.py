@@ -80,11 +80,23 @@ def commit(session: Session) -> None:
     """
     session.commit()
     actions = session.info.pop("after_commit", [])
-    for action in actions:
+    for index, action in enumerate(actions):
         try:
             action()
-        except Exception:  # the data is committed; a lost side effect is retried by its sweeper task
+        except Exception as exc:  # the data is committed; a lost side effect is retried by its sweeper task
+            if _broker_unreachable(exc):
+                # Redis is down: every task an action sends derives its work from committed rows,
+                # so a beat sweep sends it again (README "Production"); don't wait on the rest.
+                logging.getLogger(__name__).warning(
+                    "broker unreachable after commit (%s): %d task(s) left to the sweepers",
+                    type(exc).__name__, len(actions) - index)
+                return
             logging.getLogger(__name__).exception("after-commit action failed")
+
+
+def _broker_unreachable(exc: Exception) -> bool:
+    from kombu.exceptions import OperationalError as BrokerOperationalError
+    return isinstance(exc, (BrokerOperationalError, ConnectionError, TimeoutError))
 
 
 @event.listens_for(Session, "after_soft_rollback")

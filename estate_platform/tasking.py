@@ -6,6 +6,11 @@ one ``celery worker -B --pool=solo`` started beside the web server by
 Production: ``CELERY_BROKER_URL=redis://…``, workers and exactly one beat.
 Tasks are named, take ids and ISO strings, call one service, commit once, and
 are safe to run twice (``acks_late`` + ``task_reject_on_worker_lost``).
+
+Broker down: a task sent after a commit (``db.after_commit``) may be lost, never the request.
+Every such task derives its work from committed rows, and a beat sweep finds that work again:
+notifications (``notifications.redeliver_pending``), due recognitions (``deals.recognise_due``),
+queued reconciliation uploads (``reconciliation.resend_queued``). That state is the outbox.
 """
 from __future__ import annotations
 
@@ -55,6 +60,7 @@ BEAT_SCHEDULE = {
     "follow-up-reminders": {"task": "crm.send_follow_up_reminders", "schedule": timedelta(minutes=15)},
     "recognise-commissions": {"task": "deals.recognise_due", "schedule": timedelta(hours=1)},
     "redeliver-notifications": {"task": "notifications.redeliver_pending", "schedule": timedelta(minutes=10)},
+    "resend-queued-reconciliations": {"task": "reconciliation.resend_queued", "schedule": timedelta(minutes=5)},
     "credit-award-tenure": {"task": "credit.award_tenure", "schedule": timedelta(hours=24)},
     "risk-nightly": {"task": "risk.run_nightly", "schedule": crontab(hour=2, minute=30)},  # Shanghai time
     "schedule-revisits": {"task": "revisits.schedule", "schedule": timedelta(hours=1)},

@@ -13,7 +13,8 @@ import uuid
 from typing import Callable
 
 from flask import Flask, g, has_request_context, jsonify, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from estate_platform.db import commit, db
@@ -37,6 +38,27 @@ HTTP_CODES = {
     429: ("too_many_requests", "操作过于频繁，请稍后再试"),
     500: ("internal_error", "服务器开小差了，请稍后重试"),
 }
+
+#: The database cannot be reached (down, restarting, failing over, pool exhausted): 503, and the
+#: client may retry. The unit of work never committed, so nothing of the request was written.
+DATABASE_UNAVAILABLE = ("database_unavailable", "数据库暂时不可用，请稍后重试")
+DATABASE_RETRY_AFTER = 5
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The driver lost or could not open its connection (psycopg/sqlite OperationalError,
+    InterfaceError, an invalidated connection, or no pooled connection in time)."""
+    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def _rollback_quietly() -> None:
+    """Roll back a session whose connection may be dead: SQLAlchemy invalidates it, and the
+    pool (``pool_pre_ping``) opens a fresh one once the database is back."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone; nothing was committed
+        log.debug("rollback after a lost database connection failed", exc_info=True)
 
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -144,6 +166,22 @@ def install_error_handlers(app: Flask, html_renderers: dict[str, Callable] | Non
         error = error_for_integrity(exc)
         return render(error.status, error.code, error.message, error.details)
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(exc: Exception):
+        return database_unavailable(exc)
+
+    def database_unavailable(exc: Exception):
+        log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                    type(getattr(exc, "orig", None) or exc).__name__)
+        _rollback_quietly()
+        g.pop("staff", None)  # its attributes expired with the rollback: the error page must not reload them
+        code, message = DATABASE_UNAVAILABLE
+        return render(503, code, message, {}, DATABASE_RETRY_AFTER)
+
+    app.extensions["database_unavailable_response"] = database_unavailable
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         status, code, message, details = describe_http_exception(exc)
@@ -151,6 +189,8 @@ def install_error_handlers(app: Flask, html_renderers: dict[str, Callable] | Non
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        if is_database_unavailable(exc):  # e.g. a DBAPIError whose connection was invalidated
+            return database_unavailable(exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         code, message = HTTP_CODES[500]
@@ -170,6 +210,10 @@ def install_unit_of_work(app: Flask) -> None:
                 db.session.rollback()
                 error = error_for_integrity(exc)
                 return json_error(error.status, error.code, error.message, error.details)
+            except Exception as exc:
+                if not is_database_unavailable(exc):
+                    raise
+                return app.make_response(app.extensions["database_unavailable_response"](exc))
         else:
             db.session.rollback()
         return response

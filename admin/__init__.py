@@ -40,6 +40,8 @@ def init_app(app: Flask) -> PlatformApi:
     admin_api.register_blueprint(projects_api.blp, url_prefix=API_PREFIX)
     admin_api.register_blueprint(visits_api.blp, url_prefix=f"{API_PREFIX}/visits")
     admin_api.register_blueprint(deals_api.blp, url_prefix=API_PREFIX)
+    from . import commissions_api
+    admin_api.register_blueprint(commissions_api.blp, url_prefix=API_PREFIX)
     admin_api.register_blueprint(staff_api.blp, url_prefix=f"{API_PREFIX}/staff")
     from . import disputes_api
     admin_api.register_blueprint(disputes_api.blp, url_prefix=API_PREFIX)

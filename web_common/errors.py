@@ -173,8 +173,10 @@ def install_error_handlers(app: Flask, html_renderers: dict[str, Callable] | Non
         return database_unavailable(exc)
 
     def database_unavailable(exc: Exception):
-        log.warning("database unavailable on %s %s: %s", request.method, request.path,
-                    type(getattr(exc, "orig", None) or exc).__name__)
+        cause = getattr(exc, "orig", None) or exc
+        first_line = (str(cause).strip().splitlines() or [""])[0][:200]
+        log.warning("database unavailable on %s %s: %s: %s", request.method, request.path,
+                    type(cause).__name__, first_line)
         _rollback_quietly()
         g.pop("staff", None)  # its attributes expired with the rollback: the error page must not reload them
         code, message = DATABASE_UNAVAILABLE

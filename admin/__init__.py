@@ -45,6 +45,8 @@ def init_app(app: Flask) -> PlatformApi:
     admin_api.register_blueprint(staff_api.blp, url_prefix=f"{API_PREFIX}/staff")
     from . import disputes_api
     admin_api.register_blueprint(disputes_api.blp, url_prefix=API_PREFIX)
+    from . import penalties_api
+    admin_api.register_blueprint(penalties_api.blp, url_prefix=API_PREFIX)
     from . import revisits_api, revisits_pages
     admin_api.register_blueprint(revisits_api.blp, url_prefix=f"{API_PREFIX}/revisits")
     app.register_blueprint(revisits_pages.bp)

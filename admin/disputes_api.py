@@ -1,4 +1,5 @@
-"""Admin JSON API for disputes (争议), penalty terms and developers' dispute receivables.
+"""Admin JSON API for disputes (争议). Penalty terms and developers' dispute receivables are
+in ``penalties_api``.
 
 Operations and admins open, investigate, propose and approve (maker-checker: the approver
 is never the proposer) and withdraw; finance reads. Site staff have no access: a dispute
@@ -21,13 +22,12 @@ from estate_platform.errors import ValidationFailed
 from estate_platform.phones import mask_phone
 from estate_platform.commissions.services import NoSplitPolicy
 from estate_platform.deals.services import DealCancelled, DealNotFound
-from estate_platform.projects.services import DeveloperNotFound, ProjectNotFound, get_developer
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
 
 from .callers import api_roles
 
 blp = PlatformBlueprint("admin_disputes_api", __name__,
-                        description="争议：立案、调查、裁决（提出与复核审批分离）、撤回、证据包；楼盘违约金条款；开发商争议应收")
+                        description="争议：立案、调查、裁决（提出与复核审批分离）、撤回、证据包")
 
 WORKERS = ("operations", "admin")
 READERS = ("operations", "admin", "finance")
@@ -269,50 +269,6 @@ class DisputeEvidencePackArgs(QuerySchema):
         "description": "运营、管理员可查看客户完整手机号（留痕）；其他角色始终脱敏"})
 
 
-class PenaltyTermsInputSchema(InputSchema):
-    penalty_fixed_cents = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10 ** 12),
-                                         metadata={"description": "每宗固定违约金（分）"})
-    penalty_multiple_bps = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=1_000_000),
-                                          metadata={"description": "所涉佣金倍数（基点，20000 = 2 倍）"})
-
-
-class PenaltyTermsVersionSchema(Schema):
-    id = fields.Integer()
-    effective_at = fields.DateTime()
-    penalty_fixed_cents = fields.Integer(metadata=CENTS)
-    penalty_multiple_bps = fields.Integer()
-    created_by_id = fields.Integer(allow_none=True)
-
-
-class ProjectPenaltyTermsSchema(Schema):
-    project_id = fields.Function(lambda v: v.project.id)
-    current = fields.Nested(PenaltyTermsVersionSchema, allow_none=True,
-                            metadata={"description": "楼盘现行加重条款（无则仅适用平台协议）"})
-    agreement_version = fields.Function(lambda v: v.agreement.version if v.agreement else None, allow_none=True)
-    agreement_penalty_fixed_cents = fields.Function(
-        lambda v: v.agreement.penalty_fixed_cents if v.agreement else 0, metadata=CENTS)
-    agreement_penalty_multiple_bps = fields.Function(lambda v: v.agreement.penalty_multiple_bps if v.agreement else 0)
-    effective_penalty_fixed_cents = fields.Function(lambda v: v.effective.fixed_cents, metadata=CENTS)
-    effective_penalty_multiple_bps = fields.Function(lambda v: v.effective.multiple_bps)
-    text = fields.String(metadata={"description": "现在报备适用的条款（协议与楼盘条款逐项取较严者）"})
-    history = fields.List(fields.Nested(PenaltyTermsVersionSchema))
-
-
-class DeveloperReceivableSchema(Schema):
-    dispute_id = fields.Function(lambda r: r.dispute.id)
-    subject = fields.Function(lambda r: r.dispute.subject)
-    project = fields.Function(lambda r: DisputeNamedSchema().dump(r.dispute.project))
-    buyer_name = fields.Function(lambda r: _buyer_name(r.dispute))
-    stake_cents = fields.Function(lambda r: r.decision.stake_cents, metadata=CENTS)
-    decided_at = fields.Function(lambda r: r.decision.approved_at.isoformat())
-    transaction_id = fields.Function(lambda r: r.decision.stake_transaction_id, allow_none=True)
-
-
-class DeveloperReceivablesSchema(Schema):
-    developer = fields.Nested(DisputeNamedSchema)
-    total_cents = fields.Integer(metadata=CENTS)
-    items = fields.List(fields.Nested(DeveloperReceivableSchema))
-
 
 DETAIL_REFUSALS = (disputes.DisputeNotFound,)
 ACTION_REFUSALS = (disputes.DisputeNotFound, disputes.DisputeClosed, disputes.InvalidDisputeTransition,
@@ -419,39 +375,3 @@ class DisputeEvidencePack(MethodView):
         pack = evidence_pack.build(db.session, dispute, viewer=g.staff, reveal_phone=args["reveal_phone"],
                                    now=utcnow())
         return evidence_pack.as_dict(db.session, pack)
-
-
-# --- penalty terms of a project, and developers' receivables ---------------------------------------------
-
-@blp.route("/projects/<int:project_id>/penalty-terms")
-class ProjectPenaltyTerms(MethodView):
-    @api_roles(blp, *READERS)
-    @blp.response(200, ProjectPenaltyTermsSchema)
-    @blp.refuses(ProjectNotFound)
-    def get(self, project_id):
-        """楼盘违约金条款：现行加重条款、平台协议条款、现在报备适用的条款（逐项取较严者）及历史版本"""
-        return penalty_terms.project_terms_view(db.session, project_id, now=utcnow())
-
-    @api_roles(blp, *WORKERS)
-    @blp.arguments(PenaltyTermsInputSchema)
-    @blp.response(200, ProjectPenaltyTermsSchema)
-    @blp.refuses(ProjectNotFound, penalty_terms.TermsVersionExists, ValidationFailed)
-    def put(self, body, project_id):
-        """设置楼盘加重条款（自现在起适用于新报备；已有报备仍按报备时生效的条款）。楼盘条款只能加重：违约金按协议与楼盘
-        条款逐项取较严者；均为 0 即仅适用平台协议"""
-        now = utcnow()
-        penalty_terms.set_project_terms(db.session, project_id, staff_id=g.staff.id, now=now, **body)
-        return penalty_terms.project_terms_view(db.session, project_id, now=now)
-
-
-@blp.route("/developers/<int:developer_id>/dispute-receivables")
-class DeveloperDisputeReceivables(MethodView):
-    @api_roles(blp, *READERS)
-    @blp.response(200, DeveloperReceivablesSchema)
-    @blp.refuses(DeveloperNotFound)
-    def get(self, developer_id):
-        """开发商因争议成立（跑单、撬单）应付的涉及佣金（回款记录的一部分）"""
-        developer = get_developer(db.session, developer_id)
-        items = decisions.developer_receivables(db.session, developer.id)
-        return {"developer": developer, "items": items,
-                "total_cents": sum(item.decision.stake_cents for item in items)}

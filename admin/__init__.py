@@ -55,6 +55,9 @@ def init_app(app: Flask) -> PlatformApi:
     app.register_blueprint(reconciliations_pages.bp)
     from . import risk_api
     admin_api.register_blueprint(risk_api.blp, url_prefix=API_PREFIX)
+    from . import exports_api
+    admin_api.register_blueprint(exports_api.blp, url_prefix=API_PREFIX)
+    app.register_blueprint(exports_api.bp)
     return admin_api
 
 

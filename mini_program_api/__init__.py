@@ -25,7 +25,7 @@ def init_app(app: Flask) -> PlatformApi:
     api = PlatformApi(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.add_bearer_scheme()
     from . import (agreement, auth, clients, consultants, deals, disputes, h5, handoffs, invite_links, notifications,
-                   projects, registrations, visits)
+                   projects, registrations, team, visits)
     api.register_blueprint(auth.blp, url_prefix=f"{PREFIX}/auth")
     api.register_blueprint(consultants.blp, url_prefix=f"{PREFIX}/consultants")
     api.register_blueprint(agreement.blp, url_prefix=f"{PREFIX}/agreement")
@@ -38,5 +38,6 @@ def init_app(app: Flask) -> PlatformApi:
     api.register_blueprint(notifications.blp, url_prefix=f"{PREFIX}/notifications")
     api.register_blueprint(deals.blp, url_prefix=PREFIX)
     api.register_blueprint(disputes.blp, url_prefix=PREFIX)
+    api.register_blueprint(team.blp, url_prefix=PREFIX)
     app.register_blueprint(h5.bp)
     return api

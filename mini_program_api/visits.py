@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 
 from flask import Response, current_app, g, request, send_file, url_for
 from flask.views import MethodView
@@ -12,9 +13,10 @@ from estate_platform.consultants.services import NotYetApplied
 from estate_platform.db import db, utcnow
 from estate_platform.errors import ValidationFailed
 from estate_platform.registrations.services import BuyerAlreadyBound, RegistrationClosed, RegistrationNotFound
-from estate_platform.visits import attachments
+from estate_platform.visits import attachments, queries
 from estate_platform.visits import services as visits
-from web_common.api import InputSchema, PlatformBlueprint
+from estate_platform.visits.models import VISIT_STATUSES
+from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
 
 from . import callers
 
@@ -87,6 +89,25 @@ class VisitSchema(Schema):
     created_at = fields.DateTime()
 
 
+DAYS = validate.Range(min=date(2000, 1, 1), max=date(2099, 12, 31), error="日期须在 2000-01-01 至 2099-12-31 之间")
+
+
+class VisitListArgs(QuerySchema):
+    status = fields.String(validate=validate.OneOf(VISIT_STATUSES), metadata={
+        "description": "scheduled 待到访 / confirmed 已到访 / invalid 无效 / cancelled 已取消"})
+    date_from = fields.Date(validate=DAYS, metadata={"description": "预约日期起（含，北京时间）"})
+    date_to = fields.Date(validate=DAYS, metadata={"description": "预约日期止（含，北京时间）"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class VisitPageSchema(Schema):
+    items = fields.List(fields.Nested(VisitSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
 class BuyerVisitSchema(Schema):
     """What the buyer sees of a visit booked for him."""
     id = fields.Integer()
@@ -117,6 +138,20 @@ class RegistrationVisits(MethodView):
     def get(self, registration_id):
         """某条报备的全部带看（新的在前）"""
         return visits.visits_of_registration(db.session, g.consultant.id, registration_id)
+
+
+@blp.route("/visits")
+class OwnVisits(MethodView):
+    @blp.authenticated(callers.consultant, *CONSULTANT_REFUSALS, ValidationFailed)
+    @blp.arguments(VisitListArgs, location="query")
+    @blp.response(200, VisitPageSchema)
+    def get(self, args):
+        """我的带看（只含自己报备的客户），按预约时间先后；可按状态和预约日期（北京时间）筛选，分页。
+        今日待陪同：status=scheduled&date_from=今天&date_to=今天"""
+        items, total = queries.own_visits(db.session, g.consultant.id, status=args.get("status"),
+                                          date_from=args.get("date_from"), date_to=args.get("date_to"),
+                                          page=args["page"], per_page=args["per_page"])
+        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
 
 
 @blp.route("/visits/<int:visit_id>")

@@ -141,6 +141,9 @@ def load_demo(session: Session, *, now: datetime) -> DemoSummary:
     _load_commissions(session, demo_projects, by_openid, finance=session.get(StaffUser, staff_ids["finance"]), now=now)
     _load_consultant_day(session, demo_projects, by_openid, zhou, finance=session.get(StaffUser, staff_ids["finance"]),
                          now=now)
+    _load_consultant_guards(session, demo_projects, by_openid["demo-consultant-1"],
+                            ops=session.get(StaffUser, staff_ids["operations"]),
+                            site=session.get(StaffUser, staff_ids["site_staff"]), now=now)
     return summary(created=True)
 
 
@@ -201,3 +204,31 @@ def _load_consultant_day(session: Session, demo_projects: dict, by_openid: dict,
         subscribed_on=local_date(now - timedelta(days=6))), now=now)
     deals.change_stage(session, finance, deal.id, "signed", on=local_date(now - timedelta(days=3)), now=now)
 
+
+def _load_consultant_guards(session: Session, demo_projects: dict, zhang: Consultant, *, ops: StaffUser,
+                            site: StaffUser, now: datetime) -> None:
+    """张伟's side of the guards in his app (/m/): a visit to accompany today, a dispute he must
+    answer before its deadline, his credit history, and the sales office's cancellation request
+    on his deal, which he may object to."""
+    from .credit import services as credit
+    from .deals import requests as deal_requests
+    from .deals.models import Deal
+    from .disputes import services as disputes
+    from .registrations.models import Registration
+    later = registrations.register(session, zhang, registrations.NewRegistration(
+        project_id=demo_projects["金陵·江宁澜岸"].id, buyer_name=BUYERS[2][1], buyer_phone=BUYERS[2][0]), now=now)
+    visits.book_visit(session, zhang, later.id, now + timedelta(hours=1), now=now)
+    he = session.scalar(select(Registration).where(Registration.consultant_id == zhang.id,
+                                                   Registration.buyer_name == DAY_BUYERS[2][1]))
+    disputes.open_manual(session, ops, key="demo-zhang-visit", registration_id=he.id, deal_id=None,
+                         respondent_kind="consultant", respondent_consultant_id=zhang.id, claimant_consultant_id=None,
+                         subject="回访：客户表示到访时未见顾问陪同",
+                         summary="回访中何女士表示到访金陵·玖珑湾时没有顾问陪同，请说明带看经过并提供来访确认单等证据。",
+                         sale_price_cents=None, sold_on=None, now=now)
+    for days_ago, delta, code, text in [(20, 1, "revisit_confirmed", "回访 客户确认周先生的带看"),
+                                        (9, -5, "risk_flag", "风控预警：报备后 4 分钟即到访（防截客），待核实"),
+                                        (2, 1, "tenure", "合作满 1 个月")]:
+        credit.adjust(session, zhang.id, delta, reason_code=code, reason_text=text, ref=f"demo:{code}",
+                      now=now - timedelta(days=days_ago))
+    deal = session.scalar(select(Deal).where(Deal.consultant_id == zhang.id, Deal.unit == "6栋-1501"))
+    deal_requests.request_cancel(session, site, deal.id, reason="客户因贷款未获批申请退房", now=now)

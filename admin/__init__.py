@@ -55,9 +55,21 @@ def init_app(app: Flask) -> PlatformApi:
     app.register_blueprint(reconciliations_pages.bp)
     from . import risk_api
     admin_api.register_blueprint(risk_api.blp, url_prefix=API_PREFIX)
+    from . import settlements_api, settlements_pages
+    admin_api.register_blueprint(settlements_api.blp, url_prefix=API_PREFIX)
+    app.register_blueprint(settlements_pages.bp)
+    from . import buyback_api, buyback_pages
+    admin_api.register_blueprint(buyback_api.blp, url_prefix=API_PREFIX)
+    app.register_blueprint(buyback_pages.bp)
     from . import exports_api
     admin_api.register_blueprint(exports_api.blp, url_prefix=API_PREFIX)
     app.register_blueprint(exports_api.bp)
+    from . import dashboards_api, dashboards_pages
+    app.register_blueprint(dashboards_pages.bp)
+    admin_api.register_blueprint(dashboards_api.blp, url_prefix=f"{API_PREFIX}/dashboards")
+    from . import collections_api, receivables_api  # collections (回款), receivables (应收), issue 12
+    admin_api.register_blueprint(collections_api.blp, url_prefix=API_PREFIX)
+    admin_api.register_blueprint(receivables_api.blp, url_prefix=API_PREFIX)
     return admin_api
 
 

@@ -60,6 +60,7 @@ class DealPageSchema(Schema):
 
 
 class OwnLineSchema(Schema):
+    id = fields.Integer(allow_none=True, metadata={"description": "佣金明细 id（申请垫付时使用；预计佣金为空）"})
     role = fields.String(metadata={"description": "serving 成交 / referral 转介 / upline 上级"})
     role_label = fields.String()
     level = fields.Integer(allow_none=True)

@@ -193,9 +193,16 @@ def reverse(session: Session, deal: Deal, *, reason: str, now: datetime, actor_t
     developer_id = session.scalar(select(Project.developer_id).where(Project.id == deal.project_id))
     legs = [Leg("developer", developer_id, "receivable", -deal.commission_cents, f"成交 #{deal.id} 应收佣金冲回")]
     owed_by: dict[int, int] = {}
-    for line in current_lines(session, deal):
+    lines = current_lines(session, deal)
+    from ..buyback.services import bought_lines, recourse_legs  # buy-back imports deals: import at call time
+    bought = bought_lines(session, [line.id for line in lines if line.party_type == "consultant"])
+    for line in lines:
         if line.party_type == "platform":
             legs.append(Leg("platform", 0, "revenue", line.amount_cents, "平台服务费冲回"))
+            continue
+        if line.id in bought:  # sold to the platform: recourse (追索), issue 13 §1
+            legs += recourse_legs(bought[line.id], now=now)
+            owed_by[line.party_id] = owed_by.get(line.party_id, 0) + line.amount_cents
             continue
         left = line.amount_cents
         pending = -ledger.deal_balance(session, deal.id, line.party_type, line.party_id, "pending")

@@ -27,6 +27,7 @@ class OwnLine:
     amount_cents: int
     reason: str
     status: str  # recognised | reversed | expected
+    id: int | None = None  # the commission line's id (None while only expected); buy-back quotes take it
 
 
 @dataclass
@@ -55,7 +56,8 @@ def own_commission(session: Session, consultant_id: int, deal_id: int) -> OwnCom
     lines: list[OwnLine] = []
     if deal.lines_version:
         status = "recognised" if deal.recognised else "reversed"
-        lines = [OwnLine(line.role, ROLE_LABELS[line.role], line.level, line.amount_cents, line.reason, status)
+        lines = [OwnLine(line.role, ROLE_LABELS[line.role], line.level, line.amount_cents, line.reason, status,
+                         id=line.id)
                  for line in mine if line.version == deal.lines_version]
     elif deal.stage != "cancelled":
         context = recognition.load_context(session, [deal])

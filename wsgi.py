@@ -48,6 +48,8 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
     mini_program_api.init_app(app)
     admin.init_app(app)
     consultant_app.init_app(app)
+    from admin import webhooks
+    app.register_blueprint(webhooks.bp)  # POST /webhooks/stripe: signed by Stripe, not in the OpenAPI documents
     install_error_handlers(app, html_renderers={"/admin": admin.render_error_page})
     install_unit_of_work(app)
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from celery import shared_task
 from flask import current_app
 
+from .buyback import tasks as _buyback_tasks  # noqa: F401
 from .credit import tasks as _credit_tasks  # noqa: F401
 from .crm import tasks as _crm_tasks  # noqa: F401
 from .db import commit, db, utcnow
@@ -22,6 +23,7 @@ from .reconciliation import tasks as _reconciliation_tasks  # noqa: F401
 from .registrations import tasks as _registration_tasks  # noqa: F401
 from .risk import tasks as _risk_tasks  # noqa: F401
 from .revisits import tasks as _revisit_tasks  # noqa: F401
+from .settlement import tasks as _settlement_tasks  # noqa: F401
 
 
 @shared_task(name="identity.purge_stale_login_throttles", acks_late=True, reject_on_worker_lost=True)

@@ -39,5 +39,11 @@ def init_app(app: Flask) -> PlatformApi:
     api.register_blueprint(deals.blp, url_prefix=PREFIX)
     api.register_blueprint(disputes.blp, url_prefix=PREFIX)
     api.register_blueprint(team.blp, url_prefix=PREFIX)
+    from . import buyback
+    api.register_blueprint(buyback.blp, url_prefix=f"{PREFIX}/buyback")
+    from . import h5_payouts, payouts, statements
+    api.register_blueprint(payouts.blp, url_prefix=PREFIX)
+    api.register_blueprint(statements.blp, url_prefix=PREFIX)
     app.register_blueprint(h5.bp)
+    app.register_blueprint(h5_payouts.bp)
     return api

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from .notify import LocalNotificationSender, NotificationSender, build_sender
 from .sms import HttpSmsSender, LocalSmsSender, SmsSender
+from .stripe_connect import LocalPayoutGateway, PayoutGateway, build_gateway
 from .wechat import HttpWechatAuth, HttpWechatWebAuth, LocalWechatAuth, LocalWechatWebAuth, WechatAuth, WechatWebAuth
 
 
@@ -20,6 +21,8 @@ class Adapters:
     # The Official Account's web authorisation for the consultant pages (/m/) opened inside
     # WeChat; None when the real adapter runs without an Official Account configured.
     wechat_web: WechatWebAuth | None = field(default_factory=LocalWechatWebAuth)
+    # Payouts (issue 12): Stripe Connect transfers, or the local fake that pays once per key.
+    payouts: PayoutGateway = field(default_factory=LocalPayoutGateway)
 
 
 def build_adapters(config: dict) -> Adapters:
@@ -41,4 +44,5 @@ def build_adapters(config: dict) -> Adapters:
                             sign_name=config["SMS_SIGN_NAME"], template_code=config["SMS_TEMPLATE_CODE"])
     else:
         sms = LocalSmsSender()
-    return Adapters(wechat=wechat, sms=sms, notify=build_sender(config), wechat_web=wechat_web)
+    return Adapters(wechat=wechat, sms=sms, notify=build_sender(config), wechat_web=wechat_web,
+                    payouts=build_gateway(config))

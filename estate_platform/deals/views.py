@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from ..commissions.models import CommissionLine
 from ..ledger import services as ledger
-from ..ledger.models import Account, LedgerTransaction, Posting
 from . import recognition
 from .models import Deal
 from .services import DealNotFound
@@ -95,12 +94,13 @@ def earnings(session: Session, party_type: str, party_id: int, *, page: int = 1,
     """Balances are sums of postings: pending (earned, developer not yet paid), available,
     paid (paid out), owed (clawbacks and penalties he owes)."""
     balances = ledger.balances(session, party_type, party_id)
+    # Paid out: the gross of his settlement items the gateway or provider confirmed paid (issue 12);
+    # one in flight or failed (its money back in available) is not paid.
+    from ..settlement.models import SettlementItem
     paid = session.scalar(
-        select(func.coalesce(func.sum(Posting.amount_cents), 0))
-        .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
-        .join(Account, Account.id == Posting.account_id)
-        .where(Account.party_type == party_type, Account.party_id == party_id, Account.kind == "available",
-               LedgerTransaction.kind == "payout", Posting.amount_cents > 0))
+        select(func.coalesce(func.sum(SettlementItem.gross_cents), 0))
+        .where(SettlementItem.party_type == party_type, SettlementItem.party_id == party_id,
+               SettlementItem.status == "paid"))
     rows, total = ledger.history(session, party_type, party_id, page=page, per_page=per_page)
     history = [HistoryItem(at=txn.created_at, kind=txn.kind, description=posting.memo or txn.description,
                            account=account.kind,

@@ -28,6 +28,7 @@ def production_env(instance: Path, **changes) -> dict:
         "SMS_ADAPTER": "http",
         "SMS_API_URL": "https://sms.example.test/send",
         "SMS_API_KEY": "sms-key",
+        "PAYOUT_ENCRYPTION_KEY": "q7y1O0Cl7rKQ4ZbmVwQ0y1dJp3M9n3b2xv1y0pX6u3A=",
     }
     for key, value in changes.items():
         if value is None:
@@ -208,3 +209,8 @@ def test_create_app_refuses_production_with_the_default_secret(instance):
         create_app(env=env)
     assert not instance.exists(), "nothing may be created before the configuration is accepted"
 
+
+
+def test_production_refuses_to_start_without_its_own_payout_encryption_key(instance):
+    with pytest.raises(ConfigError, match="PAYOUT_ENCRYPTION_KEY"):
+        load_config(production_env(instance, PAYOUT_ENCRYPTION_KEY=None))

@@ -173,7 +173,46 @@ def team():
     return page("team.html", "team", "我的团队", back="/m/me")
 
 
+@bp.get("/deal-requests")
+def deal_requests():
+    return page("deal_requests.html", "deal_requests", "退房与补录申请", back="/m/deals")
+
+
+# --- visits, disputes and credit ------------------------------------------------------------------------
+
+@bp.get("/visits")
+def visits():
+    return page("visits.html", "visits", "我的带看", back="/m/")
+
+
+@bp.get("/disputes")
+def disputes():
+    return page("disputes.html", "disputes", "我的争议", back="/m/me")
+
+
+@bp.get("/disputes/new")
+def dispute_new():
+    registration_id = request.args.get("registration_id", "")
+    return page("dispute_new.html", "dispute_new", "投诉", back="/m/disputes",
+                registration_id=registration_id if registration_id.isdigit() and len(registration_id) < 10 else "")
+
+
+@bp.get("/disputes/<int:dispute_id>")
+def dispute(dispute_id: int):
+    return page("dispute.html", "dispute", "争议详情", back="/m/disputes", object_id=dispute_id)
+
+
+@bp.get("/credit")
+def credit():
+    return page("credit.html", "credit", "我的信用分", back="/m/me")
+
+
 # --- me -------------------------------------------------------------------------------------------------
+
+@bp.get("/me/phone")
+def phone():
+    return page("phone.html", "phone", "验证手机号", back="/m/me", next=safe_next(request.args.get("next")))
+
 
 @bp.get("/notifications")
 def notifications():

@@ -260,6 +260,13 @@
     if (first && first.focus) { first.focus(); }
   }
 
+  /* A refused SMS code names no field in the API's answer; on the page it belongs next to the code. */
+  var SMS_CODE_ERRORS = {sms_code_invalid: true, sms_code_expired: true, sms_too_many_attempts: true};
+  function showCodeErrors(form, error, codeField) {
+    if (error && SMS_CODE_ERRORS[error.code]) { fieldError(form, codeField, error.message); return; }
+    showErrors(form, error);
+  }
+
   function fieldError(form, name, message) {
     showErrors(form, {message: message, details: {fields: (function () { var f = {}; f[name] = [message]; return f; }())}});
   }
@@ -335,6 +342,43 @@
     document.body.removeChild(area);
   }
 
+  /* A "获取验证码" button: checks the form's phone (when it has one), calls send(), counts down,
+     and shows the API's refusal (rate limits included) next to its field. */
+  function smsCodeButton(button, form, send, codeField, statusId) {
+    var timer = null;
+    function countdown(seconds) {
+      var left = seconds;
+      button.disabled = true;
+      clearInterval(timer);
+      button.textContent = left + " 秒后重发";
+      timer = setInterval(function () {
+        left -= 1;
+        if (left <= 0) { clearInterval(timer); button.disabled = false; button.textContent = "重新获取"; }
+        else { button.textContent = left + " 秒后重发"; }
+      }, 1000);
+    }
+    button.addEventListener("click", function () {
+      if (form.elements.phone && !phoneValid(phoneDigits(formValue(form, "phone")))) {
+        fieldError(form, "phone", "请输入有效的中国大陆手机号");
+        return;
+      }
+      clearErrors(form);
+      button.disabled = true;
+      send().then(function (result) {
+        if (result.ok) {
+          setText(statusId, "验证码已发送，" + Math.max(1, Math.round(result.data.expires_in_seconds / 60)) + " 分钟内有效");
+          countdown(60);
+          form.elements[codeField].focus();
+          return;
+        }
+        button.disabled = false;
+        showErrors(form, result.error);
+        var wait = result.error.details && result.error.details.retry_after_seconds;
+        if (wait) { countdown(wait); }
+      });
+    });
+  }
+
   // --- pages ----------------------------------------------------------------------------------------------
 
   var pages = {};
@@ -344,9 +388,10 @@
     var inWechat = /MicroMessenger/i.test(navigator.userAgent);
     $all("[data-in-wechat-only]").forEach(function (el) { show(el, inWechat); });
 
-    function done(result, form) {
+    function done(result, form, codeField) {
       busy(form, false);
       if (result.ok) { location.replace(next); return; }
+      if (codeField) { showCodeErrors(form, result.error, codeField); return; }
       showErrors(form, result.error);
     }
     var dev = byId("dev-form");
@@ -397,7 +442,7 @@
       if (!phoneValid(digits)) { fieldError(sms, "phone", "请输入有效的中国大陆手机号"); return; }
       if (!/^\d{6}$/.test(formValue(sms, "code"))) { fieldError(sms, "code", "请输入 6 位验证码"); return; }
       busy(sms, true, "登录中…");
-      postSession("sms", {phone: digits, code: formValue(sms, "code")}).then(function (r) { done(r, sms); }, function () { done(networkError(), sms); });
+      postSession("sms", {phone: digits, code: formValue(sms, "code")}).then(function (r) { done(r, sms, "code"); }, function () { done(networkError(), sms); });
     });
   };
 
@@ -405,7 +450,10 @@
     var user = session.user;
     setText("hello", "你好，" + (user.consultant_name || ""));
     api("/consultants/me").then(function (result) {
-      if (result.ok) { setText("hello-status", result.data.status_label + " · " + result.data.kind_label + " · " + result.data.city); }
+      if (result.ok) {
+        setText("hello-status", result.data.status_label + " · " + result.data.kind_label + " · " + result.data.city);
+        show(byId("verify-phone"), result.data.phone_verified === false);
+      }
     });
     api("/earnings?per_page=1").then(function (result) {
       if (!result.ok) { return; }
@@ -446,11 +494,10 @@
       });
     });
 
-    var expiring = byId("task-expiring"), visits = byId("task-visits");
+    var expiring = byId("task-expiring");
     loading(expiring);
-    loading(visits);
     Promise.all([api("/registrations?status=reported&per_page=100"), api("/registrations?status=visited&per_page=100")]).then(function (results) {
-      if (!results[0].ok) { failed(expiring, results[0].error); failed(visits, results[0].error); return; }
+      if (!results[0].ok) { failed(expiring, results[0].error); return; }
       var open = results[0].data.items.concat(results[1].ok ? results[1].data.items : []);
       $('[data-figure="registrations"]').textContent = open.length;
       var soon = open.filter(function (r) { return hoursLeft(r.protected_until) <= 7 * 24; });
@@ -462,21 +509,23 @@
           h("div", {class: "row"}, [h("span", {class: "title", text: r.buyer_name + " · " + r.project.name}), pill("保护至 " + fmtDate(r.protected_until), "warn")])
         ])));
       });
-      // Visits booked on open registrations (the API lists them per registration), soonest first.
-      var reported = results[0].data.items.slice(0, 30);
-      return Promise.all(reported.map(function (r) {
-        return api("/registrations/" + r.id + "/visits").then(function (v) { return v.ok ? v.data : []; });
-      })).then(function (lists) {
-        var scheduled = [].concat.apply([], lists).filter(function (v) { return v.status === "scheduled"; });
-        scheduled.sort(function (a, b) { return a.scheduled_at < b.scheduled_at ? -1 : 1; });
-        clear(visits);
-        if (!scheduled.length) { visits.appendChild(stateItem("empty", "没有待陪同的带看")); }
-        scheduled.forEach(function (v) {
-          visits.appendChild(h("li", {}, h("a", {class: "item", href: "/m/visits/" + v.id}, [
-            h("div", {class: "row"}, [h("span", {class: "title", text: v.buyer_name + " · " + v.project.name}), h("span", {class: "mono", text: v.check_in_code})]),
-            h("div", {class: "meta", text: fmtDateTime(v.scheduled_at) + (fmtDate(v.scheduled_at) === todayShanghai() ? "（今天）" : "")})
-          ])));
-        });
+    });
+
+    // Visits to accompany: his scheduled visits from today on (GET /visits), today's first and marked.
+    var visits = byId("task-visits"), today = todayShanghai();
+    loading(visits);
+    api("/visits" + query({status: "scheduled", date_from: today, per_page: 20})).then(function (result) {
+      if (!result.ok) { failed(visits, result.error); return; }
+      var todays = result.data.items.filter(function (v) { return fmtDate(v.scheduled_at) === today; }).length;
+      setText("visits-today", todays ? "今天 " + todays + " 场" : "");
+      clear(visits);
+      if (!result.data.items.length) { visits.appendChild(stateItem("empty", "没有待陪同的带看")); }
+      result.data.items.forEach(function (v) {
+        var isToday = fmtDate(v.scheduled_at) === today;
+        visits.appendChild(h("li", {}, h("a", {class: "item", href: "/m/visits/" + v.id}, [
+          h("div", {class: "row"}, [h("span", {class: "title", text: v.buyer_name + " · " + v.project.name}), h("span", {class: "mono", text: v.check_in_code})]),
+          h("div", {class: "meta"}, [fmtDateTime(v.scheduled_at) + " ", isToday ? pill("今天", "warn") : null])
+        ])));
       });
     });
   };
@@ -491,18 +540,26 @@
     function toggleCompany() { show(company, kind.value !== "independent"); }
     kind.addEventListener("change", toggleCompany);
     toggleCompany();
+    // The phone is proved at apply: the code sent to it (POST /auth/sms/send) goes with the application.
+    smsCodeButton(byId("join-send-code"), form, function () {
+      return fetch(API + "/auth/sms/send", {method: "POST", credentials: "omit", headers: {"Content-Type": "application/json"},
+                                            body: JSON.stringify({phone: phoneDigits(formValue(form, "phone"))})}).then(readResponse, networkError);
+    }, "phone_code", "join-sms-status");
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      var digits = phoneDigits(formValue(form, "phone"));
+      if (!phoneValid(digits)) { fieldError(form, "phone", "请输入有效的中国大陆手机号"); return; }
+      if (!/^\d{6}$/.test(formValue(form, "phone_code"))) { fieldError(form, "phone_code", "请先获取并填写 6 位短信验证码"); return; }
       busy(form, true);
       apiPost("/consultants", {
-        name: formValue(form, "name"), phone: phoneDigits(formValue(form, "phone")) || formValue(form, "phone"),
+        name: formValue(form, "name"), phone: digits, phone_code: formValue(form, "phone_code"),
         city: formValue(form, "city"), kind: kind.value,
         company_name: kind.value === "independent" ? null : (formValue(form, "company_name") || null),
         inviter_code: formValue(form, "inviter_code").toUpperCase() || null
       }).then(function (result) {
         busy(form, false);
         if (result.ok) { location.href = "/m/join/agreement"; return; }
-        showErrors(form, result.error);
+        showCodeErrors(form, result.error, "phone_code");
       });
     });
   };
@@ -1239,6 +1296,24 @@
     });
   };
 
+  /* Where a message leads: the object its payload names, the most specific first. */
+  var NOTIFICATION_TARGETS = [
+    ["dispute_id", "/m/disputes/", "查看争议"], ["deal_request_id", "/m/deal-requests#request-", "查看申请并提出异议"],
+    ["deal_id", "/m/deals/", "查看成交"], ["visit_id", "/m/visits/", "查看带看"],
+    ["handoff_id", "/m/handoffs", "查看转介"], ["registration_id", "/m/registrations/", "查看报备"],
+    ["client_id", "/m/clients/", "查看客户"]
+  ];
+  function notificationLink(payload) {
+    for (var i = 0; i < NOTIFICATION_TARGETS.length; i++) {
+      var t = NOTIFICATION_TARGETS[i], id = payload[t[0]];
+      if (typeof id === "number" && id > 0) {
+        return h("a", {class: "button plain more", href: t[1] + (t[1].slice(-1) === "/" || t[1].slice(-1) === "-" ? id : ""), text: t[2]});
+      }
+    }
+    if (typeof payload.score === "number") { return h("a", {class: "button plain more", href: "/m/credit", text: "查看信用分"}); }
+    return null;
+  }
+
   pages.notifications = function () {
     var unreadOnly = "";
     var list = pagedList({
@@ -1248,7 +1323,8 @@
         var item = h("li", {class: "item"}, [
           h("div", {class: "row"}, [h("span", {class: "title", text: n.title}), n.read ? null : pill("未读", "warn")]),
           h("p", {class: "small", text: n.body}),
-          h("div", {class: "meta", text: fmtDateTime(n.created_at)})
+          h("div", {class: "meta", text: fmtDateTime(n.created_at)}),
+          notificationLink(n.payload || {})
         ]);
         if (!n.read) {
           item.addEventListener("click", function () {
@@ -1283,7 +1359,8 @@
       setText("me-name", c.name);
       setText("me-status", c.status_label);
       setText("me-id", c.id);
-      setText("me-phone", c.phone);
+      setText("me-phone", c.phone + (c.phone_verified ? "" : "（未验证）"));
+      show(byId("me-verify"), c.phone_verified === false);
       setText("me-kind", c.kind_label + (c.company_name ? " · " + c.company_name : ""));
       setText("me-city", c.city);
       setText("me-code", c.invite_code);
@@ -1298,8 +1375,9 @@
   // --- boot: sign the page in, send people where their status lets them go, fill the page ------------
 
   var PUBLIC = {signin: true, missing: true};
-  var JOINING = {join: true, agreement: true, status: true, me: true, notifications: true};
-  var READING = {deals: true, deal: true, earnings: true, team: true};
+  var JOINING = {join: true, agreement: true, status: true, me: true, notifications: true, phone: true};
+  var READING = {deals: true, deal: true, earnings: true, team: true, disputes: true, dispute: true, credit: true,
+                 deal_requests: true, visits: true, payout: true, statements: true, statement: true};
 
   function route(user) {
     if (!user.consultant_id) { return PAGE === "join" ? null : "/m/join"; }
@@ -1326,5 +1404,18 @@
     });
   }
 
-  boot();
+  /* The helpers and pages the other page scripts (more.js …) build on; boot waits for them. */
+  window.M = {
+    $: $, $all: $all, byId: byId, h: h, clear: clear, setText: setText, show: show, toast: toast,
+    fmtDate: fmtDate, fmtDateTime: fmtDateTime, todayShanghai: todayShanghai, addDays: addDays, timeLeft: timeLeft,
+    yuan: yuan, phoneDigits: phoneDigits, phoneValid: phoneValid, bindPhoneInputs: bindPhoneInputs,
+    api: api, apiPost: apiPost, request: request, query: query, readResponse: readResponse, networkError: networkError,
+    refreshToken: refreshToken, session: session, API: API, PAGE: PAGE, OBJECT_ID: OBJECT_ID,
+    stateItem: stateItem, loading: loading, failed: failed, pagedList: pagedList, pill: pill,
+    clearErrors: clearErrors, showErrors: showErrors, showCodeErrors: showCodeErrors, fieldError: fieldError, busy: busy, formValue: formValue,
+    smsCodeButton: smsCodeButton, pages: pages
+  };
+
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", boot); }
+  else { boot(); }
 }());

@@ -47,7 +47,8 @@ from ..errors import NotFound, ValidationFailed
 
 CellType = Literal["text", "int", "cents", "bps", "date", "datetime", "bool"]
 FilterType = Literal["int", "date", "choice", "text"]
-KIND_MODULES = ("estate_platform.exports.kinds",)
+KIND_MODULES = ("estate_platform.exports.kinds",
+                "estate_platform.receivables.exports")  # collections, receivables (issue 12)
 INT_MAX = 2 ** 31 - 1
 
 

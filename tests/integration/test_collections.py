@@ -298,3 +298,14 @@ def test_two_collections_at_once_never_apply_more_than_the_receivable(book):
     assert book.available() == SERVING
     with book.app.app_context():
         assert ledger.total(db.session) == 0
+
+
+def test_the_hourly_task_releases_advance_lines_that_came_due(book):
+    book.client.put(f"/admin/api/v1/developers/{book.developer_id}/contract", headers=book.finance,
+                    json={"payable_when": "advance", "advance_days": 0})
+    book.deal()
+    from estate_platform.receivables.tasks import release_due_task
+    with book.app.app_context():
+        assert release_due_task.apply().get() == 1
+        assert release_due_task.apply().get() == 0
+    assert book.available() == SERVING

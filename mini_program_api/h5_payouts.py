@@ -51,4 +51,4 @@ def payout_account():
         return _page(form={**form, "sms_code": ""}, errors=exc.details.get("fields") or {},
                      message="请检查填写的信息后重新获取验证码提交", status=422)
     return render_template("h5/payout_account_done.html", account=account,
-                           masked=secrets.mask(account.account_last4)), 201
+                           masked=secrets.mask(account.account_last4))

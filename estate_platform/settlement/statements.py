@@ -58,7 +58,7 @@ class Statement:
     def withholding_note(self) -> str:
         item = self.item
         if item.withheld_by == "provider":
-            tax = "" if item.provider_tax_cents is None else f"，平台回传代征税额 {yuan(item.provider_tax_cents)}"
+            tax = "" if item.provider_tax_cents is None else f"，该平台回传的代征税额 {yuan(item.provider_tax_cents)}"
             return "本笔通过灵活用工平台付款，个人所得税由该平台代征，本平台不代扣" + tax
         if item.withheld_by == "platform":
             return f"个人所得税由本平台按劳务报酬所得预扣预缴（{item.tax_month} 月合并计算），已代扣 {yuan(item.tax_cents)}"

@@ -12,7 +12,8 @@ from marshmallow import Schema, fields, validate
 
 from estate_platform.db import db, utcnow
 from estate_platform.errors import ValidationFailed
-from estate_platform.phones import PHONE_INPUT_MAX_LENGTH, national
+from estate_platform.phones import PHONE_INPUT_MAX_LENGTH, mask_phone, national
+from estate_platform.privacy import reveals
 from estate_platform.projects import services as projects
 from estate_platform.projects.models import PHONE_DISCLOSURES, PROJECT_STATUSES, PROTECTION_MODES, RISK_THRESHOLD_RANGES
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
@@ -98,6 +99,8 @@ class AdminProjectPatchSchema(InputSchema):
     deal_window_hours = _hours(1, "成交期限（小时）：到访确认（或报备）后的成交保护期")
     phone_disclosure = fields.String(validate=validate.OneOf(PHONE_DISCLOSURES), metadata={
         "description": "案场看到的客户手机号：full 完整 / first3_last4 前三后四 / first4_last3 前四后三"})
+    notify_buyer_on_registration = fields.Boolean(metadata={
+        "description": "顾问报备客户时短信告知客户（楼盘、顾问称呼、异议链接），默认开启"})
     daily_buyer_project_limit = fields.Integer(
         strict=True, validate=validate.Range(min=1, max=projects.MAX_DAILY_LIMIT),
         metadata={"description": "同一客户每天最多被报备的楼盘数"})
@@ -142,6 +145,7 @@ class ProjectRulesSchema(Schema):
     visit_window_hours = fields.Integer()
     deal_window_hours = fields.Integer()
     phone_disclosure = fields.String()
+    notify_buyer_on_registration = fields.Boolean()
     phone_disclosure_label = fields.Function(lambda p: projects.DISCLOSURE_LABELS[p.phone_disclosure])
     daily_buyer_project_limit = fields.Integer()
     reregister_cooldown_hours = fields.Integer()
@@ -209,13 +213,24 @@ class ExistingCustomerInputSchema(InputSchema):
 
 
 class ExistingCustomerSchema(Schema):
-    """Full numbers: the sales office entered them, operations may need to call."""
+    """Masked numbers (前三后四); the full one is a logged reveal with a purpose (issue 15 §1)."""
     id = fields.Integer()
     project_id = fields.Integer()
-    phone = fields.Function(lambda c: national(c.phone))
+    phone = fields.Function(lambda c: mask_phone(c.phone),
+                            metadata={"description": "脱敏显示；完整号码须调用 reveal-phone（留痕）"})
     name = fields.String(allow_none=True)
     marked_by = fields.Function(lambda c: c.marked_by.display_name if c.marked_by else None, allow_none=True)
     created_at = fields.DateTime()
+
+
+class ExistingCustomerRevealInputSchema(InputSchema):
+    purpose = fields.String(required=True, validate=validate.Length(min=1, max=reveals.PURPOSE_MAX_LENGTH),
+                            metadata={"description": "查看完整号码的用途（记录在手机号查看日志）"})
+
+
+class RevealedCustomerPhoneSchema(Schema):
+    existing_customer_id = fields.Integer()
+    phone = fields.String(metadata={"description": "完整手机号（本次查看已留痕）"})
 
 
 class ExistingCustomerListArgs(QuerySchema):
@@ -349,3 +364,16 @@ class ExistingCustomerDetail(MethodView):
     def delete(self, project_id, customer_id):
         """取消老客户标记（误标时使用；记录保留在证据链中）"""
         projects.unmark_existing_customer(db.session, project_id, customer_id, staff=g.staff, now=utcnow())
+
+
+@blp.route("/projects/<int:project_id>/existing-customers/<int:customer_id>/reveal-phone")
+class ExistingCustomerReveal(MethodView):
+    @api_roles(blp, *CUSTOMER_KEEPERS)
+    @blp.arguments(ExistingCustomerRevealInputSchema)
+    @blp.response(200, RevealedCustomerPhoneSchema)
+    @blp.refuses(ValidationFailed, projects.ProjectNotFound, projects.ExistingCustomerNotFound)
+    def post(self, body, project_id, customer_id):
+        """查看老客户的完整手机号（须填用途）；每次查看都记录在手机号查看日志"""
+        phone = reveals.reveal_existing_customer(db.session, g.staff, project_id, customer_id,
+                                                 purpose=body["purpose"], now=utcnow())
+        return {"existing_customer_id": customer_id, "phone": phone}

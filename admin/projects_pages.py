@@ -14,7 +14,8 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from estate_platform.db import db, utcnow
 from estate_platform.errors import DomainError, ValidationFailed
-from estate_platform.phones import PHONE_INPUT_MAX_LENGTH, national
+from estate_platform.phones import PHONE_INPUT_MAX_LENGTH, mask_phone, national
+from estate_platform.privacy import reveals
 from estate_platform.projects import services as projects
 from estate_platform.projects.models import PHONE_DISCLOSURES, PROJECT_STATUSES, PROTECTION_MODES
 
@@ -211,7 +212,8 @@ def project_edit(project_id):
     return redirect(url_for("admin_projects.project_detail", project_id=project_id))
 
 
-def _render_detail(project_id: int, *, customer_form=None, customer_error: str | None = None, status: int = 200):
+def _render_detail(project_id: int, *, customer_form=None, customer_error: str | None = None, status: int = 200,
+                   revealed: dict | None = None):
     project = projects.project_detail(db.session, project_id, now=utcnow(), staff=g.staff)
     customers, customer_total = ([], 0)
     if g.staff.role in CUSTOMER_KEEPERS:
@@ -221,7 +223,8 @@ def _render_detail(project_id: int, *, customer_form=None, customer_error: str |
                            summary=projects.protection_summary(project.project), customers=customers,
                            customer_total=customer_total, customer_form=customer_form or {},
                            customer_error=customer_error, can_manage=g.staff.role in MANAGERS,
-                           can_keep_customers=g.staff.role in CUSTOMER_KEEPERS, **_labels()), status
+                           can_keep_customers=g.staff.role in CUSTOMER_KEEPERS, revealed=revealed or {},
+                           mask_phone=mask_phone, **_labels()), status
 
 
 @bp.route("/<int:project_id>")
@@ -255,8 +258,21 @@ def existing_customer_add(project_id):
             raise
         return _render_detail(project_id, customer_form=form, customer_error=_first_message(exc),
                               status=exc.status)
-    flash(f"已标记老客户 {customer.name or ''}（{customer.phone[3:]}），此后不能再报备到本楼盘", "success")
+    flash(f"已标记老客户 {customer.name or ''}（{mask_phone(customer.phone)}），此后不能再报备到本楼盘", "success")
     return redirect(url_for("admin_projects.project_detail", project_id=project_id) + "#existing-customers")
+
+
+@bp.route("/<int:project_id>/existing-customers/<int:customer_id>/reveal-phone", methods=["POST"])
+@staff_page(*CUSTOMER_KEEPERS)
+def existing_customer_reveal(project_id, customer_id):
+    """The full number for a stated purpose, logged in phone_reveals (issue 15 §1)."""
+    try:
+        phone = reveals.reveal_existing_customer(db.session, g.staff, project_id, customer_id,
+                                                 purpose=request.form.get("purpose"), now=utcnow())
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _render_detail(project_id, customer_error=_first_message(exc), status=exc.status)
+    return _render_detail(project_id, revealed={customer_id: phone})
 
 
 @bp.route("/<int:project_id>/existing-customers/<int:customer_id>/delete", methods=["POST"])

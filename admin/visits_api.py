@@ -1,7 +1,8 @@
 """Admin JSON API: visits (到访核销) for site staff and operations.
 
-Site staff see only their developer's projects, and the buyer's phone only as
-the project's disclosure rule allows (never more).
+Site staff see only their developer's projects. Every staff member sees the buyer's phone
+masked (the project's rule; 前三后四 where it is ``full``); the full number is a logged
+reveal with a purpose (privacy.reveals, issue 15 §1).
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from marshmallow import Schema, fields, validate
 
 from estate_platform.db import db, utcnow
 from estate_platform.errors import ValidationFailed
-from estate_platform.registrations.services import BuyerAlreadyBound, RegistrationClosed, phone_for_site_staff
+from estate_platform.privacy import reveals
+from estate_platform.registrations.services import BuyerAlreadyBound, RegistrationClosed
 from estate_platform.visits import services as visits
 from estate_platform.visits.models import VISIT_STATUSES
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
@@ -28,6 +30,16 @@ VISIT_ROLES = ("admin", "operations", "site_staff")
 class CheckInSchema(InputSchema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=20),
                          metadata={"description": "顾问出示的 6 位核销码（不区分大小写）"})
+
+
+class VisitRevealInputSchema(InputSchema):
+    purpose = fields.String(required=True, validate=validate.Length(min=1, max=reveals.PURPOSE_MAX_LENGTH),
+                            metadata={"description": "查看完整号码的用途（记录在手机号查看日志）"})
+
+
+class RevealedVisitPhoneSchema(Schema):
+    visit_id = fields.Integer()
+    phone = fields.String(metadata={"description": "完整手机号（本次查看已留痕）"})
 
 
 class InvalidInputSchema(InputSchema):
@@ -69,8 +81,8 @@ class StaffVisitSchema(Schema):
     consultant = fields.Function(lambda v: {"id": v.registration.consultant.id,
                                             "name": v.registration.consultant.name})
     buyer_name = fields.Function(lambda v: v.registration.buyer_name)
-    buyer_phone = fields.Function(lambda v: phone_for_site_staff(v.registration),
-                                  metadata={"description": "按楼盘的号码展示规则显示（如 138****1234）"})
+    buyer_phone = fields.Function(lambda v: reveals.masked_for_registration(v.registration),
+                                  metadata={"description": "脱敏显示（如 138****1234）；完整号码须调用 reveal-phone（留痕）"})
     registration = fields.Function(lambda v: {"id": v.registration.id, "status": v.registration.status,
                                               "binding": v.registration.binding,
                                               "protected_until": v.registration.protected_until.isoformat()})
@@ -106,3 +118,15 @@ class MarkInvalid(MethodView):
     def post(self, body, visit_id):
         """判为无效（须填原因），通知顾问"""
         return visits.mark_invalid(db.session, g.staff, visit_id=visit_id, reason=body["reason"], now=utcnow())
+
+
+@blp.route("/<int:visit_id>/reveal-phone")
+class RevealVisitPhone(MethodView):
+    @api_roles(blp, *VISIT_ROLES)
+    @blp.arguments(VisitRevealInputSchema)
+    @blp.response(200, RevealedVisitPhoneSchema)
+    @blp.refuses(ValidationFailed, visits.VisitNotFound, reveals.RevealNotAllowed)
+    def post(self, body, visit_id):
+        """查看到访客户的完整手机号（须填用途；案场仅限号码全显的楼盘）；每次查看都记录在手机号查看日志"""
+        phone = reveals.reveal_visit_phone(db.session, g.staff, visit_id, purpose=body["purpose"], now=utcnow())
+        return {"visit_id": visit_id, "phone": phone}

@@ -16,7 +16,7 @@ from flask import (Blueprint, abort, current_app, flash, g, redirect, render_tem
 from estate_platform.clock import SHANGHAI
 from estate_platform.db import db, utcnow
 from estate_platform.errors import DomainError
-from estate_platform.registrations.services import phone_for_site_staff
+from estate_platform.privacy import reveals
 from estate_platform.visits import attachments
 from estate_platform.visits import services as visits
 
@@ -39,7 +39,10 @@ def uploads_dir() -> str:
 def _visit_labels():
     return {"VISIT_STATUS_LABELS": visits.STATUS_LABELS, "CONFIRMED_BY_LABELS": visits.CONFIRMED_BY_LABELS,
             "REGISTRATION_LABELS": REGISTRATION_LABELS, "MODE_LABELS": MODE_LABELS,
-            "phone_for_site_staff": phone_for_site_staff}
+            # Masked for every staff member; the full number is a logged reveal (privacy.reveals).
+            "phone_for_site_staff": reveals.masked_for_registration,
+            "may_reveal_phone": lambda r: g.staff.role in reveals.PLATFORM_REVEALERS
+            or r.project.phone_disclosure == "full"}
 
 
 def _day_arg() -> date | None:
@@ -91,14 +94,30 @@ def lookup():
     return redirect(url_for("admin_visits.detail", visit_id=visit.id, code=code))
 
 
-@bp.route("/<int:visit_id>")
-@staff_page(*VISIT_ROLES)
-def detail(visit_id):
+def _detail(visit_id: int, revealed: str | None = None):
     visit = visits.staff_visit(db.session, g.staff, visit_id)
     return render_template("admin/visits/detail.html", visit=visit, r=visit.registration,
                            attachments=attachments.attachments_of(db.session, visit),
-                           code=(request.args.get("code") or "")[:20],
+                           code=(request.args.get("code") or "")[:20], revealed=revealed,
                            max_mb=attachments.MAX_ATTACHMENT_BYTES >> 20)
+
+
+@bp.route("/<int:visit_id>")
+@staff_page(*VISIT_ROLES)
+def detail(visit_id):
+    return _detail(visit_id)
+
+
+@bp.route("/<int:visit_id>/reveal-phone", methods=["POST"])
+@staff_page(*VISIT_ROLES)
+def reveal_phone(visit_id):
+    """The full number, for a purpose; logged in phone_reveals (issue 15 §1)."""
+    try:
+        phone = reveals.reveal_visit_phone(db.session, g.staff, visit_id, purpose=request.form.get("purpose"),
+                                           now=utcnow())
+    except DomainError as exc:
+        return _refused(exc, url_for("admin_visits.detail", visit_id=visit_id))
+    return _detail(visit_id, revealed=phone)
 
 
 @bp.route("/check-in", methods=["POST"])

@@ -127,6 +127,15 @@ def load_config(env: dict | None = None) -> dict:
         # subscribed longer ago than this only with platform approval.
         "CONSULTANT_INVITER_WINDOW_DAYS": _int(env, "CONSULTANT_INVITER_WINDOW_DAYS", 7),
         "DEAL_BACKDATE_DAYS": _int(env, "DEAL_BACKDATE_DAYS", 7),
+        # Buyers' personal data (issue 15 §1): money records' retention (erasure waits for it),
+        # the period after which buyers who never bought are anonymised, which must outlast
+        # reconciliation (the longest protection window plus the developers' sales-list delay),
+        # and the public address of the links sent by SMS (objection to a registration).
+        "FINANCE_RETENTION_YEARS": _int(env, "FINANCE_RETENTION_YEARS", 30),
+        "BUYER_RETENTION_DAYS": _int(env, "BUYER_RETENTION_DAYS", 365),
+        "PROTECTION_WINDOW_MAX_DAYS": _int(env, "PROTECTION_WINDOW_MAX_DAYS", 120),
+        "SALES_LIST_DELAY_DAYS": _int(env, "SALES_LIST_DELAY_DAYS", 90),
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "STRIPE_ADAPTER": env.get("STRIPE_ADAPTER", "local"),
         "STRIPE_API_KEY": env.get("STRIPE_API_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
@@ -164,6 +173,7 @@ def load_config(env: dict | None = None) -> dict:
     if config["WECHAT_OA_SCOPE"] not in ("snsapi_base", "snsapi_userinfo"):
         raise ConfigError(f"WECHAT_OA_SCOPE must be snsapi_base or snsapi_userinfo, got {config['WECHAT_OA_SCOPE']!r}")
     _check_revisit_settings(config)
+    check_retention(config)
     check_config(config)
     if not config["PAYOUT_ENCRYPTION_KEY"]:
         from .settlement.secrets import derive_key
@@ -177,6 +187,16 @@ def _check_revisit_settings(config: dict) -> None:
         Settings.from_config(config)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+
+def check_retention(config: dict) -> None:
+    """Refuse a buyer retention period that reconciliation could outlive (privacy.retention)."""
+    from .privacy.retention import RetentionSettings
+    problems = RetentionSettings.from_config(config).problems()
+    if config.get("FINANCE_RETENTION_YEARS", 1) < 1:
+        problems.append("FINANCE_RETENTION_YEARS must be at least 1")
+    if problems:
+        raise ConfigError("; ".join(problems))
+
 
 def check_config(config: dict) -> None:
     """Refuse to run production on development defaults."""

@@ -346,3 +346,5 @@ def visit_confirm():
                                sms_send_url=url_for("auth.SmsSend"),
                                sms_interval=current_app.config["SMS_PHONE_INTERVAL_SECONDS"]), exc.status
     return render_template("h5/visit_confirmed.html", visit=visit, project=visit.registration.project)
+
+from . import privacy as _privacy_pages  # noqa: E402,F401  (the buyer's privacy pages, on this blueprint)

@@ -19,6 +19,8 @@ class SmsUnavailable(UpstreamUnavailable):
 class SmsSender(Protocol):
     def send_code(self, phone: str, code: str) -> None: ...
 
+    def send_notice(self, phone: str, template: str, params: dict) -> None: ...
+
 
 @dataclass
 class LocalSmsSender:
@@ -29,6 +31,14 @@ class LocalSmsSender:
         log.warning("[local SMS] verification code for %s: %s", phone, code)
         self.outbox.append((phone, code))
         del self.outbox[:-100]
+
+    notices: list[tuple[str, str, dict]] = field(default_factory=list)
+
+    def send_notice(self, phone: str, template: str, params: dict) -> None:
+        """A notice to a buyer (issue 15 §1: told of his registration), logged and kept."""
+        log.warning("[local SMS] notice %s to %s: %s", template, phone, params)
+        self.notices.append((phone, template, params))
+        del self.notices[:-100]
 
     def last_code(self, phone: str) -> str | None:
         for sent_phone, code in reversed(self.outbox):
@@ -47,11 +57,18 @@ class HttpSmsSender:
         self.timeout = timeout
 
     def send_code(self, phone: str, code: str) -> None:
+        self._post(phone, self.template_code, {"code": code})
+
+    def send_notice(self, phone: str, template: str, params: dict) -> None:
+        """A templated notice (the gateway's template ``template``, e.g. SMS_REGISTRATION_NOTICE)."""
+        self._post(phone, template, params)
+
+    def _post(self, phone: str, template: str, params: dict) -> None:
         try:
             response = requests.post(
                 self.url,
                 json={"phone": phone, "sign_name": self.sign_name,
-                      "template_code": self.template_code, "params": {"code": code}},
+                      "template_code": template, "params": params},
                 headers={"Authorization": f"Bearer {self.api_key}"},
                 timeout=self.timeout,
             )

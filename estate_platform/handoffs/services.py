@@ -32,6 +32,7 @@ from ..consultants.models import Consultant
 from ..contracts.models import AgreementSignature, AgreementVersion
 from ..errors import Conflict, DomainError, NotFound, ValidationFailed
 from ..evidence import services as evidence
+from ..evidence.pseudonyms import buyer_facts
 from ..evidence.services import SYSTEM, Actor
 from ..identity.models import Buyer, StaffUser
 from ..notifications.services import notify
@@ -264,7 +265,8 @@ def create_handoff(session: Session, sender: Consultant, *, project_id: int, buy
         raise HandoffPending() from None
 
     actor = Actor("consultant", sender.id)
-    facts = dict(from_consultant_id=sender.id, project_id=project.id, buyer_id=buyer.id, buyer_phone=phone,
+    facts = dict(from_consultant_id=sender.id, project_id=project.id, buyer_id=buyer.id,
+                 **buyer_facts(buyer.evidence_key, phone, buyer_name),
                  via_pool=handoff.via_pool, requested_consultant_id=to_consultant_id)
     if handoff.status == "offered":
         _offer(session, handoff, receiver, "offered", actor, now, sla_hours, **facts)

@@ -6,6 +6,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Intege
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UtcDateTime, db, utcnow
+from ..evidence.pseudonyms import new_buyer_key
 
 STAFF_ROLES = ("admin", "finance", "operations", "site_staff")
 
@@ -34,7 +35,12 @@ class WechatUser(db.Model):
 
 
 class Buyer(db.Model):
-    """A home buyer (购房者); his normalised mobile number is his identity."""
+    """A home buyer (购房者); his normalised mobile number is his identity.
+
+    ``evidence_key`` is his own key for the keyed hashes the evidence chain holds instead
+    of his phone and name (evidence.pseudonyms); it is made in the INSERT that creates the
+    row (no extra statement) and destroyed (NULL) when he is erased (privacy, issue 15 §1).
+    An erased buyer keeps his id (money records name it) and a placeholder phone."""
     __tablename__ = "buyers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,6 +49,8 @@ class Buyer(db.Model):
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    evidence_key: Mapped[str | None] = mapped_column(String(64), default=new_buyer_key)
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class StaffUser(db.Model):

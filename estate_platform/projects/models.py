@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UtcDateTime, db, utcnow
@@ -82,6 +82,9 @@ class Project(db.Model):
     visit_window_hours: Mapped[int] = mapped_column(Integer, default=30 * 24, server_default=str(30 * 24))
     deal_window_hours: Mapped[int] = mapped_column(Integer, default=90 * 24, server_default=str(90 * 24))
     phone_disclosure: Mapped[str] = mapped_column(String(20), default="first3_last4", server_default="first3_last4")
+    # Tell a buyer by SMS when a consultant registers him (issue 15 §1): the project and the
+    # consultant's public name, with a link to object.
+    notify_buyer_on_registration: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     daily_buyer_project_limit: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     reregister_cooldown_hours: Mapped[int] = mapped_column(Integer, default=72, server_default="72")
     attribution_window_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")

@@ -18,6 +18,7 @@ from ..clock import local_date
 from ..credit.rules import LOW_CREDIT_THRESHOLD
 from ..errors import Conflict, NotFound, ValidationFailed, on_constraint
 from ..evidence import services as evidence
+from ..evidence.pseudonyms import buyer_facts
 from ..evidence.services import Actor
 from ..identity.models import Buyer, StaffUser
 from ..phones import InvalidPhone, normalise_contact_phone, normalise_phone
@@ -287,6 +288,7 @@ PROJECT_FIELDS = (
     "status", "cooperation_start", "cooperation_end", "protection_mode", "visit_window_hours", "deal_window_hours",
     "phone_disclosure", "daily_buyer_project_limit", "reregister_cooldown_hours", "remind_before_hours",
     "attribution_window_days", "daily_consultant_registration_cap_low_credit", *RISK_THRESHOLD_RANGES,
+    "notify_buyer_on_registration",
 )
 PROJECT_DEFAULTS = {
     "district": None, "address": None, "description": None, "price_min_cents": 0, "price_max_cents": 0,
@@ -294,6 +296,7 @@ PROJECT_DEFAULTS = {
     "visit_window_hours": 30 * 24, "deal_window_hours": 90 * 24, "phone_disclosure": "first3_last4",
     "daily_buyer_project_limit": 3, "reregister_cooldown_hours": 72, "remind_before_hours": 72,
     "attribution_window_days": 30, "daily_consultant_registration_cap_low_credit": 5, **RISK_THRESHOLD_DEFAULTS,
+    "notify_buyer_on_registration": True,
 }
 # The risk jobs' thresholds (risk.rules), as people read them.
 RISK_THRESHOLD_LABELS = {
@@ -384,6 +387,9 @@ def _validate_project(session: Session, values: dict) -> dict:
         value = values.get(field)
         if not _is_int(value) or not low_bound <= value <= high_bound:
             bad(field, message)
+
+    if not isinstance(values.get("notify_buyer_on_registration"), bool):
+        bad("notify_buyer_on_registration", "请选择是否短信告知被报备的客户")
 
     if errors:
         raise ValidationFailed(errors)
@@ -500,8 +506,24 @@ def mark_existing_customer(session: Session, project_id: int, *, phone: str, nam
     except IntegrityError:  # marked by a concurrent request
         raise AlreadyExistingCustomer() from None
     evidence.append(session, "project", project.id, "existing_customer_marked", Actor("staff", staff.id), now=now,
-                    existing_customer_id=customer.id, phone=normalised, name=clean_name)
+                    existing_customer_id=customer.id,
+                    **buyer_facts(_evidence_key(session, normalised, clean_name, now), normalised, clean_name))
     return customer
+
+
+def _evidence_key(session: Session, phone: str, name: str | None, now: datetime) -> str | None:
+    """The per-buyer key the project's chain hashes this phone under (evidence.pseudonyms):
+    the buyer of the phone, created on first sight like a registration creates him."""
+    known = session.execute(select(Buyer.id, Buyer.evidence_key).where(Buyer.phone == phone)).first()
+    if known is not None:
+        return known.evidence_key
+    buyer = Buyer(phone=phone, name=name, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(buyer)
+        return buyer.evidence_key
+    except IntegrityError:  # created by a concurrent request
+        return session.scalar(select(Buyer.evidence_key).where(Buyer.phone == phone))
 
 
 def unmark_existing_customer(session: Session, project_id: int, customer_id: int, *, staff: StaffUser,
@@ -512,7 +534,9 @@ def unmark_existing_customer(session: Session, project_id: int, customer_id: int
     if customer is None or customer.project_id != project.id:
         raise ExistingCustomerNotFound()
     evidence.append(session, "project", project.id, "existing_customer_unmarked", Actor("staff", staff.id), now=now,
-                    existing_customer_id=customer.id, phone=customer.phone, name=customer.name,
+                    existing_customer_id=customer.id,
+                    **buyer_facts(_evidence_key(session, customer.phone, customer.name, now), customer.phone,
+                                  customer.name),
                     marked_by_id=customer.marked_by_id, marked_at=customer.created_at.isoformat())
     session.delete(customer)
     session.flush()

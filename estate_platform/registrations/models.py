@@ -32,6 +32,14 @@ class Registration(db.Model):
         Index("ix_registrations_buyer_id_created_at", "buyer_id", "created_at"),
         Index("ix_registrations_status_protected_until", "status", "protected_until"),
         Index("ix_registrations_source_link_id", "source_link_id"),  # per-link stats
+        # The registration path and reports (issue 16: migration c4e5f6a7b8d9).
+        Index("ix_registrations_project_id_created_at", "project_id", "created_at"),
+        Index("ix_registrations_consultant_project_created", "consultant_id", "project_id", "created_at"),
+        Index("ix_registrations_expired_project_buyer", "project_id", "buyer_id", "consultant_id", "ended_at",
+              sqlite_where=text("status = 'expired'"), postgresql_where=text("status = 'expired'")),
+        # The buyer's SMS about this registration (privacy.notices) still to send: the outbox.
+        Index("ix_registrations_buyer_notice_pending", "id",
+              sqlite_where=text("buyer_notice = 'pending'"), postgresql_where=text("buyer_notice = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,6 +60,10 @@ class Registration(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The SMS telling the buyer of this registration (issue 15 §1): 'pending' is written with
+    # the registration's own INSERT (the outbox costs no statement), then 'sent' or 'failed';
+    # NULL when the project does not tell buyers.
+    buyer_notice: Mapped[str | None] = mapped_column(String(10))
     end_reason: Mapped[str | None] = mapped_column(String(200))
 
     project = relationship("Project")

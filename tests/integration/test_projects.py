@@ -288,7 +288,8 @@ def test_site_staff_mark_an_existing_customer_who_then_cannot_be_registered(worl
     marked = client.post(f"{ADMIN}/projects/{project_id}/existing-customers", headers=headers,
                          json={"phone": "138 0013 8000", "name": "老客户"})
     assert marked.status_code == 201, marked.get_json()
-    assert marked.get_json()["phone"] == "13800138000" and marked.get_json()["marked_by"] == "测试site_staff"
+    # Masked in the answer too; the full number is a logged reveal (issue 15 §1, tests/integration/test_privacy_reveals.py).
+    assert marked.get_json()["phone"] == "138****8000" and marked.get_json()["marked_by"] == "测试site_staff"
 
     consultant = world.operating_consultant()
     refused = world.register(consultant, project_id, phone="+86 13800138000", expect=409)["error"]

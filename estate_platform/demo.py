@@ -144,7 +144,29 @@ def load_demo(session: Session, *, now: datetime) -> DemoSummary:
     _load_consultant_guards(session, demo_projects, by_openid["demo-consultant-1"],
                             ops=session.get(StaffUser, staff_ids["operations"]),
                             site=session.get(StaffUser, staff_ids["site_staff"]), now=now)
+    _load_collections(session, developer.id, finance=session.get(StaffUser, staff_ids["finance"]), now=now)
     return summary(created=True)
+
+
+def _load_collections(session: Session, developer_id: int, *, finance: StaffUser, now: datetime) -> None:
+    """回款 (issue 12): the platform invoiced the developer for its receivables; one payment paid the
+    oldest deal in full against that invoice, a second paid ¥10,000 towards the next."""
+    from .receivables import invoices, services as collections
+    owed = collections.open_receivables(session, developer_id)
+    if not owed:
+        return
+    invoice = invoices.create_invoice(session, finance, developer_id=developer_id, number="FP-2026-0001",
+                                      issued_on=local_date(now - timedelta(days=1)),
+                                      amount_cents=sum(r.outstanding_cents for r in owed), tax_rate_bps=600,
+                                      note="演示：佣金服务费发票", now=now)
+    collections.record_collection(session, finance, developer_id=developer_id, amount_cents=owed[0].outstanding_cents,
+                                  received_on=local_date(now), bank_reference="ICBC-20261201-0001",
+                                  invoice_id=invoice.id, now=now)
+    if len(owed) > 1:
+        collections.record_collection(session, finance, developer_id=developer_id,
+                                      amount_cents=min(1_000_000, owed[1].outstanding_cents),
+                                      received_on=local_date(now), bank_reference="ICBC-20261201-0002",
+                                      invoice_id=invoice.id, now=now)
 
 
 def _load_commissions(session: Session, demo_projects: dict, by_openid: dict, *, finance: StaffUser,

@@ -207,6 +207,23 @@ def credit():
     return page("credit.html", "credit", "我的信用分", back="/m/me")
 
 
+# --- payouts and statements ------------------------------------------------------------------------------
+
+@bp.get("/payout")
+def payout():
+    return page("payout.html", "payout", "收款账户", back="/m/earnings")
+
+
+@bp.get("/statements")
+def statements():
+    return page("statements.html", "statements", "对账单", back="/m/earnings")
+
+
+@bp.get("/statements/<int:item_id>")
+def statement(item_id: int):
+    return page("statement.html", "statement", "对账单", back="/m/statements", object_id=item_id)
+
+
 # --- me -------------------------------------------------------------------------------------------------
 
 @bp.get("/me/phone")

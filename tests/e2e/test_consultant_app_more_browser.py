@@ -269,7 +269,8 @@ def test_the_new_pages_fit_the_narrowest_and_widest_phones(browser, live_server,
         tab.get_by_role("button", name="以 dev 身份登录").tap()
         tab.wait_for_url(re.compile(r"/m/$"))
         for path in ("/m/visits", "/m/disputes", f"/m/disputes/{guards['dispute']['id']}", "/m/disputes/new",
-                     "/m/credit", "/m/deal-requests", f"/m/deals/{guards['deal']['id']}", "/m/team", "/m/me/phone"):
+                     "/m/credit", "/m/deal-requests", f"/m/deals/{guards['deal']['id']}", "/m/team", "/m/me/phone",
+                     "/m/payout", "/m/statements", "/m/earnings", "/m/notifications"):
             tab.goto(path)
             tab.wait_for_load_state("networkidle")
             expect(tab.locator(".state.loading:visible")).to_have_count(0)
@@ -278,3 +279,70 @@ def test_the_new_pages_fit_the_narrowest_and_widest_phones(browser, live_server,
     finally:
         context.close()
     assert errors == []
+
+
+def test_a_consultant_confirms_his_payout_account_by_sms_and_reads_downloads_and_prints_a_statement(
+        phones, world, client, app):
+    from tests.integration.settlement_scene import age_accounts, credit, finance_token, id_number
+
+    app.config.update(SMS_PHONE_INTERVAL_SECONDS=0, SMS_PHONE_HOURLY_LIMIT=100, SMS_IP_HOURLY_LIMIT=1000)
+    li = world.operating_consultant(name="李独立")
+    phone = phones("payout")
+    tab = sign_in(phone, li.openid)
+
+    # The account: masked once saved, confirmed by the code sent to his verified phone.
+    tab.goto("/m/payout")
+    expect(tab.locator("#account-list")).to_contain_text("还没有收款账户")
+    expect(tab.get_by_label("户名")).to_have_value("李独立")
+    tab.get_by_label("开户银行（含支行）").fill("招商银行南京河西支行")
+    tab.get_by_label("银行账号").fill("6225 8801 1234 5678")
+    tab.get_by_label("身份证号").fill("110105194912310000")
+    tab.get_by_role("button", name="下一步：短信验证").tap()
+    expect(tab.locator('[data-error-for="id_number"]')).to_have_text("身份证号无效（18 位，校验位不符）")
+    tab.get_by_label("身份证号").fill(id_number(2))
+    tab.get_by_role("button", name="下一步：短信验证").tap()
+    expect(tab.locator("#code-form")).to_be_visible()
+    expect(tab.locator("#account-list")).to_contain_text("待短信验证")
+    expect(tab.locator("#account-list")).not_to_contain_text("6225880112345678")
+    tab.get_by_role("button", name="获取验证码").tap()
+    expect(tab.locator("#account-sms-status")).to_contain_text("验证码已发送")
+    me = ok(client.get(f"{MP}/consultants/me", headers=li.auth))
+    tab.get_by_label("短信验证码").fill(app.extensions["adapters"].sms.last_code("+86" + me["phone"].replace(" ", "")))
+    tab.get_by_role("button", name="确认账户").tap()
+    account = tab.locator("#account-list .item").first
+    expect(account).to_contain_text("已验证")
+    expect(account).to_contain_text("5678")
+    expect(account).to_contain_text("等待期中")
+    expect(tab.locator("#code-form")).to_be_hidden()
+    phone.snap("65-payout-account")
+
+    # A settlement pays him: the statement, its XLSX and its printed form.
+    credit(app, "consultant", li.id, available=500_000)
+    age_accounts(app)
+    maker, checker, second = (finance_token(world, client) for _ in range(3))
+    batch = ok(client.post("/admin/api/v1/settlements", json={}, headers=maker), 201)
+    for approver in (checker, second):
+        ok(client.post(f"/admin/api/v1/settlements/{batch['id']}/approve", headers=approver))
+    tab.goto("/m/earnings")
+    tab.get_by_role("link", name="对账单").tap()
+    item = tab.locator("#statement-list a").first
+    expect(item).to_contain_text(f"结算批次 #{batch['id']}")
+    expect(item).to_contain_text("实发 ¥4,200.00")
+    phone.snap("66-statements")
+    item.tap()
+    expect(tab.locator("#st-lines")).to_contain_text("¥5,000.00")
+    expect(tab.locator("#st-net")).to_have_text("¥4,200.00")
+    expect(tab.locator("#st-account")).to_contain_text("5678")
+    phone.snap("67-statement")
+    with tab.expect_download() as caught:
+        tab.get_by_role("button", name="下载对账单（XLSX）").tap()
+    saved = caught.value.path()
+    assert saved is not None and open(saved, "rb").read(2) == b"PK"  # an XLSX is a zip
+    tab.emulate_media(media="print")
+    expect(tab.locator("header.topbar")).to_be_hidden()
+    expect(tab.get_by_role("button", name="打印对账单")).to_be_hidden()
+    expect(tab.locator("#st-lines .kv.total")).to_contain_text("¥4,200.00")
+    tab.screenshot(path=str(phone.artifacts_dir / "consultant-app-68-statement-print.png"), full_page=True)
+
+    assert phone.problems == []
+    assert phone.refused == [(422, "POST", f"{MP}/payout-accounts")]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import SHANGHAI, local_date, start_of_local_day
 from ..consultants.models import Consultant
-from ..db import bulk_insert, bulk_update, paginate
+from ..db import advisory_lock, bulk_insert, bulk_update, paginate
 from ..errors import Conflict, Forbidden, NotFound, on_constraint
 from ..identity.models import StaffUser
 from ..ledger import services as ledger
@@ -26,6 +26,7 @@ from ..ledger.models import Account, Posting
 from . import withholding
 from .models import PayoutAccount, SettlementBatch, SettlementItem
 
+LOCK_SETTLEMENT_PREPARE = 1_201
 OPEN_ITEM_STATUSES = ("ready", "awaiting_invoice", "awaiting_second_approval")
 COUNTED_FOR_TAX = ("ready", "awaiting_invoice", "awaiting_second_approval", "sending", "paid")
 
@@ -131,6 +132,9 @@ def plan_item(*, available: int, owes: int, limits: Limits, withholds: bool, ear
 def prepare(session: Session, *, key: str, channel: str, staff: StaffUser | None, limits: Limits, now: datetime,
             note: str | None = None) -> tuple[SettlementBatch, bool]:
     """Prepare a batch (idempotent by ``key``): (the batch, True) when made now."""
+    # One preparation at a time: a party in another open batch is skipped, so two batches never
+    # hold the same money (PostgreSQL; SQLite serialises writers anyway).
+    advisory_lock(session, LOCK_SETTLEMENT_PREPARE)
     existing = session.scalar(select(SettlementBatch).where(SettlementBatch.key == key))
     if existing is not None:
         return existing, False

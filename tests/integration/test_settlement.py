@@ -286,3 +286,26 @@ def test_statements_are_his_own_with_the_withholding_line(world, client, app, fi
     assert -800 in cells and 4200 in cells and 5000 in cells and any("代扣" in str(c) for c in cells)
     page = client.get(f"/api/mp/v1/statements/{statement['id']}/print", headers=consultant.auth)
     assert page.status_code == 200 and "代扣说明" in page.get_data(as_text=True)
+
+
+@pytest.mark.postgres
+def test_parallel_approvals_and_prepares_pay_once(world, client, app, finance):
+    from tests.parallel import parallel
+
+    maker, checker, second = finance
+    independent(world, client, app, available=300_000)
+    age_accounts(app)
+    key = {"idempotency_key": "parallel-prepare-01"}
+    prepared = parallel(app, [lambda c: c.post("/admin/api/v1/settlements", json=key, headers=maker)] * 4)
+    assert sum(n for (status, _), n in prepared.items() if status in (200, 201)) == 4
+    with app.app_context():
+        assert db.session.query(SettlementBatch).count() == 1
+        batch_id = db.session.query(SettlementBatch.id).scalar()
+        db.session.query(SettlementItem).update({"first_to_account": False})
+        db.session.commit()
+    url = f"/admin/api/v1/settlements/{batch_id}/approve"
+    outcomes = parallel(app, [lambda c: c.post(url, headers=checker), lambda c: c.post(url, headers=second)])
+    assert outcomes[(200, None)] == 1 and outcomes[(409, "settlement_not_approvable")] == 1
+    assert platform(app)["cash"] == -(300_000 - 44_000)
+    with app.app_context():
+        assert ledger.total(db.session) == 0

@@ -603,6 +603,7 @@
         show(byId("status-body"), true);
         show(byId("steps"), true);
         setText("status-label", c.status_label);
+        show(byId("verify-phone"), c.phone_verified === false && c.status !== "rejected");
         var mark = byId("status-mark");
         mark.className = "mark" + (c.status === "active" ? "" : " warn");
         mark.textContent = c.status === "active" ? "✓" : "…";

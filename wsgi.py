@@ -68,6 +68,9 @@ def create_app(overrides: dict | None = None, env: dict | None = None) -> Flask:
         return jsonify({"status": "ok"})
 
     install_health(app)  # /readyz: the database and the broker reachable (README "Production")
+    if os.environ.get("BENCHMARK_REFERENCE_ROUTE") == "1":  # benchmarks/api_load.py only; in no API document
+        from web_common.benchmark_reference import install_benchmark_reference
+        install_benchmark_reference(app)
 
     register_cli(app)
     return app

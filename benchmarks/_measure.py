@@ -1,0 +1,71 @@
+"""Timing and memory helpers shared by the benchmark scripts (one copy instead of one per script).
+
+Import as ``from benchmarks._measure import …`` (each script puts the repository root on
+``sys.path`` first).
+"""
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+
+def log(message: str) -> None:
+    """Progress to stderr with the wall-clock time; the report goes to stdout."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def max_rss_mb() -> float:
+    """ru_maxrss (Linux: KiB). Note it survives execve: a child starts with its parent's."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def proc_status_mb(field: str) -> float | None:
+    """VmRSS (now) or VmHWM (peak of this process image) from /proc, in MB; None off Linux."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0), so it then measures what follows."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class Stopwatch:
+    """Seconds since start (``perf_counter``), read as ``watch.seconds``."""
+
+    def __init__(self):
+        self.started = time.perf_counter()
+        self.seconds = 0.0
+
+    def stop(self) -> float:
+        self.seconds = time.perf_counter() - self.started
+        return self.seconds
+
+
+@contextmanager
+def timed() -> Iterator[Stopwatch]:
+    """``with timed() as watch: …`` then ``watch.seconds``."""
+    watch = Stopwatch()
+    try:
+        yield watch
+    finally:
+        watch.stop()
+
+
+def median(values) -> float:
+    return float(statistics.median(list(values)))

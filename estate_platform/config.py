@@ -150,6 +150,7 @@ def load_config(env: dict | None = None) -> dict:
         "PAYOUT_DAILY_MAX_CENTS": _int(env, "PAYOUT_DAILY_MAX_CENTS", 5_000_000_000),
         "PAYOUT_ACCOUNT_WAIT_HOURS": _int(env, "PAYOUT_ACCOUNT_WAIT_HOURS", 24),
         "LOCAL_GATEWAY_DELAY_MS": _int(env, "LOCAL_GATEWAY_DELAY_MS", 0),
+        "PAYOUT_SEND_CHUNK_SIZE": _int(env, "PAYOUT_SEND_CHUNK_SIZE", 500),  # items per committed chunk
         # Revisits (回访): calls N days before protection ends and M days after it ended with
         # no deal, a sample of new deals (basis points), a claim's minutes, retries of an
         # unreachable buyer, and how far back the scheduler looks for its subjects.

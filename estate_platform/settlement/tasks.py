@@ -40,7 +40,8 @@ def prepare_monthly_task(now_iso: str | None = None) -> int:
 def send_batch_task(batch_id: int, now_iso: str | None = None) -> dict[str, int]:
     try:
         counts = payouts.send_batch(db.session, current_app.extensions["adapters"].payouts, batch_id,
-                                    now=_now(now_iso), after_chunk=lambda: commit(db.session))
+                                    now=_now(now_iso), after_chunk=lambda: commit(db.session),
+                                    chunk_size=current_app.config["PAYOUT_SEND_CHUNK_SIZE"])
         commit(db.session)
     except Exception:
         db.session.rollback()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from benchmarks._measure import max_rss_mb  # noqa: E402
 from estate_platform import models  # noqa: E402,F401  (complete metadata)
 from estate_platform.db import Base  # noqa: E402
 from estate_platform.ledger.models import Account, LedgerTransaction, Posting  # noqa: E402
@@ -84,7 +84,7 @@ def child(url: str, mode: str) -> None:
             result.update(rows=exported.rows, xlsx_mb=round(exported.handle.tell() / 2**20, 2))
             exported.handle.close()
     result["seconds"] = round(time.perf_counter() - started, 2)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_rss_mb"] = round(max_rss_mb(), 1)
     print(json.dumps(result))
 
 

@@ -30,7 +30,6 @@ import hashlib
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -58,6 +57,7 @@ from estate_platform.commissions import pricing  # noqa: E402
 from estate_platform.commissions import services as commissions  # noqa: E402
 from estate_platform.commissions.models import SplitPolicyVersion  # noqa: E402
 from estate_platform.db import Base, UtcDateTime, bulk_insert  # noqa: E402
+from benchmarks._measure import log, max_rss_mb, proc_status_mb, reset_peak_rss  # noqa: E402
 
 TARGET_RATIO = 0.3
 DEFAULT_SIZES = {"consultants": 100_000, "buyers": 1_000_000, "deals": 100_000}
@@ -68,37 +68,6 @@ HANDOFF_SHARE, BUYER_REFERRAL_SHARE = 0.10, 0.05
 DEAL_WINDOW_DAYS = 60
 POLICY = {"platform_fee_bps": 1000, "referral_bps": 2000, "upline_l1_bps": 1000, "upline_l2_bps": 500,
           "max_upline_levels": 2, "buyer_referral_reward_cents": 50_000}
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def max_rss_mb() -> float:
-    """ru_maxrss (Linux: KiB). Note it survives execve: a child starts with its parent's."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def proc_status_mb(field: str) -> float | None:
-    """VmRSS (now) or VmHWM (peak of this process image) from /proc, in MB; None off Linux."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def reset_peak_rss() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0), so it then measures what follows."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def naive(instant: datetime) -> datetime:

@@ -36,7 +36,6 @@ import csv
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from benchmarks._measure import log, max_rss_mb, proc_status_mb, reset_peak_rss  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 HEADERS = ["序号", "项目", "客户姓名", "联系电话", "房号", "成交总价（万元）", "签约日期", "成交渠道", "置业顾问", "备注"]
@@ -61,30 +61,6 @@ TARGET_NAME = "云栖府"
 RULE_BPS = 200
 K = 2_654_435_761  # odd and not a multiple of 5: i -> i*K mod 10^9 is one-to-one
 BLOCK = 50
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def proc_status_mb(field: str) -> float | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def phone_of(i: int) -> str:
@@ -385,7 +361,7 @@ def measure(url: str, kind: str, path: str, storage: str) -> dict:
     session.commit()
     result["reconcile_s"] = time.perf_counter() - started
     result["peak_mb"] = proc_status_mb("VmHWM")
-    result["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["ru_maxrss_mb"] = max_rss_mb()
     result.update(status=done.status, counts=done.counts, rows_total=done.rows_total,
                   disputes_opened=done.disputes_opened,
                   disputes=session.scalar(select(func.count()).select_from(Dispute)))

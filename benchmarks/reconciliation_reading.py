@@ -21,7 +21,6 @@ import argparse
 import csv
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,35 +31,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._measure import log, max_rss_mb, proc_status_mb, reset_peak_rss  # noqa: E402
+
 HEADERS = ["序号", "项目", "客户姓名", "联系电话", "房号", "成交总价（万元）", "签约日期", "成交渠道", "置业顾问", "备注"]
 CHANNELS = ["自然到访", "自访", "链家", "贝壳找房", "我爱我家", "", "案场", "中原地产"]
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 BLOCK = 50  # rows per merged project cell in the XLSX
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def proc_status_mb(field: str) -> float | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def reset_peak_rss() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0), so it then measures what follows."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-        return True
-    except OSError:
-        return False
 
 
 # --- the files -----------------------------------------------------------------------------------
@@ -164,7 +140,7 @@ def measure(kind: str, path: str) -> dict:
             masked += bool(item.masked)
     result["read_s"] = time.perf_counter() - started
     result["peak_mb"] = proc_status_mb("VmHWM")
-    result["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["ru_maxrss_mb"] = max_rss_mb()
     result.update(rows=rows, errors=errors, masked=masked, totals=stream.stats.skipped_totals,
                   header_line=stream.header_line, first_error_line=None)
     # the bare reader over the same bytes: no cell typed

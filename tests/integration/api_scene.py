@@ -318,6 +318,75 @@ class Scene:
             db.session.commit()
             return flag.id
 
+    def _bought_line_request(self, unit: str) -> int:
+        """A's buy-back request on his line of a new signed deal in DA's project (佣金垫付, issue 13)."""
+        phone = self.world.register(self.owner, self.project_id)["buyer_phone"]
+        deal = self.client.post("/admin/api/v1/deals", headers=self.site.headers, json={
+            "project_id": self.project_id, "buyer_phone": phone, "unit": unit, "price_cents": 300_000_000,
+            "subscribed_on": now().astimezone(SHANGHAI).date().isoformat()})
+        assert deal.status_code == 201, deal.get_json()
+        deal_id = deal.get_json()["id"]
+        signed = self.client.post(f"/admin/api/v1/deals/{deal_id}/stage", headers=self.role("finance").headers,
+                                  json={"stage": "signed"})
+        assert signed.status_code == 200, signed.get_json()
+        lines = self.client.get(f"{oa.MP}/deals/{deal_id}/commission", headers=self.owner.auth).get_json()["lines"]
+        quote = self.client.post(f"{oa.MP}/buyback/quotes", headers=self.owner.auth,
+                                 json={"line_ids": [lines[0]["id"]]})
+        assert quote.status_code == 201, quote.get_json()
+        request = self.client.post(f"{oa.MP}/buyback/requests", headers=self.owner.auth,
+                                   json={"quote_id": quote.get_json()["id"]})
+        assert request.status_code == 201, request.get_json()
+        return request.get_json()["id"]
+
+    @cached_property
+    def buyback_request_id(self) -> int:
+        """A's buy-back request awaiting finance."""
+        return self._bought_line_request("1-1-301")
+
+    @cached_property
+    def buyback_package_id(self) -> int:
+        """A collection package (打包) of DA holding A's bought line."""
+        finance = self.role("finance").headers
+        self.client.put("/admin/api/v1/buyback/settings", headers=finance, json={"second_approver_cents": 10 ** 12})
+        request_id = self._bought_line_request("1-1-302")
+        approved = self.client.post(f"/admin/api/v1/buyback/requests/{request_id}/approve", headers=finance, json={})
+        assert approved.status_code == 200 and approved.get_json()["status"] == "approved", approved.get_json()
+        package = self.client.post("/admin/api/v1/buyback/packages", headers=finance,
+                                   json={"developer_id": self.developer_id})
+        assert package.status_code == 201, package.get_json()
+        return package.get_json()["id"]
+
+    @cached_property
+    def collection_id(self) -> int:
+        """A payment from DA recorded by finance (回款, issue 12); DA owes nothing yet, so it is unapplied."""
+        response = self.client.post("/admin/api/v1/collections", headers=self.role("finance").headers, json={
+            "developer_id": self.developer_id, "amount_cents": 100_000, "bank_reference": f"SCENE-{uuid.uuid4().hex[:8]}",
+            "received_on": now().astimezone(SHANGHAI).date().isoformat()})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
+    @cached_property
+    def buyer_id(self) -> int:
+        """Buyer X (registered by A)."""
+        from estate_platform.db import db
+        from estate_platform.identity.models import Buyer
+        self.registration_id
+        with self.app.app_context():
+            return db.session.scalar(select(Buyer.id).where(Buyer.phone == "+86" + self.buyer_phone))
+
+    @cached_property
+    def erasure_request_id(self) -> int:
+        """Another buyer of A asked to be erased (operations recorded it); still pending."""
+        from estate_platform.db import db
+        from estate_platform.identity.models import Buyer
+        phone = self.world.register(self.owner, self.project_id)["buyer_phone"]
+        with self.app.app_context():
+            buyer_id = db.session.scalar(select(Buyer.id).where(Buyer.phone == "+86" + phone))
+        response = self.client.post(f"/admin/api/v1/buyers/{buyer_id}/erasure", json={"note": "客户来电"},
+                                    headers=self.role("operations").headers)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
     # --- path parameters ---------------------------------------------------------------------------------
 
     OBJECTS = ("registration_id", "visit_id", "attachment_id", "link_id", "client_id", "notification_id",
@@ -326,6 +395,9 @@ class Scene:
     OBJECTS += ("upload_id",)  # sales-list reconciliation (销售对账)
     OBJECTS += ("risk_flag_id",)  # risk flags (风控预警)
     OBJECTS += ("deal_request_id",)  # deal change requests (maker-checker, issue 15)
+    OBJECTS += ("collection_id",)  # collections from developers (回款, issue 12)
+    OBJECTS += ("buyback_request_id", "buyback_package_id")  # buy-back (佣金垫付, issue 13)
+    OBJECTS += ("buyer_id", "erasure_request_id")  # buyers' personal data (issue 15 §1)
 
     def value(self, name: str, prefix: str):
         """The real object a path parameter called ``name`` names in this scene."""

@@ -507,7 +507,8 @@ def test_the_demo_fills_every_page_of_the_demo_consultants_day(app, client):
     assert [h["status"] for h in get("/handoffs?role=received")["items"]] == ["offered"]
     open_registrations = get("/registrations?status=reported")["items"]
     visits = [v for r in open_registrations for v in get(f"/registrations/{r['id']}/visits")]
-    assert [v["status"] for v in visits] == ["scheduled"]
+    assert [v["status"] for v in visits] == ["scheduled", "scheduled"]  # tomorrow's, and one within the hour
+    assert get("/visits?status=scheduled")["total"] == 2
     assert any(hours_left(r["protected_until"]) <= 7 * 24 for r in open_registrations)
     assert any(c["next_contact_at"] for c in get("/clients")["items"])
     assert get("/invite-links")["total"] == 1
@@ -518,6 +519,14 @@ def test_the_demo_fills_every_page_of_the_demo_consultants_day(app, client):
     assert earnings["pending_cents"] > 0 and earnings["history"]
     assert get("/notifications")["unread"] > 0
     assert get("/team")["size"] > 0
+    # The guards' pages (issue 17): a dispute to answer, credit history, a cancellation to object to.
+    [dispute] = get("/disputes")["items"]
+    assert dispute["my_role"] == "respondent" and dispute["can_answer"] is True
+    credit = get("/credit")
+    assert len(credit["events"]) == 3 and credit["score"] == 80 + 1 - 5 + 1
+    [request] = get("/deal-requests?status=pending")["items"]
+    assert request["kind"] == "cancel" and request["deal_id"] == deal["id"]
+    assert get("/team/leaderboard?period=all")["me"]["deals"] == 1
 
 
 def hours_left(iso: str) -> float:

@@ -179,25 +179,25 @@ class ErasureRequests(MethodView):
         return _page(items, total, args)
 
 
-@blp.route("/erasure-requests/<int:request_id>/approve")
+@blp.route("/erasure-requests/<int:erasure_request_id>/approve")
 class ErasureApprove(MethodView):
     @api_roles(blp, *KEEPERS)
     @blp.response(200, ErasureRequestSchema)
     @blp.refuses(privacy.ErasureRequestNotFound, privacy.ErasureRequestClosed, privacy.ErasureHeld)
-    def post(self, request_id):
+    def post(self, erasure_request_id):
         """批准并执行删除：姓名与手机号在各处匿名化（资金记录保留匿名编号）；存在保留事由时不执行，申请以原因代码结案（409 erasure_held）"""
-        return privacy.approve(db.session, request_id, staff=g.staff, now=utcnow(), settings=_settings())
+        return privacy.approve(db.session, erasure_request_id, staff=g.staff, now=utcnow(), settings=_settings())
 
 
-@blp.route("/erasure-requests/<int:request_id>/reject")
+@blp.route("/erasure-requests/<int:erasure_request_id>/reject")
 class ErasureReject(MethodView):
     @api_roles(blp, *KEEPERS)
     @blp.arguments(ErasureRejectInputSchema)
     @blp.response(200, ErasureRequestSchema)
     @blp.refuses(privacy.ErasureRequestNotFound, privacy.ErasureRequestClosed, ValidationFailed)
-    def post(self, body, request_id):
+    def post(self, body, erasure_request_id):
         """驳回删除申请（如无法核实为客户本人），须填原因"""
-        return privacy.reject(db.session, request_id, staff=g.staff, note=body["note"], now=utcnow())
+        return privacy.reject(db.session, erasure_request_id, staff=g.staff, note=body["note"], now=utcnow())
 
 
 @blp.route("/phone-reveals")

@@ -67,6 +67,9 @@ def init_app(app: Flask) -> PlatformApi:
     from . import dashboards_api, dashboards_pages
     app.register_blueprint(dashboards_pages.bp)
     admin_api.register_blueprint(dashboards_api.blp, url_prefix=f"{API_PREFIX}/dashboards")
+    from . import privacy_api, privacy_pages  # buyers' personal data, issue 15 §1
+    admin_api.register_blueprint(privacy_api.blp, url_prefix=API_PREFIX)
+    app.register_blueprint(privacy_pages.bp)
     from . import collections_api, receivables_api  # collections (回款), receivables (应收), issue 12
     admin_api.register_blueprint(collections_api.blp, url_prefix=API_PREFIX)
     admin_api.register_blueprint(receivables_api.blp, url_prefix=API_PREFIX)

@@ -64,6 +64,9 @@ BEAT_SCHEDULE = {
     "credit-award-tenure": {"task": "credit.award_tenure", "schedule": timedelta(hours=24)},
     "risk-nightly": {"task": "risk.run_nightly", "schedule": crontab(hour=2, minute=30)},  # Shanghai time
     "schedule-revisits": {"task": "revisits.schedule", "schedule": timedelta(hours=1)},
+    "sweep-registration-notices": {"task": "privacy.sweep_registration_notices", "schedule": timedelta(minutes=5)},
+    "anonymise-expired-buyers": {"task": "privacy.anonymise_expired_buyers",
+                                 "schedule": crontab(hour=3, minute=40)},  # Shanghai time
     "expire-buyback-requests": {"task": "buyback.expire_requests", "schedule": timedelta(minutes=10)},
     "settlement-monthly": {"task": "settlement.prepare_monthly",  # Shanghai time, the 1st at 03:00
                            "schedule": crontab(day_of_month=1, hour=3, minute=0)},

@@ -22,9 +22,11 @@ from ..credit import rules as credit_rules
 from ..crm.services import ensure_card
 from ..errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from ..evidence import services as evidence
+from ..evidence.pseudonyms import buyer_facts
 from ..evidence.services import SYSTEM, Actor
 from ..identity.models import Buyer, StaffUser
 from ..notifications.services import notify
+from ..privacy.notices import queue_registration_notice
 from ..phones import InvalidPhone, mask_phone, national, normalise_phone
 from ..projects.models import Project
 from ..projects.services import get_project, is_existing_customer, require_accepting
@@ -205,6 +207,7 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
             expected_visit_at=data.expected_visit_at, status="reported", binding=protection.binding,
             protection_mode=project.protection_mode, protected_until=protection.protected_until,
             source_link_id=source_link_id, referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id,
+            buyer_notice="pending" if project.notify_buyer_on_registration else None,  # privacy.notices outbox
             created_at=now, updated_at=now)
         try:
             with session.begin_nested():
@@ -217,7 +220,8 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
 
     evidence.append(session, "registration", registration.id, "registered", actor or Actor("consultant", consultant.id),
                     now=now, project_id=project.id, buyer_id=buyer.id, consultant_id=consultant.id,
-                    buyer_phone=phone, mode=project.protection_mode, binding=protection.binding,
+                    **buyer_facts(buyer.evidence_key, phone, data.buyer_name), mode=project.protection_mode,
+                    binding=protection.binding,
                     protected_until=protection.protected_until.isoformat(), source_link_id=source_link_id,
                     referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id)
     ensure_card(session, consultant.id, buyer.id, data.buyer_name.strip(), now=now)
@@ -225,6 +229,8 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
     notify(session, consultant.id, "registration_accepted",
            f"{registration.buyer_name}（{mask_phone(phone)}）已报备至{project.name}，保护至 {until_text}",
            now=now, registration_id=registration.id)
+    if registration.buyer_notice == "pending":
+        queue_registration_notice(session, registration.id)
     return registration
 
 

@@ -34,6 +34,7 @@ class Deal(db.Model):
         Index("ix_deals_consultant_id_subscribed_on", "consultant_id", "subscribed_on"),
         Index("ix_deals_project_id_subscribed_on", "project_id", "subscribed_on"),
         Index("ix_deals_recognised_trigger_reached_on", "recognised", "trigger_reached_on"),
+        Index("ix_deals_created_at", "created_at"),  # time-ranged reports (issue 16)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -39,12 +39,15 @@ def record_hash(prev_hash: str, subject_type: str, subject_id: int, seq: int, ev
 
 
 def append(session: Session, subject_type: str, subject_id: int, event: str, actor: Actor, *,
-           now: datetime, **payload) -> EvidenceRecord:
+           now: datetime, first: bool = False, **payload) -> EvidenceRecord:
     """Append an event to the subject's chain. A concurrent append to the same subject
-    collides on (subject_type, subject_id, seq) and is refused by the database."""
-    last = session.scalar(select(EvidenceRecord).where(EvidenceRecord.subject_type == subject_type,
-                                                       EvidenceRecord.subject_id == subject_id)
-                          .order_by(EvidenceRecord.seq.desc()).limit(1))
+    collides on (subject_type, subject_id, seq) and is refused by the database.
+    ``first``: the subject was inserted in this transaction, so its chain is empty and the
+    look-up of the last record is skipped (the registration path's statement budget)."""
+    last = None if first else session.scalar(
+        select(EvidenceRecord).where(EvidenceRecord.subject_type == subject_type,
+                                     EvidenceRecord.subject_id == subject_id)
+        .order_by(EvidenceRecord.seq.desc()).limit(1))
     seq = (last.seq + 1) if last else 1
     prev = last.hash if last else GENESIS
     body = _canonical(payload)

@@ -9,27 +9,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..clock import SHANGHAI, start_of_local_day
 from ..consultants.models import Consultant
 from ..crm.models import ClientCard, ClientTag
-from ..db import paginate
+from ..db import bulk_insert, paginate
 from ..deals.models import Deal
 from ..credit import rules as credit_rules
-from ..crm.services import ensure_card
 from ..errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from ..evidence import services as evidence
-from ..evidence.pseudonyms import buyer_facts
 from ..evidence.services import SYSTEM, Actor
+from ..evidence.pseudonyms import buyer_facts
 from ..identity.models import Buyer, StaffUser
 from ..notifications.services import notify
 from ..privacy.notices import queue_registration_notice
 from ..phones import InvalidPhone, mask_phone, national, normalise_phone
-from ..projects.models import Project
-from ..projects.services import get_project, is_existing_customer, require_accepting
+from ..projects.models import ExistingCustomer, Project
+from ..projects.services import ProjectNotFound, require_accepting
 from ..risk.attempts import recording_refusals
 from . import rules
 from .models import OPEN_STATUSES, PhoneReveal, Registration
@@ -107,67 +107,114 @@ def binding_registration(session: Session, project_id: int, buyer_id: int) -> Re
                                                      Registration.binding.is_(True)))
 
 
-def _refuse_if_bound(session: Session, project_id: int, buyer_id: int, consultant_id: int) -> None:
-    holder = binding_registration(session, project_id, buyer_id)
-    if holder is not None:
-        # Never say who holds the buyer: only until when.
-        raise AlreadyRegistered(details={"protected_until": holder.protected_until.isoformat()})
-    own_open = session.scalar(select(Registration).where(
-        Registration.project_id == project_id, Registration.buyer_id == buyer_id,
-        Registration.consultant_id == consultant_id, Registration.status.in_(OPEN_STATUSES)))
-    if own_open is not None:
-        raise AlreadyRegistered(details={"protected_until": own_open.protected_until.isoformat()})
+@dataclass
+class _Situation:
+    """Everything the rules need to judge one registration, read in one SELECT (issue 16 §1)."""
+    project: Project
+    buyer: Buyer | None
+    is_staff: bool
+    known_to_developer: bool
+    bound_until: datetime | None  # the binding registration's protection end (anyone's)
+    own_open_until: datetime | None  # this consultant's open registration of the buyer
+    projects_today: int  # other projects the buyer was registered for this Shanghai day
+    last_expired: datetime | None  # this consultant's last expired registration of the buyer here
+    consultant_today: int | None  # this consultant's registrations here today (only when credit is low)
 
 
-def _refuse_by_limits(session: Session, project: Project, buyer_id: int, consultant_id: int, now: datetime) -> None:
+def _situation(session: Session, project_id: int, phone: str, consultant: Consultant,
+               now: datetime) -> _Situation:
+    """The project, the buyer of ``phone`` (if known) and every count and window the rules
+    compare, as one statement: each check is a correlated subquery on an index
+    (``uq_registrations_binding_project_buyer``, ``uq_registrations_open_per_consultant``,
+    ``ix_registrations_buyer_id_created_at``, ``ix_registrations_consultant_project_created``),
+    so its cost does not grow with the table (benchmarks/scale.py)."""
     day_start = start_of_local_day(now)
-    projects_today = session.scalar(
-        select(func.count(func.distinct(Registration.project_id)))
-        .where(Registration.buyer_id == buyer_id, Registration.created_at >= day_start,
-               Registration.project_id != project.id))
-    if projects_today >= project.daily_buyer_project_limit:
+    r = Registration
+    same = (r.project_id == Project.id, r.buyer_id == Buyer.id)
+    columns = [
+        Project, Buyer,
+        exists().where(StaffUser.phone == phone).label("is_staff"),
+        exists().where(ExistingCustomer.project_id == Project.id, ExistingCustomer.phone == phone).label("known"),
+        select(r.protected_until).where(*same, r.binding.is_(True)).limit(1).scalar_subquery().label("bound"),
+        select(r.protected_until).where(*same, r.consultant_id == consultant.id, r.status.in_(OPEN_STATUSES))
+        .limit(1).scalar_subquery().label("own_open"),
+        select(func.count(func.distinct(r.project_id))).where(
+            r.buyer_id == Buyer.id, r.created_at >= day_start, r.project_id != Project.id)
+        .scalar_subquery().label("projects_today"),
+        select(func.max(r.ended_at)).where(*same, r.consultant_id == consultant.id, r.status == "expired")
+        .scalar_subquery().label("last_expired"),
+    ]
+    low_credit = credit_rules.is_low(consultant.rating)
+    if low_credit:
+        columns.append(select(func.count()).select_from(r).where(
+            r.consultant_id == consultant.id, r.project_id == Project.id, r.created_at >= day_start)
+            .scalar_subquery().label("consultant_today"))
+    row = session.execute(select(*columns).outerjoin(Buyer, Buyer.phone == phone)
+                          .where(Project.id == project_id)).first()
+    if row is None:
+        raise ProjectNotFound()
+    return _Situation(project=row[0], buyer=row[1], is_staff=bool(row[2]), known_to_developer=bool(row[3]),
+                      bound_until=row[4], own_open_until=row[5], projects_today=row[6] or 0,
+                      last_expired=row[7], consultant_today=row[8] if low_credit else None)
+
+
+def _refuse(situation: _Situation, consultant: Consultant, phone: str, now: datetime, attempt) -> None:
+    """The business rules, in their order (the first that fails is the refusal), on values
+    already read: credit cap, own phone, staff, existing customer, already registered,
+    the buyer's daily project limit, the re-registration cooldown."""
+    project = situation.project
+    require_accepting(project, now)
+    if situation.consultant_today is not None:  # credit is low
+        cap = project.daily_consultant_registration_cap_low_credit
+        if situation.consultant_today >= cap:
+            day_start = start_of_local_day(now)
+            retry_after = max(1, int((day_start + timedelta(days=1) - now).total_seconds()))
+            raise LowCreditDailyCap(details={"limit": cap, "score": consultant.rating,
+                                             "threshold": credit_rules.LOW_CREDIT_THRESHOLD},
+                                    retry_after=retry_after)
+    if phone == consultant.phone:
+        raise BuyerIsSelf()
+    if situation.is_staff:
+        raise BuyerIsStaff()
+    if situation.known_to_developer:
+        raise BuyerKnownToDeveloper()
+    if situation.buyer is None:
+        return  # a buyer never seen has no registration anywhere
+    attempt.buyer_id = situation.buyer.id
+    # Never say who holds the buyer: only until when.
+    until = situation.bound_until or situation.own_open_until
+    if until is not None:
+        raise AlreadyRegistered(details={"protected_until": until.isoformat()})
+    if situation.projects_today >= project.daily_buyer_project_limit:
         raise DailyLimitReached(details={"limit": project.daily_buyer_project_limit})
-    if project.reregister_cooldown_hours:
-        since = now - timedelta(hours=project.reregister_cooldown_hours)
-        last_expired = session.scalar(
-            select(func.max(Registration.ended_at))
-            .where(Registration.project_id == project.id, Registration.buyer_id == buyer_id,
-                   Registration.consultant_id == consultant_id, Registration.status == "expired",
-                   Registration.ended_at > since))
-        if last_expired is not None:
-            available = last_expired + timedelta(hours=project.reregister_cooldown_hours)
-            raise ReregisterCooldown(details={"available_at": available.isoformat()})
+    hours = project.reregister_cooldown_hours
+    if hours and situation.last_expired is not None and situation.last_expired > now - timedelta(hours=hours):
+        available = situation.last_expired + timedelta(hours=hours)
+        raise ReregisterCooldown(details={"available_at": available.isoformat()})
 
 
-def _refuse_by_credit(session: Session, project: Project, consultant: Consultant, now: datetime) -> None:
-    """Below the credit threshold a consultant may register at most the project's
-    ``daily_consultant_registration_cap_low_credit`` buyers a day there. The score is on the
-    consultant already loaded, so everyone else pays no extra statement; the count uses the
-    consultant's index."""
-    if not credit_rules.is_low(consultant.rating):
-        return
-    cap = project.daily_consultant_registration_cap_low_credit
-    day_start = start_of_local_day(now)
-    today = session.scalar(select(func.count()).select_from(Registration).where(
-        Registration.consultant_id == consultant.id, Registration.project_id == project.id,
-        Registration.created_at >= day_start))
-    if today >= cap:
-        retry_after = max(1, int((day_start + timedelta(days=1) - now).total_seconds()))
-        raise LowCreditDailyCap(details={"limit": cap, "score": consultant.rating,
-                                         "threshold": credit_rules.LOW_CREDIT_THRESHOLD},
-                                retry_after=retry_after)
+def _insert_or_nothing(session: Session, entity):
+    """``INSERT … ON CONFLICT DO NOTHING``: the unique index decides a race without a savepoint."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(entity)
 
 
 def buyer_for_phone(session: Session, phone: str, name: str, now: datetime) -> Buyer:
     """The buyer of this (normalised) phone, created on first sight; a concurrent request may create him first."""
     buyer = session.scalar(select(Buyer).where(Buyer.phone == phone))
     if buyer is None:
-        buyer = Buyer(phone=phone, name=name, created_at=now)
-        try:
-            with session.begin_nested():
-                session.add(buyer)
-        except IntegrityError:  # created by a concurrent request
-            buyer = session.scalar(select(Buyer).where(Buyer.phone == phone))
+        buyer = _create_buyer(session, phone, name, now)
+    return buyer
+
+
+def _create_buyer(session: Session, phone: str, name: str, now: datetime) -> Buyer:
+    buyer = session.scalar(_insert_or_nothing(session, Buyer).values(phone=phone, name=name, created_at=now)
+                           .on_conflict_do_nothing(index_elements=["phone"]).returning(Buyer))
+    if buyer is None:  # created by a concurrent request
+        buyer = session.scalar(select(Buyer).where(Buyer.phone == phone))
     return buyer
 
 
@@ -180,51 +227,54 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
 
     A refusal by a business rule is recorded in the attempt log (risk.attempts: one
     INSERT, kept although the request is refused); ``phone_key`` (the app secret) lets
-    the log match attempts of one buyer it had not looked up yet."""
+    the log match attempts of one buyer it had not looked up yet.
+
+    Statements (issue 16 §1): one SELECT reads the project and every check
+    (``_situation``); a new buyer is one INSERT; the registration is one
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (no savepoint: when a concurrent request
+    won, the index made the insert do nothing and the refusal reads the winner's protection
+    end); then the evidence record, the client card and the notification, one INSERT each."""
     phone = _validate(data, now)
-    project = get_project(session, data.project_id)
+    situation = _situation(session, data.project_id, phone, consultant, now)
+    project = situation.project
+    name = data.buyer_name.strip()
     with recording_refusals(session, consultant_id=consultant.id, project_id=project.id, phone=phone,
                             phone_key=phone_key, now=now) as attempt:
-        require_accepting(project, now)
-        _refuse_by_credit(session, project, consultant, now)
-        if phone == consultant.phone:
-            raise BuyerIsSelf()
-        if session.scalar(select(StaffUser.id).where(StaffUser.phone == phone)) is not None:
-            raise BuyerIsStaff()
-        if is_existing_customer(session, project.id, phone):
-            raise BuyerKnownToDeveloper()
-        buyer = buyer_for_phone(session, phone, data.buyer_name.strip(), now)
+        _refuse(situation, consultant, phone, now, attempt)
+        buyer = situation.buyer or _create_buyer(session, phone, name, now)
         attempt.buyer_id = buyer.id
-        _refuse_if_bound(session, project.id, buyer.id, consultant.id)
-        _refuse_by_limits(session, project, buyer.id, consultant.id, now)
-
         protection = rules.on_registration(project.protection_mode, now,
                                            visit_window_hours=project.visit_window_hours,
                                            deal_window_hours=project.deal_window_hours)
-        registration = Registration(
+        registration = session.scalar(_insert_or_nothing(session, Registration).values(
             project_id=project.id, buyer_id=buyer.id, consultant_id=consultant.id,
-            buyer_name=data.buyer_name.strip(), note=(data.note or "").strip() or None,
+            buyer_name=name, note=(data.note or "").strip() or None,
             expected_visit_at=data.expected_visit_at, status="reported", binding=protection.binding,
             protection_mode=project.protection_mode, protected_until=protection.protected_until,
             source_link_id=source_link_id, referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id,
             buyer_notice="pending" if project.notify_buyer_on_registration else None,  # privacy.notices outbox
-            created_at=now, updated_at=now)
-        try:
-            with session.begin_nested():
-                session.add(registration)
-        except IntegrityError:
+            created_at=now, updated_at=now).on_conflict_do_nothing().returning(Registration))
+        if registration is None:
             # Another request registered the same buyer in the same instant: the index decided.
-            holder = binding_registration(session, project.id, buyer.id)
+            holder = binding_registration(session, project.id, buyer.id) or session.scalar(
+                select(Registration).where(Registration.project_id == project.id, Registration.buyer_id == buyer.id,
+                                           Registration.consultant_id == consultant.id,
+                                           Registration.status.in_(OPEN_STATUSES)))
             until = holder.protected_until.isoformat() if holder else None
-            raise AlreadyRegistered(details={"protected_until": until}) from None
+            raise AlreadyRegistered(details={"protected_until": until})
+    # The rows are at hand: the response reads them without loading them again.
+    set_committed_value(registration, "project", project)
+    set_committed_value(registration, "buyer", buyer)
 
     evidence.append(session, "registration", registration.id, "registered", actor or Actor("consultant", consultant.id),
-                    now=now, project_id=project.id, buyer_id=buyer.id, consultant_id=consultant.id,
-                    **buyer_facts(buyer.evidence_key, phone, data.buyer_name), mode=project.protection_mode,
+                    now=now, first=True, project_id=project.id, buyer_id=buyer.id, consultant_id=consultant.id,
+                    **buyer_facts(buyer.evidence_key, phone, name), mode=project.protection_mode,
                     binding=protection.binding,
                     protected_until=protection.protected_until.isoformat(), source_link_id=source_link_id,
                     referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id)
-    ensure_card(session, consultant.id, buyer.id, data.buyer_name.strip(), now=now)
+    bulk_insert(session, ClientCard.__table__, [{  # crm.ensure_card as one statement
+        "consultant_id": consultant.id, "buyer_id": buyer.id, "display_name": name,
+        "created_at": now, "updated_at": now}], conflict_do_nothing=("consultant_id", "buyer_id"))
     until_text = protection.protected_until.astimezone(SHANGHAI).strftime("%Y-%m-%d")
     notify(session, consultant.id, "registration_accepted",
            f"{registration.buyer_name}（{mask_phone(phone)}）已报备至{project.name}，保护至 {until_text}",

@@ -26,6 +26,7 @@ class Visit(db.Model):
         Index("uq_visits_scheduled_per_registration", "registration_id", unique=True,
               sqlite_where=text("status = 'scheduled'"), postgresql_where=text("status = 'scheduled'")),
         Index("ix_visits_scheduled_at", "scheduled_at"),
+        Index("ix_visits_confirmed_at", "confirmed_at"),  # time-ranged reports (issue 16)
         CheckConstraint("presence_failures >= 0", name="presence_failures_non_negative"),
     )
 

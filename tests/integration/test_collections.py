@@ -309,3 +309,28 @@ def test_the_hourly_task_releases_advance_lines_that_came_due(book):
         assert release_due_task.apply().get() == 1
         assert release_due_task.apply().get() == 0
     assert book.available() == SERVING
+
+
+MY_OPERATIONS = [("get", "/admin/api/v1/collections"), ("post", "/admin/api/v1/collections"),
+                 ("get", "/admin/api/v1/collections/{c}"), ("post", "/admin/api/v1/collections/{c}/reverse"),
+                 ("get", "/admin/api/v1/receivables/unapplied"), ("get", "/admin/api/v1/receivables/aging"),
+                 ("get", "/admin/api/v1/developers/{d}/receivables"),
+                 ("post", "/admin/api/v1/developers/{d}/apply-unapplied"),
+                 ("get", "/admin/api/v1/developers/{d}/contract"), ("put", "/admin/api/v1/developers/{d}/contract"),
+                 ("get", "/admin/api/v1/developer-invoices"), ("post", "/admin/api/v1/developer-invoices"),
+                 ("get", "/admin/api/v1/developers/{d}/statement?period_from=2026-01-01&period_to=2026-01-31"),
+                 ("post", "/admin/api/v1/developers/{d}/statement-responses")]
+
+
+def test_every_collections_operation_refuses_other_roles_and_anonymous_callers(book, world, counts):
+    paid = book.pay(100, "ROLE-REF")
+    others = {role: world.staff_auth(role) for role in ("operations", "site_staff")}
+    before = counts()
+    for method, template in MY_OPERATIONS:
+        path = template.format(c=paid["id"], d=book.developer_id)
+        for role, headers in others.items():
+            response = getattr(book.client, method)(path, headers=headers, json={})
+            assert response.status_code == 403, (method, path, role)
+            assert response.get_json()["error"]["code"] == "role_forbidden"
+        assert getattr(book.client, method)(path, json={}).status_code == 401, (method, path)
+    assert counts() == before

@@ -73,6 +73,9 @@ def init_app(app: Flask) -> PlatformApi:
     from . import collections_api, receivables_api  # collections (回款), receivables (应收), issue 12
     admin_api.register_blueprint(collections_api.blp, url_prefix=API_PREFIX)
     admin_api.register_blueprint(receivables_api.blp, url_prefix=API_PREFIX)
+    from . import collections_pages, receivables_pages
+    app.register_blueprint(collections_pages.bp)
+    app.register_blueprint(receivables_pages.bp)
     return admin_api
 
 

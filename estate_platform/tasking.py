@@ -59,6 +59,7 @@ BEAT_SCHEDULE = {
     "reroute-timed-out-handoffs": {"task": "handoffs.reroute_timed_out", "schedule": timedelta(minutes=5)},
     "follow-up-reminders": {"task": "crm.send_follow_up_reminders", "schedule": timedelta(minutes=15)},
     "recognise-commissions": {"task": "deals.recognise_due", "schedule": timedelta(hours=1)},
+    "release-payable-commissions": {"task": "receivables.release_due", "schedule": timedelta(hours=1)},
     "redeliver-notifications": {"task": "notifications.redeliver_pending", "schedule": timedelta(minutes=10)},
     "resend-queued-reconciliations": {"task": "reconciliation.resend_queued", "schedule": timedelta(minutes=5)},
     "credit-award-tenure": {"task": "credit.award_tenure", "schedule": timedelta(hours=24)},

@@ -20,6 +20,7 @@ from .identity import throttle
 from .identity.services import purge_expired_sms_codes
 from .notifications import tasks as _notification_tasks  # noqa: F401
 from .privacy import tasks as _privacy_tasks  # noqa: F401
+from .receivables import tasks as _receivables_tasks  # noqa: F401
 from .reconciliation import tasks as _reconciliation_tasks  # noqa: F401
 from .registrations import tasks as _registration_tasks  # noqa: F401
 from .risk import tasks as _risk_tasks  # noqa: F401

@@ -11,6 +11,7 @@ now; the gateway is called after the commit (``payouts.send_batch``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import datetime
 
 from sqlalchemy import and_, func, select
@@ -147,7 +148,8 @@ def prepare(session: Session, *, key: str, channel: str, staff: StaffUser | None
     balances = _balances(session)
     busy = set(session.execute(select(SettlementItem.party_type, SettlementItem.party_id)
                                .where(SettlementItem.status.in_(OPEN_ITEM_STATUSES))).all())
-    accounts = {(a.party_type, a.party_id): a for a in session.scalars(select(PayoutAccount).where(
+    accounts = {(t, i): SimpleNamespace(id=a) for a, t, i in session.execute(select(
+        PayoutAccount.id, PayoutAccount.party_type, PayoutAccount.party_id).where(
         PayoutAccount.status == "verified", PayoutAccount.payable_from <= now))}
     paid_to = set(session.scalars(select(SettlementItem.payout_account_id).where(
         SettlementItem.status.in_(("sending", "paid"))).distinct()))
@@ -193,12 +195,12 @@ def payout_entry(item: SettlementItem | dict) -> ledger.Entry:
     """available +gross, owes −netted, tax payable −tax, in transit −net (one balanced transaction)."""
     get = item.get if isinstance(item, dict) else (lambda name: getattr(item, name))
     party_type, party_id, key = get("party_type"), get("party_id"), get("idempotency_key")
-    return ledger.Entry(idempotency_key=f"{key}:payout", kind="payout",
-                        description=f"结算付款（明细 {key}）",
-                        legs=(ledger.Leg(party_type, party_id, "available", get("gross_cents"), "结算付款"),
-                              ledger.Leg(party_type, party_id, "owes", -get("owes_netted_cents"), "结算抵扣欠款"),
-                              ledger.Leg("platform", 0, "tax_payable", -get("tax_cents"), "代扣劳务报酬个人所得税"),
-                              ledger.Leg("platform", 0, "in_transit", -get("net_cents"), "付款在途")))
+    legs = (ledger.Leg(party_type, party_id, "available", get("gross_cents"), "结算付款"),
+            ledger.Leg(party_type, party_id, "owes", -get("owes_netted_cents"), "结算抵扣欠款"),
+            ledger.Leg("platform", 0, "tax_payable", -get("tax_cents"), "代扣劳务报酬个人所得税"),
+            ledger.Leg("platform", 0, "in_transit", -get("net_cents"), "付款在途"))
+    return ledger.Entry(idempotency_key=f"{key}:payout", kind="payout", description=f"结算付款（明细 {key}）",
+                        legs=tuple(leg for leg in legs if leg.amount_cents))  # no account opened for a zero leg
 
 
 def _sent_today(session: Session, now: datetime) -> int:
@@ -211,11 +213,9 @@ def _release(session: Session, items: list[SettlementItem], *, staff: StaffUser,
     """Post the payout of each item and mark it sending (bulk)."""
     if not items:
         return 0
-    session.flush()
     ledger.post_many(session, [payout_entry(i) for i in items], actor_type="staff", actor_id=staff.id, now=now)
     bulk_update(session, SettlementItem.__table__, [{"id": i.id, "status": "sending", "sent_at": now} for i in items])
-    for item in items:
-        session.expire(item)
+    session.expire_all()  # ORM copies of these items (if any) are stale now
     return len(items)
 
 
@@ -225,22 +225,27 @@ def approve(session: Session, batch_id: int, staff: StaffUser, *, limits: Limits
     batch = get_batch(session, batch_id, lock=True)
     if staff.id == batch.prepared_by_id:
         raise SelfApproval()
-    items = list(session.scalars(select(SettlementItem).where(SettlementItem.batch_id == batch.id,
-                                                              SettlementItem.status.in_(OPEN_ITEM_STATUSES))
-                                 .order_by(SettlementItem.id).with_for_update()))
-    accounts = {a.id: a for a in session.scalars(select(PayoutAccount).where(
-        PayoutAccount.id.in_({i.payout_account_id for i in items}))).all()} if len(items) < 900 else \
-        {a.id: a for a in session.scalars(select(PayoutAccount))}
+    # Plain rows, not ORM objects: a batch may hold 50,000 items.
+    items = [SimpleNamespace(**row._mapping) for row in session.execute(
+        select(*SettlementItem.__table__.c).where(SettlementItem.batch_id == batch.id,
+                                                  SettlementItem.status.in_(OPEN_ITEM_STATUSES))
+        .order_by(SettlementItem.id).with_for_update())]
+    account_query = select(PayoutAccount.id, PayoutAccount.status, PayoutAccount.payable_from)
+    if len(items) < 900:
+        account_query = account_query.where(PayoutAccount.id.in_({i.payout_account_id for i in items}))
+    accounts = {row.id: row for row in session.execute(account_query)}
+    changes: list[dict] = []
     if batch.status == "prepared":
         release = []
         for item in items:
             account = accounts[item.payout_account_id]
             if account.status != "verified" or account.payable_from > now:
-                item.status, item.hold_reason = "held", "收款账户已变更，待新账户验证并满 24 小时后下次结算"
+                changes.append({"id": item.id, "status": "held",
+                                "hold_reason": "收款账户已变更，待新账户验证并满 24 小时后下次结算"})
             elif item.status == "awaiting_invoice":
-                item.status, item.hold_reason = "held", "未上传金额一致的发票，下次结算时支付"
+                changes.append({"id": item.id, "status": "held", "hold_reason": "未上传金额一致的发票，下次结算时支付"})
             elif item.first_to_account:
-                item.status = "awaiting_second_approval"
+                changes.append({"id": item.id, "status": "awaiting_second_approval", "hold_reason": None})
             else:
                 release.append(item)
         total = sum(i.net_cents for i in release)
@@ -248,6 +253,7 @@ def approve(session: Session, batch_id: int, staff: StaffUser, *, limits: Limits
             raise DailyLimitExceeded(details={"daily_max_cents": limits.daily_max_cents, "batch_cents": total})
         batch.status, batch.approved_by_id, batch.approved_at = "approved", staff.id, now
         session.flush()
+        bulk_update(session, SettlementItem.__table__, changes)
         _release(session, release, staff=staff, now=now)
     elif batch.status == "approved" and any(i.status == "awaiting_second_approval" for i in items):
         if staff.id == batch.approved_by_id:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Callable
 
 from sqlalchemy import select
@@ -48,10 +49,12 @@ def settled_entry(item: SettlementItem) -> ledger.Entry:
 def returned_entry(item: SettlementItem) -> ledger.Entry:
     return ledger.Entry(idempotency_key=f"{item.idempotency_key}:returned", kind="payout_returned",
                         description=f"付款失败退回（明细 {item.idempotency_key}）",
-                        legs=(ledger.Leg("platform", 0, "in_transit", item.net_cents, "付款失败，在途冲回"),
-                              ledger.Leg("platform", 0, "tax_payable", item.tax_cents, "付款失败，代扣税款冲回"),
-                              ledger.Leg(item.party_type, item.party_id, "available",
-                                         -(item.net_cents + item.tax_cents), "付款失败，退回可提现余额")))
+                        legs=tuple(leg for leg in (
+                            ledger.Leg("platform", 0, "in_transit", item.net_cents, "付款失败，在途冲回"),
+                            ledger.Leg("platform", 0, "tax_payable", item.tax_cents, "付款失败，代扣税款冲回"),
+                            ledger.Leg(item.party_type, item.party_id, "available",
+                                       -(item.net_cents + item.tax_cents), "付款失败，退回可提现余额"))
+                            if leg.amount_cents))
 
 
 def _record(session: Session, outcomes: list[tuple[SettlementItem, bool, str | None, str | None]], *,
@@ -62,7 +65,8 @@ def _record(session: Session, outcomes: list[tuple[SettlementItem, bool, str | N
         {"id": i.id, "status": "paid" if ok else "failed", "gateway_ref": ref, "failure_reason": reason,
          "settled_at": now} for i, ok, ref, reason in outcomes])
     for item, *_ in outcomes:
-        session.expire(item)
+        if isinstance(item, SettlementItem):
+            session.expire(item)
 
 
 def send_batch(session: Session, gateway: PayoutGateway, batch_id: int, *, now: datetime, chunk_size: int = 500,
@@ -77,30 +81,35 @@ def send_batch(session: Session, gateway: PayoutGateway, batch_id: int, *, now: 
                                .order_by(SettlementItem.id)))
     for start in range(0, len(ids), chunk_size):
         chunk_ids = ids[start:start + chunk_size]
-        items = list(session.scalars(select(SettlementItem).where(SettlementItem.id.in_(chunk_ids),
-                                                                  SettlementItem.status == "sending")
-                                     .order_by(SettlementItem.id)))
-        accounts = {a.id: a for a in session.scalars(select(PayoutAccount).where(
+        items = [SimpleNamespace(**row._mapping) for row in session.execute(
+            select(*SettlementItem.__table__.c).where(SettlementItem.id.in_(chunk_ids),
+                                                      SettlementItem.status == "sending").order_by(SettlementItem.id))]
+        accounts = {row.id: row for row in session.execute(select(
+            PayoutAccount.id, PayoutAccount.gateway_account_id, PayoutAccount.holder_name, PayoutAccount.kind).where(
             PayoutAccount.id.in_({i.payout_account_id for i in items})))}
-        outcomes = []
+        outcomes, connected = [], []
         try:
             for item in items:
                 account = accounts[item.payout_account_id]
-                if not account.gateway_account_id:
-                    account.gateway_account_id = gateway.connected_account(
-                        payout_account_id=account.id, holder_name=account.holder_name, kind=account.kind)
+                destination = account.gateway_account_id
+                if not destination:
+                    destination = gateway.connected_account(payout_account_id=account.id,
+                                                            holder_name=account.holder_name, kind=account.kind)
+                    connected.append({"id": account.id, "gateway_account_id": destination})
                 result = gateway.transfer(idempotency_key=item.idempotency_key, amount_cents=item.net_cents,
-                                          destination=account.gateway_account_id,
+                                          destination=destination,
                                           transfer_group=batch.transfer_group,
                                           description=f"结算批次 {batch.id} 明细 {item.id}")
                 outcomes.append((item, result.ok, result.reference, result.failure_reason))
         except GatewayUnavailable:
+            bulk_update(session, PayoutAccount.__table__, connected)
             counts["pending"] = len(ids) - start - len(outcomes)
             _record(session, outcomes, now=now, actor_type="system", actor_id=None)
             _count(counts, outcomes)
             if after_chunk:
                 after_chunk()
             return counts
+        bulk_update(session, PayoutAccount.__table__, connected)  # one connected account per payee, kept
         _record(session, outcomes, now=now, actor_type="system", actor_id=None)
         _count(counts, outcomes)
         if after_chunk:

@@ -54,7 +54,10 @@ def request_list():
 
 def _back(message: str, category: str):
     flash(message, category)
-    return redirect(request.form.get("next") or url_for("admin_privacy.request_list"))
+    target = request.form.get("next") or ""
+    if not target.startswith("/admin/privacy/requests") or "//" in target or "\\" in target:
+        target = url_for("admin_privacy.request_list")  # never elsewhere: no open redirect
+    return redirect(target)
 
 
 @bp.route("/requests", methods=["POST"])
@@ -73,34 +76,34 @@ def request_add():
     return _back(f"已登记删除申请 #{made.id}，待审批", "success")
 
 
-@bp.route("/requests/<int:request_id>/approve", methods=["POST"])
+@bp.route("/requests/<int:erasure_request_id>/approve", methods=["POST"])
 @staff_page(*KEEPERS)
-def request_approve(request_id):
+def request_approve(erasure_request_id):
     try:
-        privacy.approve(db.session, request_id, staff=g.staff, now=utcnow(),
+        privacy.approve(db.session, erasure_request_id, staff=g.staff, now=utcnow(),
                         settings=privacy.Settings.from_config(current_app.config))
     except privacy.ErasureHeld as exc:
         g.keep_changes = True  # the refusal and its reason are kept
         labels = "、".join(privacy.HOLD_LABELS[h] for h in exc.details["holds"])
-        return _back(f"申请 #{request_id} 未执行：{labels}", "error")
+        return _back(f"申请 #{erasure_request_id} 未执行：{labels}", "error")
     except DomainError as exc:
         db.session.rollback()
         return _back(exc.message, "error")
-    return _back(f"申请 #{request_id} 已执行：该购房者的姓名与手机号已在各处删除", "success")
+    return _back(f"申请 #{erasure_request_id} 已执行：该购房者的姓名与手机号已在各处删除", "success")
 
 
-@bp.route("/requests/<int:request_id>/reject", methods=["POST"])
+@bp.route("/requests/<int:erasure_request_id>/reject", methods=["POST"])
 @staff_page(*KEEPERS)
-def request_reject(request_id):
+def request_reject(erasure_request_id):
     note = (request.form.get("note") or "").strip()
     if not note:
         return _back("驳回须填写原因", "error")
     try:
-        privacy.reject(db.session, request_id, staff=g.staff, note=note, now=utcnow())
+        privacy.reject(db.session, erasure_request_id, staff=g.staff, note=note, now=utcnow())
     except DomainError as exc:
         db.session.rollback()
         return _back(exc.message, "error")
-    return _back(f"申请 #{request_id} 已驳回", "success")
+    return _back(f"申请 #{erasure_request_id} 已驳回", "success")
 
 
 @bp.route("/buyers/<int:buyer_id>/export.json")

@@ -127,3 +127,23 @@ def test_a_package_bundles_a_developers_bought_lines_and_its_statement_sums_to_t
     assert book_view["outstanding_face_cents"] == q2["face_cents"]
     assert book_view["realised_income_cents"] == q["discount_cents"]
     assert book_view["cost_cents"] == q2["advance_cents"]
+
+
+def test_a_collection_recorded_by_finance_pays_the_remainder_not_the_bought_pending(world, app):
+    """The collections path (回款) calls on_collected for a bought deal: the consultant's bought line
+    is not released from pending again; his remainder becomes available instead."""
+    sold, q, r = bought(world)
+    with app.app_context():
+        commission = db.session.get(Deal, sold.deal_id).commission_cents
+    response = world.client.post(f"{ADMIN}/collections", headers=world.staff_auth("finance"), json={
+        "developer_id": sold.developer_id, "amount_cents": commission, "received_on": now().date().isoformat(),
+        "bank_reference": "BB-0001"})
+    assert response.status_code == 201, response.get_json()
+    with app.app_context():
+        mine = ledger.balances(db.session, "consultant", sold.consultant.id)
+        assert (mine["pending"], mine["remainder"], mine["available"]) == (
+            0, 0, -(q["advance_cents"] + q["remainder_cents"]))
+        assert ledger.balances(db.session, "platform", 0)["purchased"] == 0
+        line = db.session.scalar(select(BuybackLine).where(BuybackLine.request_id == r["id"]))
+        assert line.status == "collected" and line.discount_realised_cents == q["discount_cents"]
+        assert ledger.total(db.session) == 0 and ledger.unbalanced_transactions(db.session) == []

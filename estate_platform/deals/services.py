@@ -329,11 +329,11 @@ def reassign_serving_consultant(session: Session, deal_id: int, consultant_id: i
 # --- reading ------------------------------------------------------------------------------
 
 def buyer_phone_for(staff: StaffUser, deal: Deal) -> str:
-    """Site staff see the project's disclosure rule (as for registrations); every other staff
-    role sees 前三后四. A full number is only read through a logged reveal (DESIGN §7.6)."""
-    if staff.role == "site_staff":
-        return mask_phone(deal.buyer.phone, deal.project.phone_disclosure)
-    return mask_phone(deal.buyer.phone)
+    """Site staff see the project's mask (前四后三 where it says so); everyone sees 前三后四
+    otherwise, also where the rule is ``full``: a full number is only read through a logged
+    reveal with a purpose (DESIGN §7.6, issue 15 §1, privacy.reveals)."""
+    rule = deal.project.phone_disclosure if staff.role == "site_staff" else "first3_last4"
+    return mask_phone(deal.buyer.phone, "first3_last4" if rule == "full" else rule)
 
 
 def list_for_staff(session: Session, staff: StaffUser, *, project_id: int | None = None, stage: str | None = None,

@@ -10,6 +10,7 @@ from estate_platform.errors import ValidationFailed
 from estate_platform.referrals import reports as referral_reports
 from estate_platform.reports import filters as dashboard_filters
 from estate_platform.reports.funnel import BREAKDOWNS, funnel
+from estate_platform.reports.payouts import payouts_by_month, payouts_by_status
 from estate_platform.reports.teams import TeamLeaderNotFound, team_view
 from web_common.api import PlatformBlueprint, QuerySchema
 
@@ -20,6 +21,7 @@ blp = PlatformBlueprint("admin_dashboards_api", __name__,
                                     "顾问排行榜、顾问团队；金额单位分，比率单位基点")
 
 ANALYSTS = ("admin", "finance", "operations")
+FINANCE = ("admin", "finance")
 CENTS = {"format": "int64"}
 ID = validate.Range(min=1, max=2 ** 31 - 1)
 
@@ -113,6 +115,27 @@ class DashboardTeamSchema(Schema):
     members = fields.List(fields.Nested(DashboardMemberSchema))
 
 
+class PayoutMonthSchema(Schema):
+    month = fields.String(metadata={"description": "到账月份 YYYY-MM（上海时间）"})
+    items = fields.Integer()
+    gross_cents = fields.Integer(metadata=CENTS)
+    owes_netted_cents = fields.Integer(metadata=CENTS)
+    tax_cents = fields.Integer(metadata=CENTS)
+    net_cents = fields.Integer(metadata=CENTS)
+
+
+class PayoutStatusSchema(Schema):
+    status = fields.String()
+    label = fields.String()
+    items = fields.Integer()
+    net_cents = fields.Integer(metadata=CENTS)
+
+
+class DashboardPayoutsSchema(Schema):
+    months = fields.List(fields.Nested(PayoutMonthSchema))
+    statuses = fields.List(fields.Nested(PayoutStatusSchema))
+
+
 def _check_period(args: dict) -> None:
     dashboard_filters.parse({k: args.get(k) for k in ("start", "end")})
 
@@ -155,3 +178,16 @@ class TeamView(MethodView):
         """顾问团队：邀请树下的成员及其报备、成交、成交额"""
         _check_period(args)
         return team_view(db.session, args["consultant_id"], start=args.get("start"), end=args.get("end"))
+
+
+@blp.route("/payouts")
+class PayoutsView(MethodView):
+    @api_roles(blp, *FINANCE)
+    @blp.arguments(DashboardPeriodArgs, location="query")
+    @blp.response(200, DashboardPayoutsSchema)
+    @blp.refuses(ValidationFailed)
+    def get(self, args):
+        """每月打款：已到账的结算明细按到账月份汇总，及各状态的笔数与金额"""
+        _check_period(args)
+        return {"months": payouts_by_month(db.session, start=args.get("start"), end=args.get("end")),
+                "statuses": payouts_by_status(db.session)}

@@ -13,15 +13,17 @@ from estate_platform.db import db, utcnow
 from estate_platform.referrals import reports as referral_reports
 from estate_platform.reports import filters as dashboard_filters
 from estate_platform.reports.funnel import STEP_LABELS, funnel, steps
+from estate_platform.reports.payouts import payouts_by_month, payouts_by_status
 from estate_platform.reports.teams import team_view
 
-from .charts import Series, bar_chart
+from .charts import Series, bar_chart, stacked_bar_chart
 from .forms import bps_text
 from .pages import staff_page
 
 bp = Blueprint("admin_dashboards", __name__, url_prefix="/admin/dashboards", template_folder="templates")
 
 ANALYSTS = ("admin", "finance", "operations")
+FINANCE = ("admin", "finance")
 BY_LABELS = {"city": "城市", "project": "楼盘", "month": "月份"}
 LEADERBOARD_LIMIT = 50
 CHART_GROUPS = 12  # the breakdown chart shows the first groups; the table lists all
@@ -104,3 +106,19 @@ def team_page(consultant_id):
                             value_format="cents", title="团队每月成交额")
     return render_template("admin/dashboards/team.html", f=f, view=view, result=result, total_steps=total_steps,
                            step_chart=step_chart, member_chart=member_chart, month_chart=month_chart, **_common())
+
+
+@bp.route("/payouts")
+@staff_page(*FINANCE)
+def payouts_page():
+    """Payouts per month (每月打款), with links to the other finance boards (aging, the buy-back book)."""
+    f = _filters(("start", "end"))
+    months = payouts_by_month(db.session, start=f.start, end=f.end)
+    chart = stacked_bar_chart([m.month for m in months],
+                              [Series("实付金额", [m.net_cents for m in months]),
+                               Series("代扣个税", [m.tax_cents for m in months]),
+                               Series("抵扣欠款", [m.owes_netted_cents for m in months])],
+                              value_format="cents", title="每月打款（按到账月份）",
+                              desc="每月已到账的结算明细：实付、代扣个税与抵扣欠款之和为应付收入")
+    return render_template("admin/dashboards/payouts.html", f=f, months=months, chart=chart,
+                           statuses=payouts_by_status(db.session), **_common())

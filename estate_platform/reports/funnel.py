@@ -91,7 +91,7 @@ def team_members(session: Session, consultant_id: int, end: date | None = None) 
     return network.team(consultant_id, end_of_local_day(end) if end else None) | {consultant_id}
 
 
-def _local_month(session: Session, column, *, is_date: bool):
+def local_month(session: Session, column, *, is_date: bool):
     """'YYYY-MM' of an Asia/Shanghai day in SQL (instants are stored as naive UTC)."""
     if session.get_bind().dialect.name == "postgresql":
         local = column if is_date else func.timezone(text("'Asia/Shanghai'"), func.timezone(text("'UTC'"), column))
@@ -144,7 +144,7 @@ def funnel(session: Session, *, start: date | None = None, end: date | None = No
     ]
     for step, from_, joins, when, is_date, consultant_col, city_col, project_col in specs:
         key = {"city": city_col, "project": project_col,
-               "month": _local_month(session, when, is_date=is_date)}[by]
+               "month": local_month(session, when, is_date=is_date)}[by]
         measures = [func.count()]
         if step == "deals":
             measures += [func.coalesce(func.sum(Deal.price_cents), 0), func.coalesce(func.sum(Deal.commission_cents), 0)]
@@ -191,5 +191,5 @@ def steps(row: FunnelRow) -> list[tuple[str, str, int]]:
     return [(name, STEP_LABELS[name], getattr(row, name)) for name in COUNT_STEPS]
 
 
-__all__ = ["BREAKDOWNS", "Funnel", "FunnelRow", "STEP_LABELS", "funnel", "local_start", "rate_bps", "steps",
-           "team_members"]
+__all__ = ["BREAKDOWNS", "Funnel", "FunnelRow", "STEP_LABELS", "funnel", "local_month", "local_start", "rate_bps",
+           "steps", "team_members"]

@@ -201,3 +201,41 @@ def test_the_pages_show_charts_with_their_tables(world, client, scene):
     assert client.get("/admin/dashboards/?by=week").status_code == 422
     assert client.get("/admin/dashboards/teams/999999").status_code == 404
     assert 'href="/admin/dashboards/"' in page  # the navigation links the dashboards
+
+
+def test_payouts_per_month_sum_paid_items_by_their_shanghai_settlement_month(world, client, app):
+    from estate_platform.settlement.models import PayoutAccount, SettlementBatch, SettlementItem
+    consultant = world.operating_consultant(name="收款人")
+    with app.app_context():
+        account = PayoutAccount(party_type="consultant", party_id=consultant.id, kind="corporate", holder_name="某公司",
+                                bank_name="银行", account_number_enc="x", account_last4="1234", status="verified",
+                                created_at=now(), verified_at=now(), payable_from=now())
+        db.session.add(account)
+        db.session.flush()
+        # 2026-01-31 17:00 UTC is 2026-02-01 01:00 in Shanghai: February.
+        for n, (status, settled, gross, owes, tax) in enumerate((
+                ("paid", datetime(2026, 1, 10, 2, tzinfo=timezone.utc), 100_000, 0, 8_000),
+                ("paid", datetime(2026, 1, 31, 17, tzinfo=timezone.utc), 50_000, 5_000, 0),
+                ("paid", datetime(2026, 2, 3, 2, tzinfo=timezone.utc), 20_000, 0, 0),
+                ("failed", None, 70_000, 0, 0))):
+            batch = SettlementBatch(key=f"b{n}", status="prepared", channel="gateway", prepared_at=now())
+            db.session.add(batch)
+            db.session.flush()
+            db.session.add(SettlementItem(
+                batch_id=batch.id, party_type="consultant", party_id=consultant.id, payout_account_id=account.id,
+                status=status, gross_cents=gross, owes_netted_cents=owes, tax_cents=tax, net_cents=gross - owes - tax,
+                withheld_by="platform", tax_month="2026-01", idempotency_key=f"k{n}", created_at=now(),
+                settled_at=settled))
+        db.session.commit()
+    body = client.get("/admin/api/v1/dashboards/payouts", headers=world.staff_auth("finance")).get_json()
+    assert [(m["month"], m["items"], m["gross_cents"], m["owes_netted_cents"], m["tax_cents"], m["net_cents"])
+            for m in body["months"]] == [("2026-01", 1, 100_000, 0, 8_000, 92_000),
+                                         ("2026-02", 2, 70_000, 5_000, 0, 65_000)]
+    statuses = {s["status"]: (s["items"], s["net_cents"]) for s in body["statuses"]}
+    assert statuses["paid"] == (3, 157_000) and statuses["failed"] == (1, 70_000)
+    only = client.get("/admin/api/v1/dashboards/payouts?start=2026-02-02", headers=world.staff_auth("finance"))
+    assert [m["items"] for m in only.get_json()["months"]] == [1]
+    assert client.get("/admin/api/v1/dashboards/payouts", headers=world.staff_auth("operations")).status_code == 403
+    sign_in(world, client, "finance")
+    page = client.get("/admin/dashboards/payouts").get_data(as_text=True)
+    assert len(_svgs(page)) == 1 and "¥920.00" in page and "2026-02" in page and "/admin/receivables/aging" in page

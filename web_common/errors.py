@@ -45,11 +45,22 @@ DATABASE_UNAVAILABLE = ("database_unavailable", "数据库暂时不可用，请�
 DATABASE_RETRY_AFTER = 5
 
 
+#: SQLite's OperationalError also means "no such table" (a bug, 500); only these mean unavailable.
+_SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk I/O")
+
+
 def is_database_unavailable(exc: BaseException) -> bool:
-    """The driver lost or could not open its connection (psycopg/sqlite OperationalError,
-    InterfaceError, an invalidated connection, or no pooled connection in time)."""
-    return isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+    """The driver lost or could not open its connection (psycopg's OperationalError, which
+    also covers a cancelled statement or a serialisation failure: try again; InterfaceError;
+    an invalidated connection; no pooled connection in time; a locked SQLite file)."""
+    if isinstance(exc, PoolTimeout) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return True
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    cause = getattr(exc, "orig", None)
+    if type(cause).__module__.startswith("sqlite3"):
+        return any(word in str(cause) for word in _SQLITE_UNAVAILABLE)
+    return True
 
 
 def _rollback_quietly() -> None:
@@ -170,7 +181,7 @@ def install_error_handlers(app: Flask, html_renderers: dict[str, Callable] | Non
     @app.errorhandler(InterfaceError)
     @app.errorhandler(PoolTimeout)
     def _database_unavailable(exc: Exception):
-        return database_unavailable(exc)
+        return database_unavailable(exc) if is_database_unavailable(exc) else _unexpected(exc)
 
     def database_unavailable(exc: Exception):
         cause = getattr(exc, "orig", None) or exc

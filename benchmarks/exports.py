@@ -115,7 +115,8 @@ def main() -> None:
     try:
         started = time.perf_counter()
         build(url, args.rows, args.small)
-        print(f"built {args.rows} postings in {time.perf_counter() - started:.1f} s ({make_url(url).get_backend_name()})")
+        backend = make_url(url).get_backend_name()
+        print(f"built {args.rows} postings in {time.perf_counter() - started:.1f} s ({backend})")
         results = [run_child(url, mode) for mode in ("baseline", "small", "full")]
         for r in results:
             print(json.dumps(r, ensure_ascii=False))

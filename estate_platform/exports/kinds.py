@@ -141,7 +141,8 @@ def commission_line_rows(session: Session, filters: dict) -> Iterator[tuple]:
              .join(Project, Project.id == Deal.project_id)
              .outerjoin(party_consultant, and_(CommissionLine.party_type == "consultant",
                                                party_consultant.id == CommissionLine.party_id))
-             .outerjoin(party_buyer, and_(CommissionLine.party_type == "buyer", party_buyer.id == CommissionLine.party_id))
+             .outerjoin(party_buyer, and_(CommissionLine.party_type == "buyer",
+                                          party_buyer.id == CommissionLine.party_id))
              .where(*within(Deal.subscribed_on, filters, "subscribed_from", "subscribed_to", dates=True)))
     for name, column in (("project_id", Deal.project_id), ("deal_id", CommissionLine.deal_id),
                          ("role", CommissionLine.role), ("party_type", CommissionLine.party_type),

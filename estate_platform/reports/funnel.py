@@ -107,7 +107,7 @@ def local_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=SHANGHAI).astimezone(timezone.utc)
 
 
-def _window(column, start: date | None, end: date | None, *, is_date: bool) -> list:
+def within_period(column, start: date | None, end: date | None, *, is_date: bool) -> list:
     clauses = []
     if start:
         clauses.append(column >= (start if is_date else local_start(start)))
@@ -147,11 +147,13 @@ def funnel(session: Session, *, start: date | None = None, end: date | None = No
                "month": local_month(session, when, is_date=is_date)}[by]
         measures = [func.count()]
         if step == "deals":
-            measures += [func.coalesce(func.sum(Deal.price_cents), 0), func.coalesce(func.sum(Deal.commission_cents), 0)]
+            measures += [func.coalesce(func.sum(Deal.price_cents), 0),
+                         func.coalesce(func.sum(Deal.commission_cents), 0)]
         query = select(key, *measures).select_from(from_)
         for target, on in joins:
             query = query.join(target, on)
-        query = query.outerjoin(Project, Project.id == project_col).where(*_window(when, start, end, is_date=is_date))
+        query = (query.outerjoin(Project, Project.id == project_col)
+                 .where(*within_period(when, start, end, is_date=is_date)))
         if step in ("opens", "signups"):
             query = query.join(Consultant, Consultant.id == consultant_col)
         if step == "visits":
@@ -182,7 +184,8 @@ def funnel(session: Session, *, start: date | None = None, end: date | None = No
     total = FunnelRow(key="", label="合计")
     for item in groups.values():
         total.add(item)
-    return Funnel(total=total, rows=sorted(groups.values(), key=lambda r: (r.key == "", int(r.key) if r.key.isdigit() else 0, r.key)), by=by,
+    ordered = sorted(groups.values(), key=lambda r: (r.key == "", int(r.key) if r.key.isdigit() else 0, r.key))
+    return Funnel(total=total, rows=ordered, by=by,
                   team_size=len(members) - 1 if members is not None else None)
 
 

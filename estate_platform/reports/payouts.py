@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..settlement.models import SettlementItem
-from .funnel import _window, local_month
+from .funnel import local_month, within_period
 
 STATUS_LABELS = {"ready": "待打款", "awaiting_invoice": "待发票", "awaiting_second_approval": "待二次审批",
                  "sending": "打款中", "paid": "已到账", "failed": "失败", "held": "暂缓"}
@@ -41,7 +41,7 @@ def payouts_by_month(session: Session, *, start: date | None = None, end: date |
                     func.coalesce(func.sum(SettlementItem.tax_cents), 0),
                     func.coalesce(func.sum(SettlementItem.net_cents), 0))
              .where(SettlementItem.status == "paid", SettlementItem.settled_at.is_not(None),
-                    *_window(SettlementItem.settled_at, start, end, is_date=False))
+                    *within_period(SettlementItem.settled_at, start, end, is_date=False))
              .group_by(month).order_by(month))
     return [PayoutMonth(month=m, items=int(n), gross_cents=int(g), owes_netted_cents=int(o), tax_cents=int(t),
                         net_cents=int(net)) for m, n, g, o, t, net in session.execute(query)]

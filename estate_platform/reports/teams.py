@@ -16,7 +16,7 @@ from ..deals.models import Deal
 from ..errors import NotFound
 from ..referrals.graph import ReferralNetwork, valid_at
 from ..registrations.models import Registration
-from .funnel import _window
+from .funnel import within_period
 
 
 class TeamLeaderNotFound(NotFound):
@@ -71,13 +71,13 @@ def team_view(session: Session, consultant_id: int, *, start: date | None = None
         for cid, count in session.execute(
                 select(Registration.consultant_id, func.count())
                 .where(among(session, Registration.consultant_id, chunk),
-                       *_window(Registration.created_at, start, end, is_date=False))
+                       *within_period(Registration.created_at, start, end, is_date=False))
                 .group_by(Registration.consultant_id)):
             registrations[cid] = int(count)
         for cid, count, gmv in session.execute(
                 select(Deal.consultant_id, func.count(), func.coalesce(func.sum(Deal.price_cents), 0))
                 .where(among(session, Deal.consultant_id, chunk), Deal.stage != "cancelled",
-                       *_window(Deal.subscribed_on, start, end, is_date=True))
+                       *within_period(Deal.subscribed_on, start, end, is_date=True))
                 .group_by(Deal.consultant_id)):
             deals[cid] = (int(count), int(gmv))
         for cid, name, city in session.execute(select(Consultant.id, Consultant.name, Consultant.city)

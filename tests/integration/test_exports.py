@@ -4,7 +4,7 @@ numbers with two decimals, real dates, masked phones, the page's filters, and th
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from urllib.parse import unquote
 
@@ -155,7 +155,7 @@ def test_the_page_link_downloads_with_the_session_and_checks_the_kinds_roles(wor
 
 def test_list_pages_link_their_export_with_the_current_filters(world, client, market):
     sign_in(world, client, "admin")
-    page = client.get(f"/admin/registrations/?status=reported").get_data(as_text=True)
+    page = client.get("/admin/registrations/?status=reported").get_data(as_text=True)
     assert "/admin/exports/registrations?status=reported" in page
     page = client.get(f"/admin/deals/?project_id={market['project']}&stage=signed").get_data(as_text=True)
     assert "/admin/exports/deals?" in page and f"project_id={market['project']}" in page

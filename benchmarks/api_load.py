@@ -128,6 +128,7 @@ def main(argv=None) -> int:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
 
+    os.environ["LOG_LEVEL"] = "WARNING"  # the in-process seeding's request lines would drown the report
     from estate_platform import migrate
     from tests.integration import stack
     from web_common.benchmark_reference import CREATE_TABLE

@@ -351,3 +351,40 @@ def test_a_consultant_confirms_his_payout_account_by_sms_and_reads_downloads_and
 
     assert phone.problems == []
     assert phone.refused == [(422, "POST", f"{MP}/payout-accounts")]
+
+
+def test_a_company_consultant_uploads_the_invoice_his_statement_waits_for(phones, world, client, app):
+    from tests.integration.settlement_scene import add_verified_account, age_accounts, credit, finance_token
+
+    app.config.update(SMS_PHONE_INTERVAL_SECONDS=0, SMS_PHONE_HOURLY_LIMIT=100, SMS_IP_HOURLY_LIMIT=1000)
+    wu = world.operating_consultant(name="吴经理", kind="company", company_name="南京安居房产经纪有限公司")
+    add_verified_account(client, app, wu, holder_name="南京安居房产经纪有限公司")
+    credit(app, "consultant", wu.id, available=800_000)
+    age_accounts(app)
+    batch = ok(client.post("/admin/api/v1/settlements", json={}, headers=finance_token(world, client)), 201)
+    [statement] = ok(client.get(f"{MP}/statements", headers=wu.auth))["items"]
+    assert statement["batch_id"] == batch["id"] and statement["invoice_required"] is True
+
+    phone = phones("invoice")
+    tab = sign_in(phone, wu.openid)
+    tab.goto("/m/statements")
+    expect(tab.locator("#statement-list .item").first).to_contain_text("待上传发票")
+    tab.locator("#statement-list a").first.tap()
+    form = tab.locator("#invoice-form")
+    expect(form).to_be_visible()
+    expect(tab.get_by_label("发票金额（元）")).to_have_value("8000.00")
+    tab.get_by_label("发票号码").fill("No.001")
+    tab.get_by_label("发票金额（元）").fill("7000.00")
+    tab.get_by_label("发票文件（PDF、JPG 或 PNG，不超过 5 MB）").set_input_files(files=[{
+        "name": "fapiao.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"}])
+    tab.get_by_role("button", name="上传发票").tap()
+    expect(tab.locator('[data-error-for="amount"]')).to_contain_text("8000.00")
+    expect(tab.get_by_label("发票金额（元）")).to_have_attribute("aria-invalid", "true")
+    phone.snap("69-invoice-refused")
+    tab.get_by_label("发票金额（元）").fill("8000.00")
+    tab.get_by_role("button", name="上传发票").tap()
+    expect(form).to_be_hidden()
+    assert ok(client.get(f"{MP}/statements/{statement['id']}", headers=wu.auth))["invoice_required"] is False
+    phone.snap("70-invoice-uploaded")
+    assert phone.problems == []
+    assert phone.refused == [(422, "POST", f"{MP}/statements/{statement['id']}/invoice")]

@@ -179,7 +179,7 @@
     invoiceForm.addEventListener("submit", function (event) {
       event.preventDefault();
       var amount = M.formValue(invoiceForm, "amount");
-      if (!/^\d+(\.\d{1,2})?$/.test(amount)) { M.fieldError(invoiceForm, "amount_cents", "请输入金额，如 12345.67"); return; }
+      if (!/^\d+(\.\d{1,2})?$/.test(amount)) { M.fieldError(invoiceForm, "amount", "请输入金额，如 12345.67"); return; }
       var parts = amount.split(".");
       var cents = parseInt(parts[0], 10) * 100 + (parts[1] ? parseInt((parts[1] + "0").slice(0, 2), 10) : 0);
       var file = invoiceForm.elements.file.files[0];
@@ -192,7 +192,7 @@
       M.busy(invoiceForm, true, "上传中…");
       postForm("/statements/" + M.OBJECT_ID + "/invoice", data).then(function (r) {
         M.busy(invoiceForm, false);
-        if (!r.ok) { M.showErrors(invoiceForm, r.error, {amount_cents: "amount_cents"}); return; }
+        if (!r.ok) { M.showErrors(invoiceForm, r.error, {amount_cents: "amount"}); return; }
         M.toast("发票已上传");
         load();
       });

@@ -166,7 +166,8 @@ class Scene:
     @cached_property
     def project_id(self) -> int:
         """DA's project on sale, with a commission rule and a split policy (so deals can be recorded)."""
-        project = self.world.project(developer_id=self.developer_id)
+        # Its rule shows buyers' phones to DA's site staff in full: they may then reveal one (logged).
+        project = self.world.project(developer_id=self.developer_id, phone_disclosure="full")
         self.world.commission_rule(project)
         self.world.split_policy()
         return project

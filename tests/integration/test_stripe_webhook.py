@@ -143,3 +143,9 @@ def test_without_a_configured_secret_the_webhook_refuses(hook, app, counts):
     response = hook.post(event("evt_n", "invoice.paid", "in_001"))
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "webhook_not_configured"
     assert counts() == before
+
+
+def test_the_request_guard_lets_a_signed_event_with_line_breaks_through(hook):
+    payload = event("evt_nl", "invoice.paid", "in_001", memo="第一行\n第二行\t备注")
+    response = hook.post(payload)
+    assert response.status_code == 200 and response.get_json()["outcome"] == "collected"

@@ -26,9 +26,12 @@ CENTS = {"format": "int64"}
 ID = validate.Range(min=1, max=2 ** 31 - 1)
 
 
+DAYS = validate.Range(min=dashboard_filters.FIRST_DAY, max=dashboard_filters.LAST_DAY)
+
+
 class DashboardPeriodArgs(QuerySchema):
-    start = fields.Date(metadata={"description": "开始日（上海时间，含）"})
-    end = fields.Date(metadata={"description": "结束日（上海时间，含）"})
+    start = fields.Date(validate=DAYS, metadata={"description": "开始日（上海时间，含）"})
+    end = fields.Date(validate=DAYS, metadata={"description": "结束日（上海时间，含）"})
 
 
 class DashboardFunnelArgs(DashboardPeriodArgs):

@@ -39,7 +39,8 @@ def _field(flt: exports.Filter) -> fields.Field:
     if flt.type == "int":
         return fields.Integer(validate=validate.Range(min=1, max=exports.INT_MAX), metadata={"description": flt.label})
     if flt.type == "date":
-        return fields.Date(metadata={"description": f"{flt.label}（上海时间的日期）"})
+        return fields.Date(validate=validate.Range(min=exports.FIRST_DAY, max=exports.LAST_DAY),
+                           metadata={"description": f"{flt.label}（上海时间的日期）"})
     if flt.type == "choice":
         return fields.String(validate=validate.OneOf(flt.choices), metadata={"description": flt.label})
     return fields.String(validate=validate.Length(max=50), metadata={"description": flt.label})

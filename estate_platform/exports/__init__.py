@@ -50,6 +50,7 @@ FilterType = Literal["int", "date", "choice", "text"]
 KIND_MODULES = ("estate_platform.exports.kinds",
                 "estate_platform.receivables.exports")  # collections, receivables (issue 12)
 INT_MAX = 2 ** 31 - 1
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # a day filter outside is refused (422)
 
 
 class ExportKindUnknown(NotFound):
@@ -146,12 +147,13 @@ def _typed(flt: Filter, value: Any) -> Any:
             raise ValueError("编号超出范围")
         return number
     if flt.type == "date":
-        if isinstance(value, date):
-            return value
         try:
-            return date.fromisoformat(str(value))
+            day = value if isinstance(value, date) else date.fromisoformat(str(value))
         except ValueError:
             raise ValueError("日期格式应为 YYYY-MM-DD") from None
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise ValueError(f"日期应在 {FIRST_DAY.year}–{LAST_DAY.year} 年之间")
+        return day
     text = str(value)
     if flt.type == "choice":
         if text not in flt.choices:

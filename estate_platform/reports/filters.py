@@ -10,6 +10,7 @@ from ..errors import ValidationFailed
 from .funnel import BREAKDOWNS
 
 INT_MAX = 2 ** 31 - 1
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # a period outside is refused (422)
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,15 @@ def parse(raw: Mapping[str, Any], *, allowed: tuple[str, ...] = ("start", "end",
         if value is None or value == "":
             continue
         if name in ("start", "end"):
-            if isinstance(value, date):
-                values[name] = value
-                continue
             try:
-                values[name] = date.fromisoformat(str(value))
+                day = value if isinstance(value, date) else date.fromisoformat(str(value))
             except ValueError:
                 errors.setdefault(name, []).append("日期格式应为 YYYY-MM-DD")
+                continue
+            if not FIRST_DAY <= day <= LAST_DAY:
+                errors.setdefault(name, []).append(f"日期应在 {FIRST_DAY.year}–{LAST_DAY.year} 年之间")
+            else:
+                values[name] = day
         elif name in ("project_id", "team_of"):
             try:
                 number = int(value)

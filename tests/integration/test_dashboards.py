@@ -164,7 +164,7 @@ def test_the_leaderboard_and_team_views(world, client, scene):
 
 
 @pytest.mark.parametrize("query", ["?by=week", "?start=2026-13-01", "?team_of=0", "?start=2026-02-01&end=2026-01-01",
-                                   "?bogus=1"])
+                                   "?bogus=1", "?start=0001-01-01", "?end=9999-12-31"])
 def test_bad_filters_are_422(world, client, query):
     response = client.get(f"/admin/api/v1/dashboards/funnel{query}", headers=world.staff_auth("admin"))
     assert response.status_code == 422, query

@@ -137,6 +137,7 @@ def test_unknown_kind_is_404_with_a_stable_code_and_bad_filters_are_422(world, c
     response = client.get("/admin/api/v1/exports/everything", headers=auth)
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
     for query in ("stage=bogus", "project_id=0", "project_id=x", "subscribed_from=2026-13-01", "nope=1",
+                  "subscribed_from=0001-01-01", "subscribed_to=9999-12-31",
                   "subscribed_from=2026-02-01&subscribed_to=2026-01-01"):
         response = client.get(f"/admin/api/v1/exports/deals?{query}", headers=auth)
         assert response.status_code == 422, query

@@ -67,8 +67,9 @@ class AccountCodeSchema(InputSchema):
 
 
 class InvoiceFormSchema(InputSchema):
-    invoice_number = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    amount_cents = fields.Integer(required=True, validate=validate.Range(min=1, max=10 ** 13),
+    # Checked by the service after the statement is found to be his (another's is 404, whatever the form says).
+    invoice_number = fields.String(load_default="", validate=validate.Length(max=50))
+    amount_cents = fields.Integer(load_default=None, validate=validate.Range(min=1, max=10 ** 13),
                                   metadata={**CENTS, "description": "发票金额（分），须等于本次结算实发金额"})
     file = Upload(metadata={"description": "发票：PDF 或 JPG、PNG 图片（按内容识别），不超过 5 MB"})
 
@@ -186,14 +187,14 @@ class BuyerPayoutAccounts(MethodView):
         return accounts.add_account(db.session, _buyer_party(), encryption_key=_key(), now=utcnow(), **body)
 
 
-@blp.route("/buyer/payout-accounts/<int:account_id>/verify")
+@blp.route("/buyer/payout-accounts/<int:buyer_account_id>/verify")
 class BuyerPayoutAccountVerify(MethodView):
     @blp.authenticated(callers.buyer, accounts.PayoutAccountNotFound, accounts.PayoutAccountNotPending,
                        identity.SmsCodeWrong, identity.SmsCodeExpired, identity.SmsTooManyAttempts)
     @blp.arguments(AccountCodeSchema)
     @blp.response(200, PayoutAccountSchema)
-    def post(self, body, account_id):
+    def post(self, body, buyer_account_id):
         """用发到本人手机号的短信验证码（/auth/sms/send）确认收款账户"""
-        return accounts.verify(db.session, _buyer_party(), account_id, body["code"],
+        return accounts.verify(db.session, _buyer_party(), buyer_account_id, body["code"],
                                secret=current_app.config["SECRET_KEY"], now=utcnow(), config=current_app.config,
                                wait_hours=current_app.config["PAYOUT_ACCOUNT_WAIT_HOURS"])

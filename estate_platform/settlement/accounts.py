@@ -53,7 +53,8 @@ class Party:
 
     @classmethod
     def of_buyer(cls, buyer: Buyer) -> "Party":
-        return cls("buyer", buyer.id, buyer.phone, "buyer", buyer.name)
+        # A buyer's name on file came from a consultant's registration, not from him: not a check on the holder.
+        return cls("buyer", buyer.id, buyer.phone, "buyer", None)
 
     @property
     def corporate(self) -> bool:

@@ -20,7 +20,7 @@ class InvoiceNotExpected(Conflict):
     code, message = "invoice_not_expected", "该笔结算无需上传发票（已上传、已付款或不是公司/门店顾问的结算）"
 
 
-def upload(session: Session, consultant: Consultant, item_id: int, *, invoice_number: str, amount_cents: int,
+def upload(session: Session, consultant: Consultant, item_id: int, *, invoice_number: str, amount_cents: int | None,
            file: Upload | None, storage_dir: str, now: datetime) -> ConsultantInvoice:
     item = own_item(session, "consultant", consultant.id, item_id)
     if item.status != "awaiting_invoice":

@@ -388,6 +388,63 @@ class Scene:
         assert response.status_code == 201, response.get_json()
         return response.get_json()["id"]
 
+    @cached_property
+    def account_id(self) -> int:
+        """A's payout account, waiting for its SMS code (issue 12)."""
+        from estate_platform.consultants.models import Consultant as ConsultantRow
+        from estate_platform.db import db
+        with self.app.app_context():
+            name = db.session.get(ConsultantRow, self.owner.id).name
+        response = self.client.post(f"{oa.MP}/payout-accounts", headers=self.owner.auth, json={
+            "holder_name": name, "bank_name": "招商银行", "account_number": "6225880100001111",
+            "id_number": "11010519491231002X"})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
+    @cached_property
+    def buyer_account_id(self) -> int:
+        """Buyer X's payout account for his 老带新 rewards, waiting for its SMS code."""
+        response = self.client.post(f"{oa.MP}/buyer/payout-accounts", headers=self.buyer, json={
+            "holder_name": "老业主", "bank_name": "农业银行", "account_number": "6228480000002222",
+            "id_number": "11010519491231002X"})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
+    @cached_property
+    def batch_id(self) -> int:
+        """A settlement batch prepared by finance holding one item for A (A's statement)."""
+        from estate_platform.db import db
+        from estate_platform.ledger import services as ledger
+        from estate_platform.settlement import batches
+        from estate_platform.settlement.models import PayoutAccount
+        account_id = self.account_id
+        with self.app.app_context():
+            account = db.session.get(PayoutAccount, account_id)
+            account.status, account.verified_at = "verified", now() - timedelta(days=2)
+            account.payable_from = now() - timedelta(days=1)
+            ledger.post(db.session, ledger.Entry("scene-settlement-credit", "test_credit", "场景入账", (
+                ledger.Leg("consultant", self.owner.id, "available", -300_000),
+                ledger.Leg("platform", 0, "revenue", 300_000))), now=now())
+            db.session.commit()
+        # Prepared by a second finance user (the maker), so that the scene's finance user may approve it.
+        maker = self.staff("finance", developer_id=-1)
+        response = self.client.post("/admin/api/v1/settlements", headers=maker.headers,
+                                    json={"idempotency_key": "scene-batch-0001"})
+        assert response.status_code in (200, 201), response.get_json()
+        with self.app.app_context():
+            assert batches.items_of(db.session, response.get_json()["id"])[1] >= 1
+        return response.get_json()["id"]
+
+    @cached_property
+    def item_id(self) -> int:
+        """A's statement (his item in the scene's batch)."""
+        from estate_platform.db import db
+        from estate_platform.settlement.models import SettlementItem
+        batch_id = self.batch_id
+        with self.app.app_context():
+            return db.session.scalar(select(SettlementItem.id).where(SettlementItem.batch_id == batch_id,
+                                                                     SettlementItem.party_id == self.owner.id))
+
     # --- path parameters ---------------------------------------------------------------------------------
 
     OBJECTS = ("registration_id", "visit_id", "attachment_id", "link_id", "client_id", "notification_id",
@@ -399,6 +456,7 @@ class Scene:
     OBJECTS += ("collection_id",)  # collections from developers (回款, issue 12)
     OBJECTS += ("buyback_request_id", "buyback_package_id")  # buy-back (佣金垫付, issue 13)
     OBJECTS += ("buyer_id", "erasure_request_id")  # buyers' personal data (issue 15 §1)
+    OBJECTS += ("account_id", "buyer_account_id", "batch_id", "item_id")  # settlement (结算, issue 12)
 
     def value(self, name: str, prefix: str):
         """The real object a path parameter called ``name`` names in this scene."""

@@ -93,3 +93,12 @@ def test_finance_downloads_the_deals_export_from_the_list_page(page: Page, world
     assert table[0][:3] == ("成交编号", "认购日期", "楼盘")
     assert {row[2] for row in table[1:]} == {"金陵府"} and len(table) == 3  # the live deal and the cancelled one
     page.screenshot(path=str(artifacts_dir / "deals-list-with-export.png"), full_page=True)
+
+    page.get_by_role("link", name="看板", exact=True).click()
+    page.get_by_role("link", name="每月打款").click()
+    page.wait_for_url(re.compile(r"/admin/dashboards/payouts"))
+    expect(page.locator("#payout-months tbody tr")).to_have_text(["本期无到账的打款"])
+    expect(page.locator("svg.chart text.chart-empty")).to_have_text("暂无数据")
+    expect(page.get_by_role("link", name="应收账龄")).to_have_attribute("href", "/admin/receivables/aging")
+    no_overflow(page)
+    page.screenshot(path=str(artifacts_dir / "dashboards-payouts-empty.png"), full_page=True)

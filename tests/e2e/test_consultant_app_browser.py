@@ -231,7 +231,8 @@ def test_a_consultants_whole_day_on_his_phone(phones, day, world, client, app):
     expect(tab.locator("#visit-code")).to_have_text(re.compile(r"^[A-Z0-9]{6}$"))
     expect(tab.locator("#visit-when")).to_contain_text("14:30")
     expect(tab.get_by_role("img", name="核销码二维码")).to_be_visible()
-    assert tab.evaluate("document.getElementById('visit-qr').naturalWidth") > 0
+    # The QR arrives after the page (fetched with the token); its box is sized before it decodes.
+    tab.wait_for_function("document.getElementById('visit-qr').naturalWidth > 0")
     phone.snap("10-visit-code")
     code = tab.locator("#visit-code").inner_text()
     tab.goto("/m/")

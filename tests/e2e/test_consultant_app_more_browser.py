@@ -19,8 +19,8 @@ from playwright.sync_api import expect
 
 from estate_platform.clock import local_date
 from tests.conftest import now
-from tests.e2e.test_consultant_app_browser import (  # noqa: F401 (fixtures)
-    SMALL_TAP_TARGETS, Phone, patient_expectations, phones, sign_in)
+from tests.e2e.test_consultant_app_browser import (  # noqa: F401 (the fixtures phones and patient_expectations)
+    SMALL_TAP_TARGETS, patient_expectations, phones, sign_in)
 
 pytestmark = pytest.mark.chromium
 
@@ -375,8 +375,9 @@ def test_a_company_consultant_uploads_the_invoice_his_statement_waits_for(phones
     expect(tab.get_by_label("发票金额（元）")).to_have_value("8000.00")
     tab.get_by_label("发票号码").fill("No.001")
     tab.get_by_label("发票金额（元）").fill("7000.00")
-    tab.get_by_label("发票文件（PDF、JPG 或 PNG，不超过 5 MB）").set_input_files(files=[{
-        "name": "fapiao.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"}])
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    tab.get_by_label("发票文件（PDF、JPG 或 PNG，不超过 5 MB）").set_input_files(
+        files=[{"name": "fapiao.pdf", "mimeType": "application/pdf", "buffer": pdf}])
     tab.get_by_role("button", name="上传发票").tap()
     expect(tab.locator('[data-error-for="amount"]')).to_contain_text("8000.00")
     expect(tab.get_by_label("发票金额（元）")).to_have_attribute("aria-invalid", "true")

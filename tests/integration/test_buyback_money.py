@@ -120,6 +120,14 @@ def test_a_package_bundles_a_developers_bought_lines_and_its_statement_sums_to_t
         assert rows[2][0] == "合计" and round(rows[2][5] * 100) == st.face_cents
         assert round(sum(row[5] for row in rows[:2]) * 100) == st.face_cents
         assert sheet.freeze_panes == "A4"
+    exported = world.client.get(f"{ADMIN}/exports/packages?developer_id={sold.developer_id}",
+                                headers=world.staff_auth("finance"))
+    assert exported.status_code == 200, exported.get_data(as_text=True)[:300]
+    sheet = openpyxl.load_workbook(io.BytesIO(exported.data)).active
+    exported_rows = [row for row in sheet.iter_rows(min_row=2, values_only=True) if row[0] is not None]
+    assert len(exported_rows) == 2 and sheet.cell(1, 9).value == "应收面值（元）"
+    assert round(sum(row[8] for row in exported_rows) * 100) == package["face_cents"]
+    assert round(sum(row[9] for row in exported_rows) * 100) == q["face_cents"]  # what the developer paid
     sent = world.client.post(f"{ADMIN}/buyback/packages/{package['id']}/send", json={},
                              headers=world.staff_auth("finance"))
     assert sent.status_code == 200 and sent.get_json()["status"] == "sent"

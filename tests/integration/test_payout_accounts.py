@@ -115,6 +115,19 @@ def test_a_buyer_adds_his_account_on_the_h5_page_with_a_fresh_sms_code(world, cl
     replay = client.post("/r/payout-account", data=form)  # the code is used up
     assert replay.status_code >= 400
 
+    # His 老带新 reward is paid in the same batches as consultants, once the 24 hours have passed.
+    from tests.integration.settlement_scene import age_accounts, balances, credit
+    credit(app, "buyer", account.party_id, available=120_000)
+    maker, checker, second = (finance_token(world, client) for _ in range(3))
+    assert client.post("/admin/api/v1/settlements", json={}, headers=maker).get_json()["item_count"] == 0
+    age_accounts(app)
+    batch = client.post("/admin/api/v1/settlements", json={}, headers=maker).get_json()
+    for user in (checker, second):
+        assert client.post(f"/admin/api/v1/settlements/{batch['id']}/approve", headers=user).status_code == 200
+    [item] = client.get(f"/admin/api/v1/settlements/{batch['id']}/items", headers=maker).get_json()["items"]
+    assert (item["party_type"], item["status"], item["tax_cents"]) == ("buyer", "paid", 8_000)  # (1,200 − 800) × 20%
+    assert balances(app, "buyer", account.party_id)["available"] == 0
+
 
 def db_count(app) -> int:
     with app.app_context():

@@ -148,7 +148,8 @@ class Process:
         return self.process.pid
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def alive(self) -> bool:

@@ -155,6 +155,12 @@ def test_the_production_stack_runs_a_whole_flow_over_http(empty_database, stack_
             assert ledger.unbalanced_transactions(db.session) == []
         assert all(process.alive() for process in processes), [p.output()[-2000:] for p in processes]
         assert "Traceback" not in processes[0].output(), processes[0].output()[-5000:]
+
+        # Graceful shutdown: SIGTERM ends gunicorn and the worker cleanly (exit status 0).
+        for process in (processes[0], processes[1]):
+            process.stop()
+            assert process.process.returncode == 0, process.output()[-3000:]
+        assert "Shutting down: Master" in processes[0].output()
     finally:
         for process in reversed(processes):
             process.stop()

@@ -161,7 +161,7 @@ def register_cli(app: Flask) -> None:
 def load_demo_data(app: Flask):
     from estate_platform.demo import load_demo
     with app.app_context():
-        result = load_demo(db.session, now=utcnow())
+        result = load_demo(db.session, now=utcnow(), encryption_key=app.config["PAYOUT_ENCRYPTION_KEY"])
         commit(db.session)
     return result
 

@@ -72,8 +72,9 @@ def summary(created: bool) -> DemoSummary:
     )
 
 
-def load_demo(session: Session, *, now: datetime) -> DemoSummary:
-    """Create the demo world unless it is already there."""
+def load_demo(session: Session, *, now: datetime, encryption_key: str | None = None) -> DemoSummary:
+    """Create the demo world unless it is already there. With the payout ``encryption_key``,
+    张伟 also has a confirmed payout account (numbers are stored encrypted under it)."""
     if session.scalar(select(StaffUser.id).where(StaffUser.username == "admin")) is not None:
         return summary(created=False)
 
@@ -144,6 +145,8 @@ def load_demo(session: Session, *, now: datetime) -> DemoSummary:
     _load_consultant_guards(session, demo_projects, by_openid["demo-consultant-1"],
                             ops=session.get(StaffUser, staff_ids["operations"]),
                             site=session.get(StaffUser, staff_ids["site_staff"]), now=now)
+    if encryption_key:
+        _load_payout_account(session, by_openid["demo-consultant-1"], encryption_key=encryption_key, now=now)
     _load_collections(session, developer.id, finance=session.get(StaffUser, staff_ids["finance"]), now=now)
     return summary(created=True)
 
@@ -254,3 +257,13 @@ def _load_consultant_guards(session: Session, demo_projects: dict, zhang: Consul
                       now=now - timedelta(days=days_ago))
     deal = session.scalar(select(Deal).where(Deal.consultant_id == zhang.id, Deal.unit == "6栋-1501"))
     deal_requests.request_cancel(session, site, deal.id, reason="客户因贷款未获批申请退房", now=now)
+
+
+def _load_payout_account(session: Session, zhang: Consultant, *, encryption_key: str, now: datetime) -> None:
+    """张伟's company account, confirmed three days ago (past the 24-hour wait), for /m/payout."""
+    from .settlement import accounts
+    party = accounts.Party.of_consultant(zhang)
+    account = accounts.add_account(session, party, holder_name=zhang.company_name, bank_name="招商银行南京河西支行",
+                                   account_number="6225880112345678", id_number=None, encryption_key=encryption_key,
+                                   now=now - timedelta(days=3))
+    accounts.activate(session, party, account, now=now - timedelta(days=3), wait_hours=24)

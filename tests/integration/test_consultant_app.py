@@ -495,7 +495,7 @@ def test_the_join_page_prefills_the_inviter_code_from_the_link(client):
 def test_the_demo_fills_every_page_of_the_demo_consultants_day(app, client):
     from estate_platform.demo import load_demo
     with app.app_context():
-        load_demo(db.session, now=utcnow())
+        load_demo(db.session, now=utcnow(), encryption_key=app.config["PAYOUT_ENCRYPTION_KEY"])
         db.session.commit()
     token = dev_sign_in(client, "demo-consultant-1").get_json()["token"]
 
@@ -527,6 +527,8 @@ def test_the_demo_fills_every_page_of_the_demo_consultants_day(app, client):
     [request] = get("/deal-requests?status=pending")["items"]
     assert request["kind"] == "cancel" and request["deal_id"] == deal["id"]
     assert get("/team/leaderboard?period=all")["me"]["deals"] == 1
+    [account] = get("/payout-accounts")["items"]
+    assert account["status"] == "verified" and account["account_number_masked"].endswith("5678")
 
 
 def hours_left(iso: str) -> float:

@@ -86,6 +86,15 @@ class Caller:
         return response.get_json()["id"]
 
     @cached_property
+    def collection_id(self) -> int:
+        """A developer's payment recorded by finance (回款, issue 12)."""
+        response = self.world.client.post("/admin/api/v1/collections", headers=self.world.staff_auth("finance"), json={
+            "developer_id": self.developer_id, "amount_cents": 100_000, "bank_reference": "BAD-INPUT-1",
+            "received_on": now().date().isoformat()})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
+    @cached_property
     def deal_id(self) -> int:
         """A deal (subscription) of a buyer the consultant registered, with a rule and a policy."""
         project = self.world.project()
@@ -213,6 +222,8 @@ class Caller:
             return self.revisit_id
         if name == "upload_id":
             return self.upload_id
+        if name == "collection_id":
+            return self.collection_id
         raise AssertionError(f"{op}: no real object known for path parameter {name!r}: "
                              f"add one to Caller.path_value in {__file__}")
 

@@ -11,7 +11,6 @@ from marshmallow import Schema, fields, validate
 from estate_platform.clock import local_date
 from estate_platform.db import db, utcnow
 from estate_platform.receivables import invoices, services as collections, statements
-from estate_platform.receivables.allocation import AGING_BUCKETS
 from estate_platform.receivables.models import STATEMENT_RESPONSES
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
 

@@ -24,7 +24,7 @@ from .settlements_api import XLSX, queue_send
 
 bp = Blueprint("admin_settlements", __name__, url_prefix="/admin/settlements", template_folder="templates")
 
-FINANCE = ("finance",)
+FINANCE = ("finance", "admin")  # admins may do what finance does; the maker is never the checker
 READERS = ("finance", "admin")
 PER_PAGE = 50
 BATCH_LABELS = {"prepared": "待审批", "approved": "已审批", "completed": "已完成"}

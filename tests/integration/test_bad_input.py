@@ -95,6 +95,26 @@ class Caller:
         return response.get_json()["id"]
 
     @cached_property
+    def buyback_request_id(self) -> int:
+        """A consultant's buy-back request awaiting finance (佣金垫付, issue 13)."""
+        from tests.integration.test_buyback import quote, request, signed_line
+        sold = signed_line(self.world)
+        return request(self.world, sold, quote(self.world, sold)["id"])["id"]
+
+    @cached_property
+    def buyback_package_id(self) -> int:
+        """A collection package (打包) holding a bought line."""
+        from tests.integration.test_buyback import approve, quote, request, set_settings, signed_line
+        sold = signed_line(self.world)
+        set_settings(self.world, second_approver_cents=10 ** 12)
+        approve(self.world, request(self.world, sold, quote(self.world, sold)["id"])["id"],
+                self.world.staff_auth("finance"))
+        response = self.world.client.post("/admin/api/v1/buyback/packages", headers=self.world.staff_auth("finance"),
+                                          json={"developer_id": sold.developer_id})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["id"]
+
+    @cached_property
     def deal_id(self) -> int:
         """A deal (subscription) of a buyer the consultant registered, with a rule and a policy."""
         project = self.world.project()
@@ -224,6 +244,8 @@ class Caller:
             return self.upload_id
         if name == "collection_id":
             return self.collection_id
+        if name in ("buyback_request_id", "buyback_package_id"):
+            return getattr(self, name)
         raise AssertionError(f"{op}: no real object known for path parameter {name!r}: "
                              f"add one to Caller.path_value in {__file__}")
 

@@ -75,9 +75,9 @@ def _locked(session: Session, request_id: int) -> BuybackRequest:
 
 
 def _close(request: BuybackRequest, status: str, now: datetime) -> None:
-    request.status, request.decided_at = status, now
-    for line in request.lines:
+    for line in request.lines:  # loaded before the request changes (no autoflush of a half-made change)
         line.status, line.updated_at = "released", now
+    request.status, request.decided_at = status, now
 
 
 def cancel(session: Session, consultant_id: int, request_id: int, *, now: datetime) -> BuybackRequest:
@@ -95,8 +95,8 @@ def reject(session: Session, request_id: int, *, staff_id: int, reason: str, now
     request = _locked(session, request_id)
     if request.status != "requested":
         raise RequestClosed(details={"status": request.status})
-    _close(request, "rejected", now)
     request.decided_by_id, request.reject_reason = staff_id, reason
+    _close(request, "rejected", now)
     return request
 
 

@@ -130,19 +130,27 @@ def test_cancelling_a_recognised_deal_reverses_every_line_exactly_once(world, cl
 
 
 def test_a_clawback_after_payout_becomes_an_amount_the_consultant_owes(world, client, chain, app):
+    from tests.integration.settlement_scene import add_verified_account, age_accounts, finance_token, id_number
     deal = world.deal(chain["project"], chain["phone"])
     world.stage(deal["id"], "signed")
-    c = chain["c"].id
-    with app.app_context():  # the developer paid and C was paid out (settlement, as issue 6 will post it)
+    c = chain["c"]
+    with app.app_context():  # the developer paid: C's line became available
         ledger.post(db.session, ledger.Entry("test:paid", "developer_paid", "回款", (
-            ledger.Leg("consultant", c, "pending", 3_510_000), ledger.Leg("consultant", c, "available", -3_510_000)),
+            ledger.Leg("consultant", c.id, "pending", 3_510_000), ledger.Leg("consultant", c.id, "available", -3_510_000)),
             deal_id=deal["id"]), now=now())
-        ledger.post(db.session, ledger.Entry("test:payout", "payout", "打款", (
-            ledger.Leg("consultant", c, "available", 3_510_000), ledger.Leg("platform", 0, "cash", -3_510_000))),
-            now=now())
         db.session.commit()
+    # C is paid through a real settlement batch (maker, checker, second checker for a new account).
+    add_verified_account(client, app, c, holder_name="丙", id_no=id_number(7))
+    age_accounts(app)
+    maker, checker, second = (finance_token(world, client) for _ in range(3))
+    batch = client.post("/admin/api/v1/settlements", json={}, headers=maker).get_json()
+    for approver in (checker, second):
+        assert client.post(f"/admin/api/v1/settlements/{batch['id']}/approve", headers=approver).status_code == 200
+    paid = client.get(f"{MP}/earnings", headers=c.auth).get_json()
+    assert (paid["available_cents"], paid["paid_cents"]) == (0, 3_510_000)
+
     client.post(f"/admin/api/v1/deals/{deal['id']}/cancel", json={"reason": "退房"}, headers=world.staff_auth("finance"))
-    earnings = client.get(f"{MP}/earnings", headers=chain["c"].auth).get_json()
+    earnings = client.get(f"{MP}/earnings", headers=c.auth).get_json()
     assert (earnings["pending_cents"], earnings["available_cents"], earnings["paid_cents"],
             earnings["owed_cents"]) == (0, 0, 3_510_000, 3_510_000)
     with app.app_context():

@@ -107,7 +107,8 @@ def test_env_overrides(instance):
     })
     assert config["SECRET_KEY"] == "my-own-secret"
     assert config["CELERY"]["broker_url"] == "redis://127.0.0.1:6379/3"
-    assert "broker_transport_options" not in config["CELERY"]  # filesystem-only options
+    # No filesystem queue folders on Redis; a Redis that does not answer gives up connecting after 2 s.
+    assert config["CELERY"]["broker_transport_options"] == {"socket_connect_timeout": 2}
     assert config["CELERY"]["task_always_eager"] is True
     assert config["TOKEN_TTL_SECONDS"] == 3600
     assert config["LOGIN_MAX_FAILURES"] == 3

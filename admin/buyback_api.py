@@ -40,10 +40,6 @@ class RejectSchema(InputSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
-class EmptySchema(InputSchema):
-    pass
-
-
 class LineSchema(Schema):
     id = fields.Integer()
     line_id = fields.Integer(attribute="commission_line_id")
@@ -208,10 +204,9 @@ class RequestDetail(MethodView):
 @blp.route("/buyback/requests/<int:buyback_request_id>/approve")
 class Approve(MethodView):
     @api_roles(blp, *FINANCE)
-    @blp.arguments(EmptySchema)
     @blp.response(200, RequestSchema)
     @blp.refuses(RequestNotFound, RequestClosed, SameApprover, DealNotLive)
-    def post(self, body, buyback_request_id):
+    def post(self, buyback_request_id):
         """审核通过。达到复核金额的申请须两位不同财务审核（第一位审核后仍为待审核）；通过时记账一次（重试不重复记账）。"""
         return requests.approve(db.session, buyback_request_id, staff_id=g.staff.id, now=utcnow())
 
@@ -291,10 +286,9 @@ class PackageDetail(MethodView):
 @blp.route("/buyback/packages/<int:buyback_package_id>/send")
 class PackageSend(MethodView):
     @api_roles(blp, *FINANCE)
-    @blp.arguments(EmptySchema)
     @blp.response(200, PackageSchema)
     @blp.refuses(PackageNotFound, PackageNotOpen)
-    def post(self, body, buyback_package_id):
+    def post(self, buyback_package_id):
         """标记回款包已发送给开发商"""
         return packages.send(db.session, buyback_package_id, now=utcnow())
 

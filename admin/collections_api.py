@@ -34,15 +34,15 @@ class CollectionListArgs(QuerySchema):
 
 
 class CollectionInputSchema(InputSchema):
-    developer_id = fields.Integer(required=True, validate=validate.Range(min=1))
-    amount_cents = fields.Integer(required=True, validate=validate.Range(min=1, max=collections.MAX_AMOUNT_CENTS),
+    developer_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    amount_cents = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=collections.MAX_AMOUNT_CENTS),
                                   metadata=CENTS)
     received_on = fields.Date(required=True, metadata={"description": "到账日期（上海日期）"})
     bank_reference = fields.String(required=True, validate=validate.Length(min=1, max=collections.REFERENCE_MAX),
                                    metadata={"description": "银行流水号（同一开发商不可重复）"})
-    invoice_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
+    invoice_id = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1),
                                 metadata={"description": "本次回款对应的发票"})
-    deal_ids = fields.List(fields.Integer(validate=validate.Range(min=1)), load_default=None, allow_none=True,
+    deal_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)), load_default=None, allow_none=True,
                            validate=validate.Length(max=500),
                            metadata={"description": "只核销这些成交（不填：按约定付款日先后核销）"})
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=collections.NOTE_MAX),
@@ -55,14 +55,14 @@ class ReverseInputSchema(InputSchema):
 
 
 class ApplyInputSchema(InputSchema):
-    deal_ids = fields.List(fields.Integer(validate=validate.Range(min=1)), load_default=None, allow_none=True,
+    deal_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)), load_default=None, allow_none=True,
                            validate=validate.Length(max=500))
 
 
 class ContractInputSchema(InputSchema):
     payable_when = fields.String(required=True, validate=validate.OneOf(PAYABLE_WHEN), metadata={
         "description": "pay_when_paid 开发商回款后按比例可提现 / advance 佣金确认后 advance_days 天可提现（平台垫付）"})
-    advance_days = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=365))
+    advance_days = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=0, max=365))
 
 
 class AllocationSchema(Schema):

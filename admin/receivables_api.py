@@ -57,12 +57,12 @@ class InvoiceListArgs(QuerySchema):
 
 
 class InvoiceInputSchema(InputSchema):
-    developer_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    developer_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
     number = fields.String(required=True, validate=validate.Length(min=1, max=invoices.NUMBER_MAX),
                            metadata={"description": "发票号码（唯一）"})
     issued_on = fields.Date(required=True)
-    amount_cents = fields.Integer(required=True, validate=validate.Range(min=1, max=10**14), metadata=CENTS)
-    tax_rate_bps = fields.Integer(required=True, validate=validate.Range(min=0, max=10_000),
+    amount_cents = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=10**14), metadata=CENTS)
+    tax_rate_bps = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=10_000),
                                   metadata={"description": "税率（基点，600 = 6%）"})
     stripe_invoice_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=80),
                                       metadata={"description": "通过 Stripe 开票时的发票 id（in_…）"})

@@ -2,6 +2,8 @@
 blueprint that documents every refusal an endpoint can give."""
 from __future__ import annotations
 
+import threading
+
 from collections import defaultdict
 from functools import wraps
 
@@ -61,7 +63,38 @@ class PlatformParser(FlaskParser):
 
 
 class PlatformApi(flask_smorest.Api):
+    """flask-smorest's Api, with the OpenAPI document built when it is first read.
+
+    Registering a blueprint's views in the document (deep copies of every operation's docs,
+    apispec's path building) was most of ``create_app``'s time; an app that never serves its
+    document (a worker, a CLI command, most tests) now never pays it. The routes themselves
+    are registered at once, as before; the document is complete on its first read and built
+    once (under a lock: the first reads may come from several threads).
+    """
     ERROR_SCHEMA = ErrorSchema
+
+    @property
+    def spec(self):
+        pending = self.__dict__.get("_pending_docs")
+        if pending:
+            with self.__dict__["_docs_lock"]:
+                while self.__dict__["_pending_docs"]:
+                    blp, name, parameters = self.__dict__["_pending_docs"].pop(0)
+                    blp.register_views_in_doc(self, self._app, self._spec, name=name, parameters=parameters)
+                    self._spec.tag({"name": name, "description": blp.description})
+        return self._spec
+
+    @spec.setter
+    def spec(self, value):
+        self._spec = value
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        """As flask-smorest's, with the blueprint's documentation left for the first read."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self.__dict__.setdefault("_docs_lock", threading.RLock())
+        self.__dict__.setdefault("_pending_docs", []).append((blp, name, parameters))
 
     def init_app(self, app, *args, **kwargs):
         super().init_app(app, *args, **kwargs)

@@ -49,6 +49,7 @@ CellType = Literal["text", "int", "cents", "bps", "date", "datetime", "bool"]
 FilterType = Literal["int", "date", "choice", "text"]
 KIND_MODULES = ("estate_platform.exports.kinds",
                 "estate_platform.receivables.exports",  # collections, receivables (issue 12)
+                "estate_platform.settlement.exports",  # payouts, statements (issue 12)
                 "estate_platform.buyback.exports")  # packages (issue 13 §1)
 INT_MAX = 2 ** 31 - 1
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # a day filter outside is refused (422)

@@ -21,6 +21,14 @@ def bps_of_floor(amount_cents: int, bps: int) -> int:
     return amount_cents * bps // BPS
 
 
+def div_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half up to a whole cent (or bp): the one rounding rule of
+    pricing and withholding. Both are non-negative; the denominator is positive."""
+    if numerator < 0 or denominator <= 0:
+        raise ValueError("half-up division takes a non-negative numerator and a positive denominator")
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
 def allocate(total_cents: int, numerators: Sequence[int], denominator: int) -> list[int]:
     """Split ``total_cents`` into parts proportional to ``numerators / denominator``.
 

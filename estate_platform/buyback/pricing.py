@@ -24,16 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from ..money import BPS
+from ..money import BPS, div_half_up
 
 DAYS_PER_YEAR = 365
-
-
-def div_half_up(numerator: int, denominator: int) -> int:
-    """numerator / denominator rounded half up (both non-negative, denominator positive)."""
-    if numerator < 0 or denominator <= 0:
-        raise ValueError("half-up division takes a non-negative numerator and a positive denominator")
-    return (2 * numerator + denominator) // (2 * denominator)
 
 
 @dataclass(frozen=True)

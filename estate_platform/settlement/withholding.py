@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
+from ..money import div_half_up
+
 
 @dataclass(frozen=True)
 class Bracket:
@@ -54,8 +56,8 @@ def table_for(on: date, tables: tuple[Table, ...] = TABLES) -> Table:
 
 
 def _half_up(value: Fraction) -> int:
-    """Round a non-negative exact amount of cents half up."""
-    return int((value + Fraction(1, 2)) // 1)
+    """Round a non-negative exact amount of cents half up (money.div_half_up)."""
+    return div_half_up(value.numerator, value.denominator)
 
 
 def taxable_cents(income_cents: int, table: Table = TABLES[-1]) -> int:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from estate_platform.db import db
 from estate_platform.identity.models import StaffUser
 from estate_platform.registrations.models import PhoneReveal
+from estate_platform.clock import local_date
 from tests.conftest import now
 
 ADMIN = "/admin/api/v1"
@@ -31,11 +32,14 @@ def site_staff(world, client, app) -> tuple[dict, int, int]:
     return {"Authorization": f"Bearer {token}"}, developer_id, staff_id
 
 
+VISIT_AT = timedelta(hours=2)
+
+
 def booked_visit(world, client, project_id: int, phone: str) -> tuple[int, object]:
     consultant = world.operating_consultant()
     registered = world.register(consultant, project_id, phone, name="周先生")
     booked = client.post(f"/api/mp/v1/registrations/{registered['id']}/visits", headers=consultant.auth,
-                         json={"scheduled_at": (now() + timedelta(hours=2)).isoformat()})
+                         json={"scheduled_at": (now() + VISIT_AT).isoformat()})
     assert booked.status_code == 201, booked.get_json()
     return booked.get_json()["id"], consultant
 
@@ -64,7 +68,10 @@ def test_visits_are_masked_for_everyone_even_where_the_project_discloses_in_full
     phone = world.next_buyer_phone()
     visit_id, _ = booked_visit(world, client, project, phone)
     ops = world.staff_auth("operations")
-    listed = client.get(f"{ADMIN}/visits?status=scheduled", headers=ops).get_json()
+    # The visit's own Shanghai day: after 22:00 Shanghai, two hours on is already tomorrow.
+    day = local_date(now() + VISIT_AT).isoformat()
+    listed = client.get(f"{ADMIN}/visits?status=scheduled&date={day}", headers=ops).get_json()
+    assert len(listed) == 1
     assert phone not in str(listed) and phone[:3] + "****" + phone[-4:] in str(listed)
     shown = client.post(f"{ADMIN}/visits/{visit_id}/reveal-phone", headers=ops, json={"purpose": "核实到访"})
     assert shown.status_code == 200 and shown.get_json()["phone"] == phone

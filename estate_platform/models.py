@@ -11,6 +11,7 @@ from .deals.models import Deal, DealChangeRequest  # noqa: F401
 from .disputes.models import (Dispute, DisputeAttachment, DisputeDecision, DisputeEvent,  # noqa: F401
                               DisputeStatement)
 from .evidence.models import EvidenceRecord  # noqa: F401
+from .exports.models import ExportJob, PhoneExportReveal  # noqa: F401
 from .handoffs.models import Handoff, HandoffOffer  # noqa: F401
 from .identity.models import Buyer, LoginAttempt, SmsCode, StaffUser, WechatUser  # noqa: F401
 from .invites.models import Attribution, InviteLink, LinkOpen  # noqa: F401

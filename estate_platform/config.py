@@ -160,6 +160,12 @@ def load_config(env: dict | None = None) -> dict:
         "REVISIT_CLAIM_MINUTES": _int(env, "REVISIT_CLAIM_MINUTES", 30),
         "REVISIT_MAX_UNREACHABLE": _int(env, "REVISIT_MAX_UNREACHABLE", 3),
         "REVISIT_LOOKBACK_DAYS": _int(env, "REVISIT_LOOKBACK_DAYS", 30),
+        # Export jobs (后台导出, issue 13 §3): where the files are written (unguessable names), how
+        # long a finished file stays downloadable, and how often a job reports its progress.
+        "EXPORT_DIR": env.get("EXPORT_DIR") or str(instance / "exports"),
+        "EXPORT_FILE_TTL_HOURS": _int(env, "EXPORT_FILE_TTL_HOURS", 24),
+        "EXPORT_PROGRESS_ROWS": _int(env, "EXPORT_PROGRESS_ROWS", 2000),
+        "EXPORT_JOB_STALE_MINUTES": _int(env, "EXPORT_JOB_STALE_MINUTES", 60),
         # Session cookie of the admin pages.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -72,5 +72,6 @@ BEAT_SCHEDULE = {
     "settlement-monthly": {"task": "settlement.prepare_monthly",  # Shanghai time, the 1st at 03:00
                            "schedule": crontab(day_of_month=1, hour=3, minute=0)},
     "settlement-send-pending": {"task": "settlement.send_pending", "schedule": timedelta(minutes=10)},
+    "sweep-export-jobs": {"task": "exports.sweep", "schedule": timedelta(minutes=10)},
 }
 

@@ -15,6 +15,7 @@ from .credit import tasks as _credit_tasks  # noqa: F401
 from .crm import tasks as _crm_tasks  # noqa: F401
 from .db import commit, db, utcnow
 from .deals import tasks as _deal_tasks  # noqa: F401
+from .exports import tasks as _export_tasks  # noqa: F401
 from .handoffs import tasks as _handoff_tasks  # noqa: F401
 from .identity import throttle
 from .identity.services import purge_expired_sms_codes

@@ -23,7 +23,10 @@ Adding a kind (helpers of collections, payouts, statements, packages)::
                  Filter("to", "date", "结束日期")),
         rows=_rows))
 
-then add the module to ``KIND_MODULES`` below. The admin JSON API creates one documented
+then add the module to ``KIND_MODULES`` below. Give the kind a ``count`` (one COUNT of the
+same query) so that background export jobs (:mod:`.jobs`) show a progress bar, and, if its rows
+hold buyers' phones, ``full_phone_rows`` (the same rows, phones in full) for the logged
+full-phone export (:mod:`.phones`). The admin JSON API creates one documented
 operation per registered kind (its query schema from ``filters``), so nothing else changes;
 link it from the list page with ``url_for('admin_exports.download', kind=..., **filters)``.
 
@@ -84,6 +87,12 @@ class ExportKind:
     rows: Callable[[Session, dict], Iterable[tuple]]
     description: str = ""
     examples: Mapping[str, Any] = field(default_factory=dict)
+    #: How many rows ``rows`` will yield (one COUNT), so a background job can show progress;
+    #: None: the job shows rows written without a total.
+    count: Callable[[Session, dict], int] | None = None
+    #: The same rows with buyers' full phone numbers, for the logged full-phone export
+    #: (:mod:`.phones`); None: the kind holds no buyer phones.
+    full_phone_rows: Callable[[Session, dict], Iterable[tuple]] | None = None
 
 
 REGISTRY: dict[str, ExportKind] = {}
@@ -122,6 +131,9 @@ def parse_filters(kind: ExportKind, raw: Mapping[str, Any]) -> dict:
     for flt in kind.filters:
         value = raw.get(flt.name)
         if value is None or value == "":
+            continue
+        if isinstance(value, (dict, list, tuple, set, float)):
+            errors.setdefault(flt.name, []).append(f"{flt.label}：格式不正确")
             continue
         try:
             values[flt.name] = _typed(flt, value)

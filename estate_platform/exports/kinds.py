@@ -7,7 +7,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timezone
 from typing import Iterator
 
-from sqlalchemy import and_, select
+from functools import partial
+from typing import Callable
+
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from ..clock import SHANGHAI, end_of_local_day
@@ -17,7 +20,7 @@ from ..deals.models import DEAL_STAGES, Deal
 from ..deals.services import STAGE_LABELS
 from ..identity.models import Buyer
 from ..ledger.models import ACCOUNT_KINDS, PARTY_TYPES, Account, LedgerTransaction, Posting
-from ..phones import mask_phone
+from ..phones import mask_phone, national
 from ..projects.models import Project
 from ..registrations.models import REGISTRATION_STATUSES, Registration
 from . import Column, ExportKind, Filter, register
@@ -59,13 +62,26 @@ def masked(phone: str | None) -> str:
         return "****"
 
 
+def full(phone: str | None) -> str:
+    """The whole number: only in the logged full-phone export (exports.phones)."""
+    return national(phone) if phone else ""
+
+
 def stream(session: Session, query) -> Iterator:
     return session.execute(query.execution_options(yield_per=BATCH))
 
 
+def counter(build: Callable[[dict], object]) -> Callable[[Session, dict], int]:
+    """``count`` of a kind whose rows are ``build(filters)``: one COUNT over the same query."""
+    def count(session: Session, filters: dict) -> int:
+        query = build(filters).order_by(None)
+        return session.scalar(select(func.count()).select_from(query.subquery()))
+    return count
+
+
 # --- 报备记录 -----------------------------------------------------------------------------------------
 
-def registration_rows(session: Session, filters: dict) -> Iterator[tuple]:
+def registration_query(filters: dict):
     query = (select(Registration.id, Registration.created_at, Project.name, Project.city, Registration.consultant_id,
                     Consultant.name, Registration.buyer_name, Buyer.phone, Registration.status, Registration.binding,
                     Registration.protected_until, Registration.ended_at, Registration.end_reason)
@@ -77,13 +93,18 @@ def registration_rows(session: Session, filters: dict) -> Iterator[tuple]:
                          ("consultant_id", Registration.consultant_id)):
         if name in filters:
             query = query.where(column == filters[name])
-    for r in stream(session, query.order_by(Registration.id)):
-        yield (r[0], r[1], r[2], r[3], r[4], r[5], r[6], masked(r[7]), REGISTRATION_LABELS.get(r[8], r[8]), r[9],
+    return query.order_by(Registration.id)
+
+
+def registration_rows(session: Session, filters: dict, phone=masked) -> Iterator[tuple]:
+    for r in stream(session, registration_query(filters)):
+        yield (r[0], r[1], r[2], r[3], r[4], r[5], r[6], phone(r[7]), REGISTRATION_LABELS.get(r[8], r[8]), r[9],
                r[10], r[11], r[12] or "")
 
 
 register(ExportKind(
     name="registrations", title="报备记录", roles=OPERATIONS, rows=registration_rows,
+    count=counter(registration_query), full_phone_rows=partial(registration_rows, phone=full),
     description="报备记录（手机号已脱敏），筛选同报备列表页",
     columns=(Column("报备编号", "int", 10), Column("报备时间", "datetime", 17), Column("楼盘", "text", 18),
              Column("城市", "text", 8), Column("顾问编号", "int", 10), Column("顾问", "text", 12),
@@ -97,7 +118,7 @@ register(ExportKind(
 
 # --- 成交记录 -------------------------------------------------------------------------------------------
 
-def deal_rows(session: Session, filters: dict) -> Iterator[tuple]:
+def deal_query(filters: dict):
     query = (select(Deal.id, Deal.subscribed_on, Project.name, Project.city, Deal.unit, Registration.buyer_name,
                     Buyer.phone, Deal.consultant_id, Consultant.name, Deal.price_cents, Deal.commission_cents,
                     Deal.stage, Deal.signed_on, Deal.completed_on, Deal.due_on, Deal.recognised, Deal.cancelled_at,
@@ -110,12 +131,17 @@ def deal_rows(session: Session, filters: dict) -> Iterator[tuple]:
     for name, column in (("stage", Deal.stage), ("project_id", Deal.project_id), ("consultant_id", Deal.consultant_id)):
         if name in filters:
             query = query.where(column == filters[name])
-    for r in stream(session, query.order_by(Deal.id)):
-        yield (*r[:6], masked(r[6]), *r[7:11], STAGE_LABELS.get(r[11], r[11]), *r[12:])
+    return query.order_by(Deal.id)
+
+
+def deal_rows(session: Session, filters: dict, phone=masked) -> Iterator[tuple]:
+    for r in stream(session, deal_query(filters)):
+        yield (*r[:6], phone(r[6]), *r[7:11], STAGE_LABELS.get(r[11], r[11]), *r[12:])
 
 
 register(ExportKind(
     name="deals", title="成交记录", roles=FINANCE, rows=deal_rows,
+    count=counter(deal_query), full_phone_rows=partial(deal_rows, phone=full),
     description="成交记录（金额单位元，手机号已脱敏），筛选同成交列表页",
     columns=(Column("成交编号", "int", 10), Column("认购日期", "date", 12), Column("楼盘", "text", 18),
              Column("城市", "text", 8), Column("房号", "text", 10), Column("客户姓名", "text", 12),
@@ -130,7 +156,7 @@ register(ExportKind(
 
 # --- 佣金分配明细 -----------------------------------------------------------------------------------------
 
-def commission_line_rows(session: Session, filters: dict) -> Iterator[tuple]:
+def commission_line_query(filters: dict):
     """The lines in force (the deal's ``lines_version``), each with the party's name."""
     party_consultant, party_buyer = aliased(Consultant), aliased(Buyer)
     query = (select(CommissionLine.id, CommissionLine.deal_id, Deal.subscribed_on, Project.name, Deal.unit,
@@ -149,7 +175,11 @@ def commission_line_rows(session: Session, filters: dict) -> Iterator[tuple]:
                          ("consultant_id", party_consultant.id)):
         if name in filters:
             query = query.where(column == filters[name])
-    for r in stream(session, query.order_by(CommissionLine.deal_id, CommissionLine.seq)):
+    return query.order_by(CommissionLine.deal_id, CommissionLine.seq)
+
+
+def commission_line_rows(session: Session, filters: dict) -> Iterator[tuple]:
+    for r in stream(session, commission_line_query(filters)):
         party = "平台" if r[9] == "platform" else (r[11] if r[9] == "consultant" else r[12]) or f"#{r[10]}"
         yield (r[0], r[1], r[2], r[3], r[4], STAGE_LABELS.get(r[5], r[5]), r[6], LINE_ROLE_LABELS.get(r[7], r[7]),
                r[8], PARTY_LABELS.get(r[9], r[9]), r[10], party, r[13], r[14], r[15])
@@ -157,6 +187,7 @@ def commission_line_rows(session: Session, filters: dict) -> Iterator[tuple]:
 
 register(ExportKind(
     name="commission-lines", title="佣金分配明细", roles=FINANCE, rows=commission_line_rows,
+    count=counter(commission_line_query),
     description="现行佣金分配明细（每笔成交现行版本的各行，金额单位元）",
     columns=(Column("明细编号", "int", 10), Column("成交编号", "int", 10), Column("认购日期", "date", 12),
              Column("楼盘", "text", 18), Column("房号", "text", 10), Column("成交阶段", "text", 10),
@@ -172,7 +203,7 @@ register(ExportKind(
 
 # --- 记账分录 -------------------------------------------------------------------------------------------
 
-def posting_rows(session: Session, filters: dict) -> Iterator[tuple]:
+def posting_query(filters: dict):
     query = (select(Posting.id, LedgerTransaction.id, LedgerTransaction.created_at, LedgerTransaction.kind,
                     LedgerTransaction.description, LedgerTransaction.deal_id, Account.party_type, Account.party_id,
                     Account.kind, Posting.amount_cents, Posting.memo)
@@ -184,7 +215,11 @@ def posting_rows(session: Session, filters: dict) -> Iterator[tuple]:
                          ("transaction_id", LedgerTransaction.id)):
         if name in filters:
             query = query.where(column == filters[name])
-    for r in stream(session, query.order_by(Posting.id)):
+    return query.order_by(Posting.id)
+
+
+def posting_rows(session: Session, filters: dict) -> Iterator[tuple]:
+    for r in stream(session, posting_query(filters)):
         amount = r[9]
         yield (r[0], r[1], r[2], r[3], r[4], r[5], PARTY_LABELS.get(r[6], r[6]), r[7], ACCOUNT_LABELS.get(r[8], r[8]),
                amount if amount > 0 else None, -amount if amount < 0 else None, amount, r[10] or "")
@@ -192,6 +227,7 @@ def posting_rows(session: Session, filters: dict) -> Iterator[tuple]:
 
 register(ExportKind(
     name="postings", title="记账分录", roles=FINANCE, rows=posting_rows,
+    count=counter(posting_query),
     description="总账分录（借方为正、贷方为负，金额单位元）；全部分录的金额合计为 0",
     columns=(Column("分录编号", "int", 10), Column("交易编号", "int", 10), Column("记账时间", "datetime", 17),
              Column("业务类型", "text", 18), Column("摘要", "text", 40), Column("成交编号", "int", 10),

@@ -11,13 +11,13 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import IO, Iterable
+from typing import IO, Callable, Iterable, Sequence
 from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
 from ..clock import SHANGHAI, local_date
-from . import ExportKind, get_kind, parse_filters
+from . import Column, ExportKind, get_kind, parse_filters
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -41,9 +41,20 @@ def yuan_number(cents: int) -> Decimal:
     return Decimal(cents).scaleb(-2)
 
 
-def write_xlsx(kind: ExportKind, rows: Iterable[tuple], handle: IO[bytes]) -> int:
-    """Chinese headers in a frozen first row, then one row per tuple; returns the row count."""
+def full_phone_columns(kind: ExportKind) -> tuple[Column, ...]:
+    """The kind's columns with the masked-phone header renamed for a full-phone export."""
+    return tuple(Column(c.header.replace("（脱敏）", "（完整）"), c.type, c.width) if "脱敏" in c.header else c
+                 for c in kind.columns)
+
+
+def write_xlsx(kind: ExportKind, rows: Iterable[tuple], handle: IO[bytes], *,
+               columns: Sequence[Column] | None = None, progress: Callable[[int], None] | None = None,
+               every: int = 2000) -> int:
+    """Chinese headers in a frozen first row, then one row per tuple; returns the row count.
+    ``progress(rows_written)`` is called every ``every`` rows (a background job's progress)."""
     import xlsxwriter
+
+    columns = tuple(columns or kind.columns)
 
     workbook = xlsxwriter.Workbook(handle, {"constant_memory": True, "in_memory": False,
                                             "tmpdir": tempfile.gettempdir()})
@@ -53,13 +64,15 @@ def write_xlsx(kind: ExportKind, rows: Iterable[tuple], handle: IO[bytes]) -> in
                "bps": workbook.add_format({"num_format": "0.00%"}),
                "date": workbook.add_format({"num_format": "yyyy-mm-dd"}),
                "datetime": workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})}
-    for index, column in enumerate(kind.columns):
+    for index, column in enumerate(columns):
         sheet.set_column(index, index, column.width)
-    sheet.write_row(0, 0, [c.header for c in kind.columns], header)
+    sheet.write_row(0, 0, [c.header for c in columns], header)
     sheet.freeze_panes(1, 0)
-    types = [c.type for c in kind.columns]
+    types = [c.type for c in columns]
     count = 0
     for count, row in enumerate(rows, start=1):
+        if progress is not None and count % every == 0:
+            progress(count)
         for col, (cell_type, value) in enumerate(zip(types, row)):
             if value is None or value == "":
                 continue
@@ -81,26 +94,36 @@ def write_xlsx(kind: ExportKind, rows: Iterable[tuple], handle: IO[bytes]) -> in
             else:  # pragma: no cover - a kind declared a type this writer does not know
                 raise ValueError(f"unknown cell type {cell_type!r}")
     if count:
-        sheet.autofilter(0, 0, count, len(kind.columns) - 1)
+        sheet.autofilter(0, 0, count, len(columns) - 1)
     workbook.close()
     return count
 
 
-def export(session: Session, name: str, raw_filters: dict, *, now: datetime) -> ExportFile:
+def file_names(kind: ExportKind, now: datetime, *, full_phones: bool = False) -> tuple[str, str]:
+    """(Chinese name, ASCII fallback): 报备记录-20261202.xlsx, 报备记录-完整号码-20261202.xlsx."""
+    day = local_date(now).strftime("%Y%m%d")
+    if full_phones:
+        return f"{kind.title}-完整号码-{day}.xlsx", f"{kind.name}-full-phones-{day}.xlsx"
+    return f"{kind.title}-{day}.xlsx", f"{kind.name}-{day}.xlsx"
+
+
+def export(session: Session, name: str, raw_filters: dict, *, now: datetime,
+           full_phones: bool = False) -> ExportFile:
     """The whole export: kind (404 ``export_kind_unknown``), filters (422), rows, file.
-    The caller has checked the staff member's role against ``get_kind(name).roles``."""
+    The caller has checked the staff member's role against ``get_kind(name).roles``, and
+    for ``full_phones`` the full-phone rule; :func:`.phones.full_phone_export` does both and logs."""
     kind = get_kind(name)
     filters = parse_filters(kind, raw_filters)
+    rows = (kind.full_phone_rows if full_phones else kind.rows)(session, filters)
     handle = tempfile.TemporaryFile()
     try:
-        count = write_xlsx(kind, kind.rows(session, filters), handle)
+        count = write_xlsx(kind, rows, handle, columns=full_phone_columns(kind) if full_phones else None)
     except BaseException:
         handle.close()
         raise
     handle.seek(0)
-    day = local_date(now).strftime("%Y%m%d")
-    return ExportFile(kind=kind, handle=handle, rows=count, filename=f"{kind.title}-{day}.xlsx",
-                      ascii_filename=f"{kind.name}-{day}.xlsx")
+    filename, ascii_filename = file_names(kind, now, full_phones=full_phones)
+    return ExportFile(kind=kind, handle=handle, rows=count, filename=filename, ascii_filename=ascii_filename)
 
 
-__all__ = ["XLSX_TYPE", "ExportFile", "export", "write_xlsx", "yuan_number"]
+__all__ = ["XLSX_TYPE", "ExportFile", "export", "file_names", "full_phone_columns", "write_xlsx", "yuan_number"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_SECRET_KEY = "dev-only-secret-change-me"
 ADAPTER_KINDS = ("local", "http")
@@ -135,7 +136,8 @@ def load_config(env: dict | None = None) -> dict:
         "BUYER_RETENTION_DAYS": _int(env, "BUYER_RETENTION_DAYS", 365),
         "PROTECTION_WINDOW_MAX_DAYS": _int(env, "PROTECTION_WINDOW_MAX_DAYS", 120),
         "SALES_LIST_DELAY_DAYS": _int(env, "SALES_LIST_DELAY_DAYS", 90),
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # No default in production: the links in buyers' SMS would point at 127.0.0.1.
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "" if app_env == "production" else "http://127.0.0.1:5000"),
         "STRIPE_ADAPTER": env.get("STRIPE_ADAPTER", "local"),
         "STRIPE_API_KEY": env.get("STRIPE_API_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
@@ -205,6 +207,11 @@ def check_retention(config: dict) -> None:
         raise ConfigError("; ".join(problems))
 
 
+def _public_url(value) -> bool:
+    parsed = urlsplit(str(value or "").strip())
+    return parsed.scheme in ("http", "https") and bool(parsed.hostname)
+
+
 def check_config(config: dict) -> None:
     """Refuse to run production on development defaults."""
     if config.get("APP_ENV") != "production":
@@ -231,5 +238,7 @@ def check_config(config: dict) -> None:
         problems.append("SMS_API_URL and SMS_API_KEY must be set for the SMS adapter")
     if not config.get("PAYOUT_ENCRYPTION_KEY"):
         problems.append("PAYOUT_ENCRYPTION_KEY must be set (a Fernet key) to encrypt payout accounts")
+    if not _public_url(config.get("PUBLIC_BASE_URL")):
+        problems.append("PUBLIC_BASE_URL must be set to the site's public http(s) address (the links in buyers' SMS)")
     if problems:
         raise ConfigError("Refusing to start with APP_ENV=production: " + "; ".join(problems))

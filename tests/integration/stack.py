@@ -127,6 +127,8 @@ def production_env(*, database_url: str, broker_url: str, instance: Path, stub: 
         "WECHAT_TEMPLATE_COMMISSION_RECOGNISED": "tmpl-commission",
         # A Fernet key for payout accounts (settlement): 32 random bytes, url-safe base64.
         "PAYOUT_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        # The public address the links in buyers' SMS start with (required in production).
+        "PUBLIC_BASE_URL": "https://estate.example.test",
         "LOG_FORMAT": "text", "PYTHONUNBUFFERED": "1",
     })
     return env

@@ -29,6 +29,7 @@ def production_env(instance: Path, **changes) -> dict:
         "SMS_API_URL": "https://sms.example.test/send",
         "SMS_API_KEY": "sms-key",
         "PAYOUT_ENCRYPTION_KEY": "q7y1O0Cl7rKQ4ZbmVwQ0y1dJp3M9n3b2xv1y0pX6u3A=",
+        "PUBLIC_BASE_URL": "https://estate.example.test",
     }
     for key, value in changes.items():
         if value is None:
@@ -161,6 +162,10 @@ def test_a_valid_production_env_passes(instance):
     pytest.param({"WECHAT_ADAPTER": "local"}, "WECHAT_ADAPTER", id="wechat local"),
     pytest.param({"SMS_ADAPTER": None}, "SMS_ADAPTER", id="sms default local"),
     pytest.param({"SMS_ADAPTER": "local"}, "SMS_ADAPTER", id="sms local"),
+    pytest.param({"PUBLIC_BASE_URL": None}, "PUBLIC_BASE_URL", id="public base url missing"),
+    pytest.param({"PUBLIC_BASE_URL": ""}, "PUBLIC_BASE_URL", id="public base url empty"),
+    pytest.param({"PUBLIC_BASE_URL": "estate.example.test"}, "PUBLIC_BASE_URL", id="public base url without scheme"),
+    pytest.param({"PUBLIC_BASE_URL": "ftp://estate.example.test"}, "PUBLIC_BASE_URL", id="public base url not http"),
 ])
 def test_production_refuses_development_defaults(instance, changes, needle):
     with pytest.raises(ConfigError) as caught:
@@ -176,7 +181,7 @@ def test_production_lists_every_problem_at_once(instance):
     with pytest.raises(ConfigError) as caught:
         load_config({"APP_ENV": "production", "INSTANCE_PATH": str(instance)})
     message = str(caught.value)
-    for needle in ("SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "WECHAT_ADAPTER", "SMS_ADAPTER"):
+    for needle in ("SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "WECHAT_ADAPTER", "SMS_ADAPTER", "PUBLIC_BASE_URL"):
         assert needle in message, message
 
 
@@ -215,3 +220,13 @@ def test_create_app_refuses_production_with_the_default_secret(instance):
 def test_production_refuses_to_start_without_its_own_payout_encryption_key(instance):
     with pytest.raises(ConfigError, match="PAYOUT_ENCRYPTION_KEY"):
         load_config(production_env(instance, PAYOUT_ENCRYPTION_KEY=None))
+
+
+def test_production_refuses_to_start_without_its_public_address_and_development_keeps_loopback(instance):
+    """Buyers' SMS links (objection to a registration) would otherwise point at 127.0.0.1."""
+    from wsgi import create_app
+
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        create_app(env=production_env(instance, PUBLIC_BASE_URL=None))
+    assert load_config(production_env(instance))["PUBLIC_BASE_URL"] == "https://estate.example.test"
+    assert load_config({"INSTANCE_PATH": str(instance)})["PUBLIC_BASE_URL"] == "http://127.0.0.1:5000"

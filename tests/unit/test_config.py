@@ -181,7 +181,8 @@ def test_production_lists_every_problem_at_once(instance):
     with pytest.raises(ConfigError) as caught:
         load_config({"APP_ENV": "production", "INSTANCE_PATH": str(instance)})
     message = str(caught.value)
-    for needle in ("SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "WECHAT_ADAPTER", "SMS_ADAPTER", "PUBLIC_BASE_URL"):
+    for needle in ("SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "WECHAT_ADAPTER", "SMS_ADAPTER",
+                   "PUBLIC_BASE_URL"):
         assert needle in message, message
 
 

@@ -69,6 +69,7 @@ class AllocationSchema(Schema):
     id = fields.Integer()
     batch = fields.Integer(metadata={"description": "0 登记时核销；1、2… 之后核销未核销部分"})
     deal_id = fields.Integer()
+    kind = fields.String(metadata={"description": "applied 核销到该成交 / returned 成交退房后转回未核销（金额为负）"})
     amount_cents = fields.Integer(metadata=CENTS)
     created_at = fields.DateTime()
 

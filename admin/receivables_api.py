@@ -44,10 +44,18 @@ class AgingRowSchema(Schema):
     total_cents = fields.Integer(metadata=CENTS)
 
 
+class AgingUnappliedSchema(Schema):
+    developer_id = fields.Integer()
+    developer_name = fields.String()
+    unapplied_cents = fields.Integer(metadata=CENTS)
+
+
 class AgingSchema(Schema):
     as_of = fields.Date(metadata={"description": "按上海日期计算逾期天数"})
     rows = fields.List(fields.Nested(AgingRowSchema))
     totals = fields.Nested(BucketsSchema)
+    unapplied = fields.List(fields.Nested(AgingUnappliedSchema),
+                            metadata={"description": "各开发商未核销回款（多付、退房转回），可核销到其他应收"})
 
 
 class InvoiceListArgs(QuerySchema):
@@ -146,6 +154,7 @@ class StatementSchema(Schema):
     receivable_cents = fields.Integer(metadata=CENTS)
     paid_cents = fields.Integer(metadata=CENTS)
     closing_cents = fields.Integer(metadata=CENTS)
+    unapplied_cents = fields.Integer(metadata={**CENTS, "description": "当前未核销回款（多付、退房转回），已计入期末余额"})
     deals = fields.List(fields.Nested(StatementDealSchema))
     payments = fields.List(fields.Nested(StatementPaymentSchema))
     responses = fields.List(fields.Nested(ResponseSchema))
@@ -160,7 +169,8 @@ class Aging(MethodView):
         """应收账龄：按开发商、楼盘，未逾期 / 逾期 1–30 / 31–60 / 61–90 / 90 天以上（上海日期）"""
         now = utcnow()
         rows = statements.aging(db.session, now=now, developer_id=args.get("developer_id"))
-        return {"as_of": local_date(now), "rows": rows, "totals": statements.aging_totals(rows)}
+        return {"as_of": local_date(now), "rows": rows, "totals": statements.aging_totals(rows),
+                "unapplied": statements.aging_unapplied(db.session, developer_id=args.get("developer_id"))}
 
 
 @blp.route("/developer-invoices")

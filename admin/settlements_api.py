@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 
 from estate_platform.db import after_commit, db, utcnow
 from estate_platform.errors import ValidationFailed
-from estate_platform.settlement import accounts, batches, payouts, secrets
+from estate_platform.settlement import accounts, batches, limits, payouts, secrets
 from estate_platform.settlement.models import ACCOUNT_STATUSES, BATCH_STATUSES, CHANNELS, ITEM_STATUSES
 from estate_platform.settlement.statements import STATUS_LABELS, WITHHELD_LABELS
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema, client_ip
@@ -162,7 +162,67 @@ class RevealSchema(Schema):
 
 
 def _limits() -> batches.Limits:
-    return batches.Limits.from_config(current_app.config)
+    return limits.current(db.session, current_app.config)
+
+
+class LimitsSchema(Schema):
+    min_cents = fields.Integer(metadata={**CENTS, "description": "最低付款额（分）"})
+    max_cents = fields.Integer(metadata={**CENTS, "description": "单笔付款上限（分）"})
+    daily_max_cents = fields.Integer(metadata={**CENTS, "description": "平台单日付款上限（分）"})
+
+
+class LimitChangeSchema(Schema):
+    id = fields.Integer()
+    min_cents = fields.Integer(metadata=CENTS)
+    max_cents = fields.Integer(metadata=CENTS)
+    daily_max_cents = fields.Integer(metadata=CENTS)
+    previous_min_cents = fields.Integer(metadata=CENTS)
+    previous_max_cents = fields.Integer(metadata=CENTS)
+    previous_daily_max_cents = fields.Integer(metadata=CENTS)
+    note = fields.String(allow_none=True)
+    changed_by = fields.Nested(StaffBriefSchema)
+    changed_at = fields.DateTime()
+
+
+class LimitsViewSchema(Schema):
+    current = fields.Nested(LimitsSchema, metadata={"description": "现行限额"})
+    defaults = fields.Nested(LimitsSchema, metadata={"description": "配置文件中的默认值（未修改过时生效）"})
+    changes = fields.List(fields.Nested(LimitChangeSchema), metadata={"description": "修改记录（新的在前，最多 50 条）"})
+
+
+class LimitsInputSchema(InputSchema):
+    min_cents = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=limits.MAX_LIMIT_CENTS),
+                               metadata=CENTS)
+    max_cents = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=limits.MAX_LIMIT_CENTS),
+                               metadata=CENTS)
+    daily_max_cents = fields.Integer(required=True, strict=True,
+                                     validate=validate.Range(min=1, max=limits.MAX_LIMIT_CENTS), metadata=CENTS)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=limits.NOTE_MAX))
+
+
+def _limits_view() -> dict:
+    changes, _ = limits.history(db.session, per_page=50)
+    return {"current": _limits(), "defaults": limits.defaults(current_app.config), "changes": changes}
+
+
+@blp.route("/settlements/limits")
+class SettlementLimits(MethodView):
+    @api_roles(blp, *READERS)
+    @blp.response(200, LimitsViewSchema)
+    def get(self):
+        """付款限额：现行值、默认值与修改记录"""
+        return _limits_view()
+
+    @api_roles(blp, *FINANCE)
+    @blp.arguments(LimitsInputSchema)
+    @blp.response(200, LimitsViewSchema)
+    def put(self, body):
+        """修改付款限额（最低付款额 ≤ 单笔上限 ≤ 单日上限）；每次修改记录修改人、时间、原值与新值。
+        与现行值相同时不记录"""
+        limits.change(db.session, g.staff, current_app.config, min_cents=body["min_cents"],
+                      max_cents=body["max_cents"], daily_max_cents=body["daily_max_cents"], note=body.get("note"),
+                      now=utcnow())
+        return _limits_view()
 
 
 def queue_send(batch) -> None:

@@ -13,12 +13,12 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from estate_platform.db import db, utcnow
 from estate_platform.errors import DomainError
 from estate_platform.money import yuan
-from estate_platform.settlement import accounts, batches, payouts, secrets, statements
+from estate_platform.settlement import accounts, batches, limits, payouts, secrets, statements
 from estate_platform.settlement.invoices import invoice_of
 from estate_platform.settlement.models import ACCOUNT_STATUSES, BATCH_STATUSES, CHANNELS, ITEM_STATUSES
 from web_common.api import client_ip
 
-from .forms import refusal_message
+from .forms import Unreadable, cents_text, refusal_message, yuan_to_cents
 from .pages import staff_page
 from .settlements_api import XLSX, queue_send
 
@@ -60,7 +60,7 @@ def batch_list():
     items, total = batches.list_batches(db.session, status=status, page=page, per_page=PER_PAGE)
     return render_template("admin/settlement/list.html", items=items, total=total, page=page, per_page=PER_PAGE,
                            status=status, statuses=BATCH_STATUSES, channels=CHANNELS, key=uuid.uuid4().hex,
-                           limits=batches.Limits.from_config(current_app.config), **_labels())
+                           limits=limits.current(db.session, current_app.config), **_labels())
 
 
 @bp.route("/prepare", methods=["POST"])
@@ -72,7 +72,7 @@ def batch_prepare():
     key = (request.form.get("key") or uuid.uuid4().hex)[:64]
     try:
         batch, created = batches.prepare(db.session, key=key, channel=channel, staff=g.staff,
-                                         limits=batches.Limits.from_config(current_app.config), now=utcnow(),
+                                         limits=limits.current(db.session, current_app.config), now=utcnow(),
                                          note=request.form.get("note", "")[:500] or None)
     except DomainError as exc:
         return _refused(exc, url_for("admin_settlements.batch_list"))
@@ -103,7 +103,7 @@ def batch_detail(batch_id: int):
 def batch_approve(batch_id: int):
     target = url_for("admin_settlements.batch_detail", batch_id=batch_id)
     try:
-        batch = batches.approve(db.session, batch_id, g.staff, limits=batches.Limits.from_config(current_app.config),
+        batch = batches.approve(db.session, batch_id, g.staff, limits=limits.current(db.session, current_app.config),
                                 now=utcnow())
     except DomainError as exc:
         return _refused(exc, target)
@@ -138,6 +138,41 @@ def provider_results(batch_id: int):
         return _refused(exc, target)
     flash(f"已导入：成功 {counts['paid']} 笔，失败 {counts['failed']} 笔（已退回余额），已处理过 {counts['skipped']} 笔", "ok")
     return redirect(target)
+
+
+@bp.route("/limits", methods=["GET", "POST"])
+@staff_page(*READERS)
+def limit_settings():
+    """付款限额: the limits in force, the defaults, and every change (who, when, old, new)."""
+    form, errors = {}, {}
+    if request.method == "POST":
+        if g.staff.role not in FINANCE:
+            abort(403)
+        form = {name: request.form.get(name, "")[:40] for name in ("min", "max", "daily_max")}
+        values = {}
+        for name in form:
+            try:
+                values[name] = yuan_to_cents(form[name])
+            except Unreadable as exc:
+                errors[f"{name}_cents"] = [str(exc)]
+        if not errors:
+            try:
+                row = limits.change(db.session, g.staff, current_app.config, min_cents=values["min"],
+                                    max_cents=values["max"], daily_max_cents=values["daily_max"],
+                                    note=request.form.get("note", "")[:600], now=utcnow())
+            except DomainError as exc:
+                db.session.rollback()
+                flash(refusal_message(exc), "error")
+                return redirect(url_for("admin_settlements.limit_settings"))
+            flash("付款限额已修改，之后的制单与审批按新限额执行。" if row else "与现行限额相同，未修改。", "ok")
+            return redirect(url_for("admin_settlements.limit_settings"))
+        flash("；".join(m for ms in errors.values() for m in ms), "error")
+    changes, _ = limits.history(db.session, per_page=PER_PAGE)
+    now = limits.current(db.session, current_app.config)
+    form = form or {"min": cents_text(now.min_cents), "max": cents_text(now.max_cents),
+                    "daily_max": cents_text(now.daily_max_cents)}
+    return render_template("admin/settlement/limits.html", current=now, defaults=limits.defaults(current_app.config),
+                           changes=changes, form=form, **_labels()), 422 if errors else 200
 
 
 @bp.route("/failures")

@@ -253,6 +253,9 @@ def cancel_deal(session: Session, staff: StaffUser, deal_id: int, *, reason: str
     deal.cancel_reason = reason
     deal.updated_at = now
     session.flush()
+    from ..receivables.returns import return_overapplied  # receivables reads deals: import at call time
+    return_overapplied(session, [deal.id], now=now, reason=f"成交 #{deal.id} 退房", actor_type="staff",
+                       actor_id=staff.id)
     evidence.append(session, "deal", deal.id, "cancelled", _actor(staff), now=now, from_stage=previous, reason=reason,
                     **({"requested_by_staff_id": requested_by_id} if requested_by_id is not None else {}))
     notify(session, deal.consultant_id, "deal_cancelled", f"成交 {deal.unit} 已退房：{reason}", now=now,
@@ -293,6 +296,9 @@ def correct_price(session: Session, staff: StaffUser, deal_id: int, *, price_cen
     if was_recognised:
         recognition.recognise(session, [deal], now=now, actor_type="staff", actor_id=staff.id)
         session.refresh(deal)
+    from ..receivables.returns import return_overapplied  # a lower commission than was paid: the rest → unapplied
+    return_overapplied(session, [deal.id], now=now, reason=f"成交 #{deal.id} 佣金更正", actor_type="staff",
+                       actor_id=staff.id)
     return deal
 
 

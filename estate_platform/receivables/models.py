@@ -5,7 +5,7 @@
 * ``DeveloperInvoice``: the platform's invoice to a developer (发票), optionally mirrored in Stripe.
 * ``Collection``: one payment from a developer; ``CollectionAllocation`` rows say which deal's
   receivable each part paid (``batch`` 0 when recorded, 1, 2, … for later applications of the
-  unapplied rest). Rows are never edited; an undo is a correcting ledger transaction and the
+  unapplied rest; a negative ``returned`` row takes money off a cancelled deal back to unapplied). Rows are never edited; an undo is a correcting ledger transaction and the
   collection's ``reversed_at``.
 * ``CommissionRelease``: one step moving a deal's consultant/buyer lines between pending and
   available (positive: released; negative: taken back after an undo), per line in
@@ -104,7 +104,9 @@ class CollectionAllocation(db.Model):
     __tablename__ = "collection_allocations"
     __table_args__ = (
         UniqueConstraint("collection_id", "batch", "deal_id"),
-        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("amount_cents <> 0", name="amount_non_zero"),
+        CheckConstraint("kind IN ('applied', 'returned')", name="kind_known"),
+        CheckConstraint("(kind = 'applied') = (amount_cents > 0)", name="kind_signed"),
         CheckConstraint("batch >= 0", name="batch_non_negative"),
         Index("ix_collection_allocations_deal_id", "deal_id"),
     )
@@ -113,6 +115,9 @@ class CollectionAllocation(db.Model):
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id"))
     batch: Mapped[int] = mapped_column(Integer)
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"))
+    # ``returned``: a negative row taking money back off a deal that was cancelled (or re-priced
+    # below what was applied) into the developer's unapplied cash (issue 12 gap 1).
+    kind: Mapped[str] = mapped_column(String(20), default="applied", server_default="applied")
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

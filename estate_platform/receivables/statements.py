@@ -59,6 +59,9 @@ class Statement:
     deals: list[StatementDeal] = field(default_factory=list)
     payments: list[StatementPayment] = field(default_factory=list)
     responses: list[DeveloperStatementResponse] = field(default_factory=list)
+    # The developer's payments not applied to any receivable now (overpayments, and money taken
+    # back off cancelled deals): part of the closing balance, shown so it can be applied.
+    unapplied_cents: int = 0
 
     @property
     def receivable_cents(self) -> int:
@@ -118,6 +121,8 @@ def statement(session: Session, developer_id: int, period_from: date, period_to:
             result.payments.append(StatementPayment(collection.id, collection.received_on, collection.bank_reference,
                                                     collection.amount_cents, collection.reversed_at is not None))
     result.opening_cents = opening
+    from .services import unapplied_of
+    result.unapplied_cents = sum(unapplied_of(session, [developer_id]).get(developer_id, {}).values())
     result.responses = list(session.scalars(select(DeveloperStatementResponse).where(
         DeveloperStatementResponse.developer_id == developer_id,
         DeveloperStatementResponse.period_from == period_from, DeveloperStatementResponse.period_to == period_to)
@@ -197,7 +202,7 @@ def statement_xlsx(st: Statement) -> bytes:
         sheet.write_string(row, 4, "已撤销" if p.reversed else "有效")
     row += 2
     for label, cents in (("本期应收（元）", st.receivable_cents), ("本期回款（元）", st.paid_cents),
-                         ("期末应收余额（元）", st.closing_cents)):
+                         ("期末应收余额（元）", st.closing_cents), ("其中未核销回款（当前，元）", st.unapplied_cents)):
         sheet.write_string(row, 0, label, bold)
         sheet.write_number(row, 1, yuan(cents), money)
         row += 1
@@ -246,9 +251,26 @@ def aging(session: Session, *, now: datetime, developer_id: int | None = None) -
     return sorted(table.values(), key=lambda r: (r.developer_name, r.project_name, r.project_id))
 
 
+@dataclass
+class UnappliedRow:
+    developer_id: int
+    developer_name: str
+    unapplied_cents: int
+
+
+def aging_unapplied(session: Session, *, developer_id: int | None = None) -> list[UnappliedRow]:
+    """Each developer's unapplied cash beside its aging (overpayments, money back from cancelled deals)."""
+    from .services import unapplied_of
+    rests = unapplied_of(session, None if developer_id is None else [developer_id])
+    names = dict(session.execute(select(Developer.id, Developer.name).where(Developer.id.in_(list(rests))))) \
+        if rests else {}
+    return sorted((UnappliedRow(d, names.get(d, ""), sum(r.values())) for d, r in rests.items()),
+                  key=lambda r: (r.developer_name, r.developer_id))
+
+
 def aging_totals(rows: list[AgingRow]) -> dict[str, int]:
     return {b: sum(r.buckets[b] for r in rows) for b in AGING_BUCKETS}
 
 
-__all__ = ["AGING_BUCKETS", "AGING_LABELS", "RESPONSE_LABELS", "aging", "aging_totals", "record_response",
+__all__ = ["AGING_BUCKETS", "AGING_LABELS", "RESPONSE_LABELS", "aging", "aging_totals", "aging_unapplied", "record_response",
            "statement", "statement_xlsx"]

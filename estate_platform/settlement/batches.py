@@ -34,14 +34,11 @@ COUNTED_FOR_TAX = ("ready", "awaiting_invoice", "awaiting_second_approval", "sen
 
 @dataclass(frozen=True)
 class Limits:
-    """Payout limits (settings): minimum payout, per-payout and per-day platform maximum."""
+    """Payout limits: minimum payout, per-payout and per-day platform maximum. What is in
+    force is read in one place, ``limits.current`` (finance's setting, else the config)."""
     min_cents: int
     max_cents: int
     daily_max_cents: int
-
-    @classmethod
-    def from_config(cls, config: dict) -> "Limits":
-        return cls(config["PAYOUT_MIN_CENTS"], config["PAYOUT_MAX_CENTS"], config["PAYOUT_DAILY_MAX_CENTS"])
 
 
 class BatchNotFound(NotFound):

@@ -189,3 +189,28 @@ class ConsultantInvoice(db.Model):
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PayoutLimitChange(db.Model):
+    """Payout limits (付款限额) as finance set them, append-only: the newest row is in force,
+    each row keeps the values it replaced (none before the first: the configured defaults)."""
+    __tablename__ = "payout_limit_changes"
+    __table_args__ = (
+        CheckConstraint("min_cents >= 0 AND max_cents >= min_cents AND daily_max_cents >= max_cents",
+                        name="limits_ordered"),
+        CheckConstraint("previous_min_cents >= 0 AND previous_max_cents >= 0 AND previous_daily_max_cents >= 0",
+                        name="previous_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    min_cents: Mapped[int] = mapped_column(BigInteger)
+    max_cents: Mapped[int] = mapped_column(BigInteger)
+    daily_max_cents: Mapped[int] = mapped_column(BigInteger)
+    previous_min_cents: Mapped[int] = mapped_column(BigInteger)
+    previous_max_cents: Mapped[int] = mapped_column(BigInteger)
+    previous_daily_max_cents: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str | None] = mapped_column(Text)
+    changed_by_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    changed_by = relationship("StaffUser")

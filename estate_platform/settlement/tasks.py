@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..db import commit, db, utcnow
-from . import batches, payouts
+from . import batches, limits, payouts
 from .models import SettlementBatch, SettlementItem
 
 
@@ -27,7 +27,7 @@ def prepare_monthly_task(now_iso: str | None = None) -> int:
     now = _now(now_iso)
     try:
         batch, _ = batches.prepare(db.session, key=f"monthly-{batches.month_of(now)}", channel="gateway", staff=None,
-                                   limits=batches.Limits.from_config(current_app.config), now=now,
+                                   limits=limits.current(db.session, current_app.config), now=now,
                                    note="每月自动结算")
         commit(db.session)
     except Exception:

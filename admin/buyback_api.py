@@ -18,6 +18,7 @@ from estate_platform.db import db, utcnow
 from estate_platform.errors import ValidationFailed
 from estate_platform.projects.services import DeveloperNotFound
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
+from web_common.buyback_schemas import CENTS, BuybackLineBaseSchema, BuybackRequestBaseSchema
 
 from .callers import api_roles
 
@@ -25,7 +26,6 @@ blp = PlatformBlueprint("admin_buyback_api", __name__,
                         description="佣金垫付：申请审核（大额须另一位财务复核）、参数与开发商条款、回款包、垫付台账")
 
 FINANCE = ("finance", "admin")
-CENTS = {"format": "int64"}
 MONEY = validate.Range(min=0, max=10 ** 13)
 BPS = validate.Range(min=0, max=10_000)
 
@@ -40,41 +40,22 @@ class RejectSchema(InputSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
-class LineSchema(Schema):
+class LineSchema(BuybackLineBaseSchema):
     id = fields.Integer()
-    line_id = fields.Integer(attribute="commission_line_id")
-    deal_id = fields.Integer()
     developer_id = fields.Integer()
-    status = fields.String()
-    face_cents = fields.Integer(metadata=CENTS)
     discount_cents = fields.Integer(metadata=CENTS)
-    advance_cents = fields.Integer(metadata=CENTS)
-    remainder_cents = fields.Integer(metadata=CENTS)
     collected_cents = fields.Integer(metadata=CENTS)
-    remainder_paid_cents = fields.Integer(metadata=CENTS)
     discount_realised_cents = fields.Integer(metadata=CENTS)
-    expected_on = fields.Date()
     package_id = fields.Integer(allow_none=True)
 
 
-class RequestSchema(Schema):
-    id = fields.Integer()
+class RequestSchema(BuybackRequestBaseSchema):
     consultant_id = fields.Integer()
     consultant_name = fields.Function(lambda r: r.consultant.name)
-    status = fields.String()
-    face_cents = fields.Integer(metadata=CENTS)
-    discount_cents = fields.Integer(metadata=CENTS)
-    advance_cents = fields.Integer(metadata=CENTS)
-    remainder_cents = fields.Integer(metadata=CENTS)
-    equivalent_annual_bps = fields.Integer()
     needs_second_approval = fields.Boolean()
     first_approver_id = fields.Integer(allow_none=True)
     second_approver_id = fields.Integer(allow_none=True)
-    reject_reason = fields.String(allow_none=True)
     transaction_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
-    expires_at = fields.DateTime()
-    decided_at = fields.DateTime(allow_none=True)
     lines = fields.List(fields.Nested(LineSchema))
 
 

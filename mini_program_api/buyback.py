@@ -15,7 +15,9 @@ from estate_platform.buyback.errors import (REFUSALS, QuoteExpired, QuoteNotFoun
                                             RequestNotFound)
 from estate_platform.consultants.services import NotYetApplied
 from estate_platform.db import db, utcnow
+from estate_platform.deals.views import ROLE_LABELS
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
+from web_common.buyback_schemas import CENTS, BuybackLineBaseSchema, BuybackRequestBaseSchema
 
 from . import callers
 
@@ -25,7 +27,6 @@ STATUS_LABELS = {"requested": "待审核", "approved": "已垫付", "rejected": 
                  "expired": "已过期"}
 LINE_LABELS = {"reserved": "审核中", "purchased": "平台已购，待开发商回款", "collected": "开发商已回款，尾款已付",
                "recourse": "成交退房，已转为欠款", "released": "已释放"}
-CENTS = {"format": "int64"}
 
 
 class QuoteInputSchema(InputSchema):
@@ -36,6 +37,10 @@ class QuoteInputSchema(InputSchema):
 
 class RequestInputSchema(InputSchema):
     quote_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2 ** 31 - 1))
+
+
+class NoArgs(QuerySchema):
+    """No parameters: an unknown one is refused rather than ignored."""
 
 
 class RequestListArgs(QuerySchema):
@@ -74,36 +79,40 @@ class QuoteSchema(Schema):
     lines = fields.List(fields.Nested(QuoteLineSchema))
 
 
-class RequestLineSchema(Schema):
-    line_id = fields.Integer(attribute="commission_line_id")
-    deal_id = fields.Integer()
-    status = fields.String()
+class RequestLineSchema(BuybackLineBaseSchema):
     status_label = fields.Function(lambda l: LINE_LABELS[l.status])
-    face_cents = fields.Integer(metadata=CENTS)
-    advance_cents = fields.Integer(metadata=CENTS)
-    remainder_cents = fields.Integer(metadata=CENTS)
-    remainder_paid_cents = fields.Integer(metadata=CENTS)
     recourse_cents = fields.Integer(metadata=CENTS)
-    expected_on = fields.Date()
 
 
-class RequestSchema(Schema):
-    id = fields.Integer()
+class RequestSchema(BuybackRequestBaseSchema):
     quote_id = fields.Integer()
-    status = fields.String()
     status_label = fields.Function(lambda r: STATUS_LABELS[r.status])
-    face_cents = fields.Integer(metadata=CENTS)
-    discount_cents = fields.Integer(metadata=CENTS)
-    advance_cents = fields.Integer(metadata=CENTS)
-    remainder_cents = fields.Integer(metadata=CENTS)
     remainder_paid_cents = fields.Integer(metadata={**CENTS, "description": "已付尾款"})
     recourse_cents = fields.Integer(metadata={**CENTS, "description": "退房追索：您因此欠平台的金额"})
-    equivalent_annual_bps = fields.Integer()
-    reject_reason = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    expires_at = fields.DateTime(metadata={"description": "财务未在此前审核则自动过期"})
-    decided_at = fields.DateTime(allow_none=True)
     lines = fields.List(fields.Nested(RequestLineSchema))
+
+
+class SellableLineSchema(Schema):
+    line_id = fields.Integer(attribute="line.id", metadata={"description": "佣金明细 id（获取报价时使用）"})
+    deal_id = fields.Integer(attribute="deal.id")
+    project_name = fields.String()
+    unit = fields.String(attribute="deal.unit")
+    role = fields.String(attribute="line.role")
+    role_label = fields.Function(lambda i: ROLE_LABELS[i["line"].role])
+    reason = fields.String(attribute="line.reason", metadata={"description": "这条佣金为什么属于您"})
+    amount_cents = fields.Integer(attribute="line.amount_cents", metadata={**CENTS, "description": "面值"})
+    due_on = fields.Date(attribute="deal.due_on", allow_none=True, metadata={"description": "开发商约定付款日"})
+
+
+class RefusalSchema(Schema):
+    code = fields.String(metadata={"description": "与获取报价时的拒绝代码相同"})
+    message = fields.String()
+
+
+class SellableSchema(Schema):
+    items = fields.List(fields.Nested(SellableLineSchema))
+    refusal = fields.Nested(RefusalSchema, allow_none=True,
+                            metadata={"description": "您本人当前不能申请垫付的原因；可以申请时为空"})
 
 
 class RequestPageSchema(Schema):
@@ -111,6 +120,20 @@ class RequestPageSchema(Schema):
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
+
+
+@blp.route("/lines")
+class Lines(MethodView):
+    @blp.authenticated(callers.consultant, NotYetApplied)
+    @blp.arguments(NoArgs, location="query")
+    @blp.response(200, SellableSchema)
+    def get(self, _args):
+        """可申请垫付的佣金明细：已确认、待回款、无未结争议、未在申请中或已售出（最新成交在前，最多 100 条）；
+        若您本人当前不能申请（未在合作中、信用分不足、有针对您的未结争议），refusal 给出原因。"""
+        found = quotes.sellable_lines(db.session, g.consultant, now=utcnow())
+        return {"items": [{"line": e.line, "deal": e.deal, "project_name": found.project_names[e.deal.project_id]}
+                          for e in found.lines],
+                "refusal": found.refusal}
 
 
 @blp.route("/quotes")

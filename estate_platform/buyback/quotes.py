@@ -20,6 +20,7 @@ from ..commissions.models import CommissionLine
 from ..consultants.guard import is_operating
 from ..consultants.models import Consultant
 from ..db import among
+from ..errors import DomainError
 from ..deals.models import Deal
 from ..disputes.models import Dispute
 from ..models import metadata
@@ -97,37 +98,114 @@ def check_consultant(session: Session, consultant: Consultant, settings: Buyback
                            details={"score": consultant.rating, "threshold": settings.credit_threshold})
 
 
-def eligible_lines(session: Session, consultant: Consultant, line_ids: list[int]) -> list[Eligible]:
-    ids = sorted(set(line_ids))
-    lines = {line.id: line for line in session.scalars(select(CommissionLine).where(
-        among(session, CommissionLine.id, ids), CommissionLine.party_type == "consultant",
-        CommissionLine.party_id == consultant.id))}
-    missing = [i for i in ids if i not in lines]
-    if missing:
-        raise LineNotFound(details={"line_ids": missing})
+@dataclass
+class Screened:
+    """One pass of the line rules over some of a consultant's commission lines (by line id)."""
+    lines: dict[int, CommissionLine]
+    deals: dict[int, Deal]
+    developers: dict[int, int]  # project id -> developer id
+    not_live: list[int]  # lines not of a recognised, signed, live deal's lines in force
+    deal_disputes: dict[int, list[int]]  # deal id -> its open disputes
+    own_disputes: list[int]  # open disputes against the consultant himself
+    collected: set[int]  # deals the developer has started paying
+    taken: set[int]  # lines in a live reservation or already bought
+
+    def dispute_ids(self) -> list[int]:
+        return sorted(set(self.own_disputes).union(*self.deal_disputes.values()))
+
+    def sellable(self, line: CommissionLine) -> bool:
+        return (line.id not in self.not_live and line.deal_id not in self.deal_disputes
+                and line.deal_id not in self.collected and line.id not in self.taken)
+
+    def eligible(self, line_id: int) -> Eligible:
+        line = self.lines[line_id]
+        deal = self.deals[line.deal_id]
+        return Eligible(line, deal, self.developers[deal.project_id])
+
+
+def screen(session: Session, consultant_id: int, lines: list[CommissionLine]) -> Screened:
+    """Every line rule at once, so a quote (which refuses) and the list of sellable lines (which
+    leaves out) read the same rules (DESIGN §5: signed and live, no open dispute, developer not
+    yet paying, not already reserved or bought)."""
+    by_id = {line.id: line for line in lines}
+    ids = sorted(by_id)
     deals = {d.id: d for d in session.scalars(select(Deal).where(
-        among(session, Deal.id, sorted({line.deal_id for line in lines.values()}))))}
-    not_live = [i for i, line in lines.items()
+        among(session, Deal.id, sorted({line.deal_id for line in lines}))))} if lines else {}
+    not_live = [i for i, line in sorted(by_id.items())
                 if not (deals[line.deal_id].recognised and deals[line.deal_id].stage in SIGNED_LIVE
                         and deals[line.deal_id].lines_version == line.version)]
-    if not_live:
-        raise DealNotLive(details={"line_ids": not_live})
     deal_ids = sorted(deals)
-    disputed = set(session.scalars(select(Dispute.id).where(
-        Dispute.status.in_(OPEN_DISPUTE),
-        or_(among(session, Dispute.deal_id, deal_ids), Dispute.respondent_consultant_id == consultant.id))))
-    if disputed:
-        raise OpenDispute(details={"dispute_ids": sorted(disputed)})
-    collected = _collected_deal_ids(session, deal_ids)
-    if collected:
-        raise LineNotPending(details={"line_ids": sorted(i for i, l in lines.items() if l.deal_id in collected)})
-    taken = sorted(session.scalars(select(BuybackLine.commission_line_id).where(
-        among(session, BuybackLine.commission_line_id, ids), BuybackLine.status != "released")))
-    if taken:
-        raise LineTaken(details={"line_ids": taken})
+    deal_disputes: dict[int, list[int]] = defaultdict(list)
+    own: list[int] = []
+    for dispute_id, deal_id, respondent in session.execute(
+            select(Dispute.id, Dispute.deal_id, Dispute.respondent_consultant_id).where(
+                Dispute.status.in_(OPEN_DISPUTE),
+                or_(among(session, Dispute.deal_id, deal_ids), Dispute.respondent_consultant_id == consultant_id))
+            .order_by(Dispute.id)):
+        if deal_id in deals:
+            deal_disputes[deal_id].append(dispute_id)
+        if respondent == consultant_id:
+            own.append(dispute_id)
+    taken = set(session.scalars(select(BuybackLine.commission_line_id).where(
+        among(session, BuybackLine.commission_line_id, ids), BuybackLine.status != "released"))) if ids else set()
     developers = dict(session.execute(select(Project.id, Project.developer_id).where(
-        among(session, Project.id, sorted({d.project_id for d in deals.values()})))).all())
-    return [Eligible(lines[i], deals[lines[i].deal_id], developers[deals[lines[i].deal_id].project_id]) for i in ids]
+        among(session, Project.id, sorted({d.project_id for d in deals.values()})))).all()) if deals else {}
+    return Screened(by_id, deals, developers, not_live, dict(deal_disputes), own,
+                    _collected_deal_ids(session, deal_ids) if deal_ids else set(), taken)
+
+
+def eligible_lines(session: Session, consultant: Consultant, line_ids: list[int]) -> list[Eligible]:
+    """The asked lines, or the first rule they break as a refusal (``errors.REFUSALS``)."""
+    ids = sorted(set(line_ids))
+    lines = list(session.scalars(select(CommissionLine).where(
+        among(session, CommissionLine.id, ids), CommissionLine.party_type == "consultant",
+        CommissionLine.party_id == consultant.id)))
+    missing = sorted(set(ids) - {line.id for line in lines})
+    if missing:
+        raise LineNotFound(details={"line_ids": missing})
+    s = screen(session, consultant.id, lines)
+    if s.not_live:
+        raise DealNotLive(details={"line_ids": s.not_live})
+    if s.dispute_ids():
+        raise OpenDispute(details={"dispute_ids": s.dispute_ids()})
+    if s.collected:
+        raise LineNotPending(details={"line_ids": sorted(i for i, l in s.lines.items() if l.deal_id in s.collected)})
+    if s.taken:
+        raise LineTaken(details={"line_ids": sorted(s.taken)})
+    return [s.eligible(i) for i in ids]
+
+
+SELLABLE_LIMIT = 100  # newest first; a quote takes at most 50 lines
+
+
+@dataclass
+class Sellable:
+    """What /m/buyback offers: the lines a quote would take now, and why no quote would be given
+    at all (not operating, credit too low, an open dispute against him) when that is so."""
+    lines: list[Eligible]
+    project_names: dict[int, str]
+    refusal: DomainError | None
+
+
+def sellable_lines(session: Session, consultant: Consultant, *, now: datetime) -> Sellable:
+    """The consultant's own lines that pass the quote's line rules (``screen``), newest deal first."""
+    lines = list(session.scalars(
+        select(CommissionLine).join(Deal, Deal.id == CommissionLine.deal_id)
+        .where(CommissionLine.party_type == "consultant", CommissionLine.party_id == consultant.id,
+               Deal.recognised.is_(True), Deal.stage.in_(SIGNED_LIVE), Deal.lines_version == CommissionLine.version)
+        .order_by(Deal.id.desc(), CommissionLine.seq).limit(SELLABLE_LIMIT)))
+    s = screen(session, consultant.id, lines)
+    refusal: DomainError | None = None
+    try:
+        check_consultant(session, consultant, buyback_settings.current(session, now=now))
+    except (ConsultantNotOperating, CreditTooLow) as refused:
+        refusal = refused
+    if refusal is None and s.own_disputes:
+        refusal = OpenDispute(details={"dispute_ids": s.own_disputes})
+    found = [s.eligible(line.id) for line in lines if s.sellable(line)]
+    names = dict(session.execute(select(Project.id, Project.name).where(
+        among(session, Project.id, sorted({e.deal.project_id for e in found})))).all()) if found else {}
+    return Sellable(found, names, refusal)
 
 
 def check_limits(session: Session, consultant_id: int, faces: list[tuple[int, int]], settings: BuybackSettings) -> None:

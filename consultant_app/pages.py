@@ -224,6 +224,18 @@ def statement(item_id: int):
     return page("statement.html", "statement", "对账单", back="/m/statements", object_id=item_id)
 
 
+# --- buy-back (佣金垫付) ------------------------------------------------------------------------------------
+
+@bp.get("/buyback")
+def buyback():
+    return page("buyback.html", "buyback", "佣金垫付", back="/m/earnings")
+
+
+@bp.get("/buyback/requests")
+def buyback_requests():
+    return page("buyback_requests.html", "buyback_requests", "我的垫付申请", back="/m/buyback")
+
+
 # --- me -------------------------------------------------------------------------------------------------
 
 @bp.get("/me/phone")

@@ -1378,7 +1378,8 @@
   var PUBLIC = {signin: true, missing: true};
   var JOINING = {join: true, agreement: true, status: true, me: true, notifications: true, phone: true};
   var READING = {deals: true, deal: true, earnings: true, team: true, disputes: true, dispute: true, credit: true,
-                 deal_requests: true, visits: true, payout: true, statements: true, statement: true};
+                 deal_requests: true, visits: true, payout: true, statements: true, statement: true,
+                 buyback: true, buyback_requests: true};
 
   function route(user) {
     if (!user.consultant_id) { return PAGE === "join" ? null : "/m/join"; }

@@ -157,20 +157,28 @@ class Process:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def _signal_group(self, signum: int) -> None:
+        try:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:  # the group is gone: every member has ended
+            pass
+
     def kill(self) -> None:
         """SIGKILL the whole process group (a worker's pool children too), as a crash would."""
-        if self.alive():
-            os.killpg(self.process.pid, signal.SIGKILL)
+        self._signal_group(signal.SIGKILL)
         self.process.wait(timeout=30)
 
     def stop(self, timeout: float = 30) -> None:
-        """SIGTERM (graceful shutdown), then SIGKILL if it does not end in time."""
+        """SIGTERM (graceful shutdown), then SIGKILL if it does not end in time. Whatever of the
+        group outlives its leader (a pool child orphaned by a killed master) is killed too, so no
+        test leaves processes behind."""
         if self.alive():
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.kill()
+                pass
+        self.kill()
         self._log.close()
 
 

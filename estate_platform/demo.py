@@ -53,6 +53,7 @@ CONSULTANTS = [
 BUYERS = [("13900000001", "周先生"), ("13900000002", "吴女士"), ("13900000003", "郑先生")]
 # Buyers of 张伟's day in the consultant app: a handoff offered to him, and a deal of his own.
 DAY_BUYERS = [("13900000004", "钱女士"), ("13900000005", "孙先生"), ("13900000006", "何女士")]
+SELLER_BUYER = ("13900000021", "冯女士")  # 李强's buyer at 澜岸, whose commission can be sold early
 
 
 @dataclass
@@ -147,8 +148,24 @@ def load_demo(session: Session, *, now: datetime, encryption_key: str | None = N
                             site=session.get(StaffUser, staff_ids["site_staff"]), now=now)
     if encryption_key:
         _load_payout_account(session, by_openid["demo-consultant-1"], encryption_key=encryption_key, now=now)
+    _load_sellable_commission(session, demo_projects, by_openid, finance=session.get(StaffUser, staff_ids["finance"]),
+                              now=now)
     _load_collections(session, developer.id, finance=session.get(StaffUser, staff_ids["finance"]), now=now)
     return summary(created=True)
+
+
+def _load_sellable_commission(session: Session, demo_projects: dict, by_openid: dict, *, finance: StaffUser,
+                              now: datetime) -> None:
+    """佣金垫付 (/m/buyback): 李强 signed a deal at 澜岸 yesterday, due after the ones the demo's
+    collections pay, so he and his upline 张伟 each have a recognised, pending line to sell early."""
+    project = demo_projects["金陵·江宁澜岸"]
+    phone, name = SELLER_BUYER
+    registrations.register(session, by_openid["demo-consultant-3"], registrations.NewRegistration(
+        project_id=project.id, buyer_name=name, buyer_phone=phone), now=now - timedelta(days=8))
+    deal = deals.record_deal(session, finance, deals.NewDeal(
+        project_id=project.id, buyer_phone=phone, unit="5栋-0601", price_cents=236_000_000,
+        subscribed_on=local_date(now - timedelta(days=4))), now=now)
+    deals.change_stage(session, finance, deal.id, "signed", on=local_date(now - timedelta(days=1)), now=now)
 
 
 def _load_collections(session: Session, developer_id: int, *, finance: StaffUser, now: datetime) -> None:

@@ -92,3 +92,27 @@ def test_without_a_token_or_with_unknown_parameters_nothing_is_listed(world):
         response = world.client.get(f"{MP}/buyback/lines{query}", headers=sold.consultant.auth)
         assert response.status_code in (400, 422), (query, response.status_code)
         assert "items" not in response.get_json()
+
+
+def test_the_demo_gives_zhang_wei_a_line_to_sell_and_li_qiang_a_quote(app, client):
+    """`make run`: /m/buyback is not empty for the printed demo consultant (张伟, whose open demo
+    dispute is the refusal he reads), and 李强 can take a quote end to end."""
+    from estate_platform.db import utcnow
+    from estate_platform.demo import load_demo
+    with app.app_context():
+        load_demo(db.session, now=utcnow())
+        db.session.commit()
+    bodies = {}
+    for openid in ("demo-consultant-1", "demo-consultant-3"):
+        token = client.post(f"{MP}/auth/wechat", json={"code": f"dev:{openid}"}).get_json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        response = client.get(f"{MP}/buyback/lines", headers=headers)
+        assert response.status_code == 200, response.get_json()
+        bodies[openid] = (response.get_json(), headers)
+    zhang, _ = bodies["demo-consultant-1"]
+    assert [(i["project_name"], i["unit"], i["role"]) for i in zhang["items"]] == [("金陵·江宁澜岸", "5栋-0601", "upline")]
+    assert zhang["refusal"]["code"] == "buyback_open_dispute"
+    li, headers = bodies["demo-consultant-3"]
+    assert li["refusal"] is None and [i["role"] for i in li["items"]] == ["serving"]
+    response = client.post(f"{MP}/buyback/quotes", json={"line_ids": [li["items"][0]["line_id"]]}, headers=headers)
+    assert response.status_code == 201, response.get_json()

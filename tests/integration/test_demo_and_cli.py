@@ -29,8 +29,9 @@ def test_demo_data_is_loaded_once_and_never_duplicated(app):
         assert db.session.scalar(select(func.count()).select_from(Project)) == 3
         assert db.session.scalar(select(func.count()).select_from(Consultant)) == 6
         assert db.session.scalar(select(func.count()).select_from(ConsultantInvite)) == 5
-        assert db.session.scalar(select(func.count()).select_from(Buyer)) == 7  # 3 buyers + 3 of the consultant app's day
+        assert db.session.scalar(select(func.count()).select_from(Buyer)) == 8  # 3 buyers + 3 of the consultant app's day
         # + the sales office's existing customer 冯先生 (his evidence is hashed under his own buyer key)
+        # + 李强's buyer whose commission can be sold early (/m/buyback)
 
 
 def test_demo_consultant_can_drive_the_api_with_the_printed_code(app, client):

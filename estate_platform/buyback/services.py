@@ -5,6 +5,11 @@
   paid so far, the consultant's remainder becomes available (尾款) and the deferred discount
   becomes platform revenue (折价收入确认). One transaction per call; ``ref`` (the allocation's id)
   makes a replay post nothing.
+* ``on_uncollected``: a payment applied to a bought deal was undone (撤销回款). What
+  ``on_collected`` released beyond what the deal is now paid goes back: the remainder returns to
+  awaiting the developer (taken from his available money, and what he was already paid out
+  becomes money he owes, netted from later earnings like recourse) and the realised discount
+  returns to deferred. Idempotent by ``ref`` and by the lines' own state.
 * ``recourse_legs``: a bought deal is cancelled (追索). The deal's reversal takes the line back
   from what is left of the remainder and the deferred discount, takes back the realised
   discount, and what the consultant already received (the advance and any remainder paid)
@@ -81,6 +86,52 @@ def on_collected(session: Session, deal_id: int, applied_cents: int, now: dateti
             line.status = "collected"
         line.updated_at = now
     return released
+
+
+def on_uncollected(session: Session, deal_id: int, paid_to: int, now: datetime, *, ref: str) -> int:
+    """Undo what the deal's lines released beyond ``paid_to`` (the deal's receivable paid now).
+    Returns the remainder taken back (cents)."""
+    lines = list(session.scalars(select(BuybackLine).where(BuybackLine.deal_id == deal_id,
+                                                           BuybackLine.status.in_(BOUGHT),
+                                                           BuybackLine.deal_collected_cents > max(paid_to, 0))
+                                 .order_by(BuybackLine.id).with_for_update()))
+    receivable = session.scalar(select(Deal.commission_cents).where(Deal.id == deal_id)) or 0
+    if not lines or receivable <= 0:
+        return 0
+    paid_to = max(0, min(paid_to, receivable))
+    legs: list[Leg] = []
+    updates, taken_total = [], 0
+    available_left: dict[int, int] = {}
+    for line in lines:
+        c = line.consultant_id
+        collected = collected_share(line.face_cents, paid_to, receivable)
+        taken = line.remainder_paid_cents - collected_share(line.remainder_cents, paid_to, receivable)
+        discount = line.discount_realised_cents - collected_share(line.discount_cents, paid_to, receivable)
+        if c not in available_left:
+            available_left[c] = max(0, -ledger.balances(session, "consultant", c)["available"])
+        from_available = min(max(taken, 0), available_left[c])
+        available_left[c] -= from_available
+        legs += [Leg("consultant", c, "remainder", -taken, f"垫付 #{line.request_id}：回款撤销，尾款转回待回款"),
+                 Leg("consultant", c, "available", from_available, f"垫付 #{line.request_id}：回款撤销，尾款收回"),
+                 Leg("consultant", c, "owes", taken - from_available,
+                     f"垫付 #{line.request_id}：回款撤销，已提现尾款形成欠款，从以后的佣金中抵扣"),
+                 Leg("platform", 0, "purchased", -discount, f"垫付 #{line.request_id}：回款撤销，折价收入转回递延"),
+                 Leg("platform", 0, "revenue", discount, f"垫付 #{line.request_id}：回款撤销，折价收入冲回")]
+        updates.append((line, collected, taken, discount))
+        taken_total += taken
+    legs = [leg for leg in legs if leg.amount_cents]
+    if legs:
+        _, posted = ledger.post(session, Entry(
+            idempotency_key=f"buyback:deal:{deal_id}:uncollected:{ref}", kind="buyback_uncollected", deal_id=deal_id,
+            legs=tuple(legs), description=f"成交 #{deal_id} 回款撤销：已购应收尾款收回 {yuan(taken_total)}"), now=now)
+        if not posted:
+            return 0
+    for line, collected, taken, discount in updates:
+        line.collected_cents, line.deal_collected_cents = collected, paid_to
+        line.remainder_paid_cents -= taken
+        line.discount_realised_cents -= discount
+        line.status, line.updated_at = "purchased", now
+    return taken_total
 
 
 def recourse_legs(line: BuybackLine, *, now: datetime) -> list[Leg]:

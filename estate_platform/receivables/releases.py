@@ -182,16 +182,21 @@ def sync(session: Session, deal_ids: Iterable[int], *, now: datetime, reason: st
         return 0
     # Lines the platform bought (佣金垫付, issue 13): their pending was settled at purchase, so a step
     # moves none of it; the collection pays their remainder and realises the discount instead.
-    from ..buyback.services import bought_lines, on_collected
+    # An undo takes the remainder it paid back the same way (on_uncollected).
+    from ..buyback.services import bought_lines, on_collected, on_uncollected
     bought = bought_lines(session, [ls.line.id for state, *_ in planned for ls in state.lines])
     entries = [_entry(session, state, target, [(ls, part) for ls, part in parts if ls.line.id not in bought])
                for state, target, _, parts in planned]
     created = ledger.post_many(session, [e for e in entries if e is not None], actor_type=actor_type,
                                actor_id=actor_id, now=now)
     for state, target, _, _ in planned:
-        if target > state.basis_cents and any(ls.line.id in bought for ls in state.lines):
-            on_collected(session, state.deal.id, target - state.basis_cents, now,
-                         ref=f"v{state.deal.lines_version}:release:{state.last_seq + 1}")
+        if not any(ls.line.id in bought for ls in state.lines):
+            continue
+        ref = f"v{state.deal.lines_version}:release:{state.last_seq + 1}"
+        if target > state.basis_cents:
+            on_collected(session, state.deal.id, target - state.basis_cents, now, ref=ref)
+        else:
+            on_uncollected(session, state.deal.id, target, now, ref=ref)
     for (state, target, step_reason, parts), entry in zip(planned, entries):
         release = CommissionRelease(deal_id=state.deal.id, version=state.deal.lines_version, seq=state.last_seq + 1,
                                     reason=step_reason, basis_from_cents=state.basis_cents, basis_to_cents=target,

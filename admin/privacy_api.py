@@ -16,12 +16,14 @@ from estate_platform.phones import mask_phone
 from estate_platform.privacy import access, reveals
 from estate_platform.privacy import services as privacy
 from estate_platform.privacy.models import REQUEST_STATUSES
+from estate_platform.registrations.services import RegistrationNotFound
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
 
 from .callers import api_roles
 
 blp = PlatformBlueprint("admin_privacy_api", __name__,
-                        description="个人信息：删除申请（登记、审批、驳回）、数据副本导出、完整号码查看日志、客户对报备的异议")
+                        description="个人信息：删除申请（登记、审批、驳回）、数据副本导出、查看报备客户完整号码"
+                                    "（须填用途）、完整号码查看日志、客户对报备的异议")
 
 KEEPERS = ("operations", "admin")
 AUDITORS = ("admin",)
@@ -96,6 +98,16 @@ class PhoneRevealPageSchema(Schema):
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
+
+
+class RevealInputSchema(InputSchema):
+    purpose = fields.String(required=True, validate=validate.Length(min=1, max=reveals.PURPOSE_MAX_LENGTH),
+                            metadata={"description": "查看完整号码的用途（必填，记录在手机号查看日志）"})
+
+
+class RevealedRegistrationPhoneSchema(Schema):
+    registration_id = fields.Integer()
+    phone = fields.String(metadata={"description": "完整手机号（本次查看已留痕）"})
 
 
 class RegistrationObjectionSchema(Schema):
@@ -211,6 +223,19 @@ class PhoneReveals(MethodView):
                                             buyer_id=args.get("buyer_id"), page=args["page"],
                                             per_page=args["per_page"])
         return _page(items, total, args)
+
+
+@blp.route("/registrations/<int:registration_id>/reveal-phone")
+class RevealRegistrationPhone(MethodView):
+    @api_roles(blp, *KEEPERS)
+    @blp.arguments(RevealInputSchema)
+    @blp.response(200, RevealedRegistrationPhoneSchema)
+    @blp.refuses(ValidationFailed, RegistrationNotFound, reveals.RevealNotAllowed)
+    def post(self, body, registration_id):
+        """查看报备客户的完整手机号（须填用途）；每次查看都记录在手机号查看日志"""
+        phone = reveals.reveal_registration_phone(db.session, g.staff, registration_id, purpose=body["purpose"],
+                                                  now=utcnow())
+        return {"registration_id": registration_id, "phone": phone}
 
 
 @blp.route("/registration-objections")

@@ -1,14 +1,17 @@
-"""Operations' view of registrations: masked phones, logged reveals, the evidence chain."""
+"""Operations' view of registrations: masked phones, reveals that name their purpose (logged), the evidence chain."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, g, render_template, request
 
 from estate_platform.db import db, utcnow
+from estate_platform.errors import DomainError
 from estate_platform.evidence import services as evidence
 from estate_platform.phones import mask_phone
+from estate_platform.privacy import reveals
 from estate_platform.registrations import services as registrations
 from estate_platform.registrations.models import REGISTRATION_STATUSES
 
+from .forms import refusal_message
 from .pages import staff_page
 
 bp = Blueprint("admin_registrations", __name__, url_prefix="/admin/registrations", template_folder="templates")
@@ -37,21 +40,29 @@ def registration_list():
                            status=status, statuses=REGISTRATION_STATUSES)
 
 
+def _render_detail(registration, *, revealed: str | None = None, purpose: str = "", purpose_error: str | None = None,
+                   status: int = 200):
+    chain = evidence.chain(db.session, "registration", registration.id)
+    return render_template("admin/registrations/detail.html", r=registration, chain=chain,
+                           verified=evidence.verify(chain), revealed=revealed, purpose=purpose,
+                           purpose_error=purpose_error, purpose_max=reveals.PURPOSE_MAX_LENGTH), status
+
+
 @bp.route("/<int:registration_id>")
 @staff_page(*ROLES)
 def registration_detail(registration_id):
-    registration = registrations.get_registration(db.session, registration_id)
-    chain = evidence.chain(db.session, "registration", registration_id)
-    return render_template("admin/registrations/detail.html", r=registration, chain=chain,
-                           verified=evidence.verify(chain), revealed=None)
+    return _render_detail(registrations.get_registration(db.session, registration_id))
 
 
 @bp.route("/<int:registration_id>/reveal-phone", methods=["POST"])
 @staff_page(*ROLES)
 def reveal_phone(registration_id):
-    """Operations may need the full number for a revisit call (回访); every read is logged."""
+    """The full number for the purpose the staff member states; every read is logged (issue 15 §1)."""
     registration = registrations.get_registration(db.session, registration_id)
-    full = registrations.reveal_phone(db.session, g.staff, registration, purpose="revisit_call", now=utcnow())
-    chain = evidence.chain(db.session, "registration", registration_id)
-    return render_template("admin/registrations/detail.html", r=registration, chain=chain,
-                           verified=evidence.verify(chain), revealed=full)
+    purpose = request.form.get("purpose", "")[:reveals.PURPOSE_MAX_LENGTH + 1]
+    try:
+        full = reveals.reveal_registration_phone(db.session, g.staff, registration_id, purpose=purpose, now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        return _render_detail(registration, purpose=purpose, purpose_error=refusal_message(exc), status=exc.status)
+    return _render_detail(registration, revealed=full)

@@ -23,6 +23,7 @@ from ..phones import mask_phone, national
 from ..projects.models import ExistingCustomer
 from ..projects.services import ExistingCustomerNotFound, visible_project
 from ..registrations.models import PhoneReveal, Registration
+from ..registrations.services import RegistrationNotFound
 from ..visits import services as visits
 
 PURPOSE_MAX_LENGTH = 100
@@ -69,6 +70,20 @@ def reveal_visit_phone(session: Session, staff: StaffUser, visit_id: int, *, pur
     if not _may_reveal(staff, registration.project.phone_disclosure) or registration.buyer.erased_at:
         raise RevealNotAllowed()
     _log(session, staff, registration.buyer_id, f"到访 #{visit.id}：{text}", now, registration.id)
+    return national(registration.buyer.phone)
+
+
+def reveal_registration_phone(session: Session, staff: StaffUser, registration_id: int, *, purpose: str | None,
+                              now: datetime) -> str:
+    """The full number of a registration's buyer, for platform staff (operations, admins) who
+    say why they need it (a call about an objection, a dispute …); the purpose is logged."""
+    text = _purpose(purpose)
+    registration = session.get(Registration, registration_id)
+    if registration is None:
+        raise RegistrationNotFound()
+    if staff.role not in PLATFORM_REVEALERS or registration.buyer.erased_at:
+        raise RevealNotAllowed()
+    _log(session, staff, registration.buyer_id, f"报备 #{registration.id}：{text}", now, registration.id)
     return national(registration.buyer.phone)
 
 

@@ -27,12 +27,12 @@ from ..evidence.pseudonyms import buyer_facts
 from ..identity.models import Buyer, StaffUser
 from ..notifications.services import notify
 from ..privacy.notices import queue_registration_notice
-from ..phones import InvalidPhone, mask_phone, national, normalise_phone
+from ..phones import InvalidPhone, mask_phone, normalise_phone
 from ..projects.models import ExistingCustomer, Project
 from ..projects.services import ProjectNotFound, require_accepting
 from ..risk.attempts import recording_refusals
 from . import rules
-from .models import OPEN_STATUSES, PhoneReveal, Registration
+from .models import OPEN_STATUSES, Registration
 
 
 class AlreadyRegistered(Conflict):
@@ -405,14 +405,6 @@ def list_own(session: Session, consultant_id: int, *, status: str | None = None,
 def phone_for_site_staff(registration: Registration) -> str:
     """What the developer's site staff see: the project's disclosure rule (前三后四 …)."""
     return mask_phone(registration.buyer.phone, registration.project.phone_disclosure)
-
-
-def reveal_phone(session: Session, staff: StaffUser, registration: Registration, *, purpose: str,
-                 now: datetime) -> str:
-    """Full number for a role that must call the buyer (operations revisits); every read is logged."""
-    session.add(PhoneReveal(staff_user_id=staff.id, buyer_id=registration.buyer_id, registration_id=registration.id,
-                            purpose=purpose, created_at=now))
-    return national(registration.buyer.phone)
 
 
 def list_all(session: Session, *, status: str | None = None, project_id: int | None = None,

@@ -17,11 +17,13 @@ def test_operations_see_masked_phones_and_each_reveal_is_logged(world, client, a
     assert "吴女士" in listing and "138****9876" in listing and "13812349876" not in listing
     detail = client.get(f"/admin/registrations/{held['id']}").get_data(as_text=True)
     assert "13812349876" not in detail and "校验通过" in detail
-    revealed = client.post(f"/admin/registrations/{held['id']}/reveal-phone", data={"csrf_token": csrf_from(detail)})
+    revealed = client.post(f"/admin/registrations/{held['id']}/reveal-phone",
+                           data={"csrf_token": csrf_from(detail), "purpose": "核实客户异议"})
     assert revealed.status_code == 200 and "13812349876" in revealed.get_data(as_text=True)
     with app.app_context():
         logs = db.session.scalars(select(PhoneReveal)).all()
-    assert [(log.staff_user_id, log.registration_id, log.purpose) for log in logs] == [(staff_id, held["id"], "revisit_call")]
+    assert [(log.staff_user_id, log.registration_id, log.purpose) for log in logs] == [
+        (staff_id, held["id"], f"报备 #{held['id']}：核实客户异议")]
 
 
 def test_finance_and_site_staff_cannot_open_registrations(world, client):

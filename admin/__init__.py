@@ -64,6 +64,8 @@ def init_app(app: Flask) -> PlatformApi:
     from . import exports_api
     admin_api.register_blueprint(exports_api.blp, url_prefix=API_PREFIX)
     app.register_blueprint(exports_api.bp)
+    from . import exports_pages  # export jobs (后台导出)
+    app.register_blueprint(exports_pages.bp)
     from . import dashboards_api, dashboards_pages
     app.register_blueprint(dashboards_pages.bp)
     admin_api.register_blueprint(dashboards_api.blp, url_prefix=f"{API_PREFIX}/dashboards")

@@ -445,6 +445,14 @@ class Scene:
             return db.session.scalar(select(SettlementItem.id).where(SettlementItem.batch_id == batch_id,
                                                                      SettlementItem.party_id == self.owner.id))
 
+    @cached_property
+    def export_job_id(self) -> int:
+        """A background export of registrations started by operations (后台导出), done (tasks run eagerly)."""
+        response = self.client.post("/admin/api/v1/export-jobs", headers=self.role("operations").headers,
+                                    json={"kind": "registrations"})
+        assert response.status_code == 202, response.get_json()
+        return response.get_json()["id"]
+
     # --- path parameters ---------------------------------------------------------------------------------
 
     OBJECTS = ("registration_id", "visit_id", "attachment_id", "link_id", "client_id", "notification_id",
@@ -457,6 +465,7 @@ class Scene:
     OBJECTS += ("buyback_request_id", "buyback_package_id")  # buy-back (佣金垫付, issue 13)
     OBJECTS += ("buyer_id", "erasure_request_id")  # buyers' personal data (issue 15 §1)
     OBJECTS += ("account_id", "buyer_account_id", "batch_id", "item_id")  # settlement (结算, issue 12)
+    OBJECTS += ("export_job_id",)  # export jobs (后台导出, issue 13 §3)
 
     def value(self, name: str, prefix: str):
         """The real object a path parameter called ``name`` names in this scene."""

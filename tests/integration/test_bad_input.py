@@ -30,7 +30,8 @@ UNKNOWN_FIELD = "unexpected_field"
 # Path objects of later issues, made the way the authorisation matrix makes them: bad input is
 # refused by the request guard or the schema before any object is looked up, so whose they are
 # does not change the answer.
-SCENE_OBJECTS = ("buyer_id", "erasure_request_id", "account_id", "buyer_account_id", "batch_id", "item_id", "customer_id")
+SCENE_OBJECTS = ("buyer_id", "erasure_request_id", "account_id", "buyer_account_id", "batch_id", "item_id", "customer_id",
+                 "export_job_id")
 
 
 class Caller:

@@ -36,6 +36,8 @@ DURATIONS = {"visit_window": "visit_window_hours", "deal_window": "deal_window_h
              "reregister_cooldown": "reregister_cooldown_hours", "remind_before": "remind_before_hours"}
 PRICES = {"price_min": "price_min_cents", "price_max": "price_max_cents"}
 TEXTS = ("name", "city", "district", "address", "description")
+# Tell the buyer by SMS when a consultant registers him (privacy.notices; on by default).
+NOTIFY_BUYER = "notify_buyer_on_registration"
 _AMOUNT = re.compile(r"^(\d{1,9})(?:\.(\d+))?$")
 
 
@@ -94,6 +96,7 @@ def form_from_project(project) -> dict[str, str]:
         "attribution_window_days": str(project.attribution_window_days),
         "cooperation_start": project.cooperation_start.isoformat() if project.cooperation_start else "",
         "cooperation_end": project.cooperation_end.isoformat() if project.cooperation_end else "",
+        NOTIFY_BUYER: "1" if project.notify_buyer_on_registration else "",
     })
     for field, column in PRICES.items():
         cents = getattr(project, column)
@@ -109,7 +112,8 @@ def blank_form() -> dict[str, str]:
     values.update({"status": defaults["status"], "protection_mode": defaults["protection_mode"],
                    "phone_disclosure": defaults["phone_disclosure"],
                    "daily_buyer_project_limit": str(defaults["daily_buyer_project_limit"]),
-                   "attribution_window_days": str(defaults["attribution_window_days"])})
+                   "attribution_window_days": str(defaults["attribution_window_days"]),
+                   NOTIFY_BUYER: "1" if defaults[NOTIFY_BUYER] else ""})
     for field, column in DURATIONS.items():
         values[field], values[f"{field}_unit"] = split_hours(defaults[column])
     return values
@@ -148,6 +152,8 @@ def parse_project_form(form) -> tuple[dict, dict[str, list[str]]]:
         values[column] = amount * unit if isinstance(amount, int) and unit else f"{amount} {unit}"
     for column in ("daily_buyer_project_limit", "attribution_window_days"):
         values[column] = read(column, form.get(column, ""), whole, "请填写整数")
+    if form.get(f"{NOTIFY_BUYER}_shown"):  # an unchecked box sends nothing: only a form that showed it may clear it
+        values[NOTIFY_BUYER] = form.get(NOTIFY_BUYER) == "1"
     return values, errors
 
 

@@ -22,7 +22,7 @@ from .callers import api_roles
 
 blp = PlatformBlueprint("admin_risk_api", __name__,
                         description="风控预警：夜间任务发现的防截客、短周期成交、撞单、高频报备、试探老客户、成交价下调、"
-                                    "退房后换客重签；排除（须填原因）或据此立案争议")
+                                    "退房后换客重签，以及客户收到报备短信后否认报备（即时生成）；排除（须填原因）或据此立案争议")
 
 WORKERS = ("operations", "admin")
 
@@ -30,7 +30,8 @@ WORKERS = ("operations", "admin")
 class RiskFlagListArgs(QuerySchema):
     kind = fields.String(validate=validate.OneOf(FLAG_KINDS), metadata={
         "description": "anti_interception 防截客 / short_deal 短周期成交 / collision 撞单 / velocity 高频报备 / "
-                       "fishing 试探老客户 / price_drop 成交价下调 / unit_rerecorded 退房后换客重签"})
+                       "fishing 试探老客户 / price_drop 成交价下调 / unit_rerecorded 退房后换客重签 / "
+                       "buyer_objection 客户否认报备"})
     status = fields.String(validate=validate.OneOf(FLAG_STATUSES),
                            metadata={"description": "open 待处理 / dismissed 已排除 / disputed 已立案"})
     project_id = fields.Integer(validate=validate.Range(min=1))
@@ -152,7 +153,7 @@ class RiskFlagDispute(MethodView):
     @blp.alt_response(200, schema=RiskFlagSchema, description="已据此预警立案：返回预警及已有争议编号", success=True)
     @blp.refuses(risk.RiskFlagNotFound, risk.RiskFlagClosed, risk.RiskFlagWithoutBuyer, ValidationFailed)
     def post(self, body, risk_flag_id):
-        """据预警立案争议（来源 risk_flag，每条预警只立案一次）。被投诉方：防截客、短周期成交、撞单、高频报备、试探老客户为
+        """据预警立案争议（来源 risk_flag，每条预警只立案一次）。被投诉方：防截客、短周期成交、撞单、高频报备、试探老客户、客户否认报备为
         顾问；成交价下调、退房后换客重签为开发商（该成交的顾问为受保护方）。已排除的 → 409 risk_flag_closed"""
         flag, created = risk.open_dispute(db.session, g.staff, risk_flag_id, subject=body.get("subject"),
                                           summary=body.get("summary"), now=utcnow())

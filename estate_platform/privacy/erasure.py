@@ -25,6 +25,7 @@ from ..reconciliation.models import SalesListRow
 from ..registrations.models import Registration
 from ..revisits.models import RevisitCall, Revisit
 from ..risk.models import RegistrationAttempt
+from .models import RegistrationObjection
 
 ERASED_NAME = "已删除"
 
@@ -64,6 +65,9 @@ def anonymise(session: Session, buyer: Buyer, *, now: datetime) -> None:
                     .values(buyer_name=None, phone_masked=None))
     session.execute(update(RegistrationAttempt).where(RegistrationAttempt.buyer_id == buyer.id)
                     .values(buyer_phone_hash=None, buyer_phone_masked=None))
+    # His own words on an objection may name him; the objection itself (and its flag) stays.
+    session.execute(update(RegistrationObjection).where(RegistrationObjection.buyer_id == buyer.id)
+                    .values(reason=None))
     revisits = select(Revisit.id).where(Revisit.buyer_id == buyer.id)
     session.execute(update(RevisitCall).where(RevisitCall.revisit_id.in_(revisits)).values(note=None))
     session.execute(delete(SmsCode).where(SmsCode.phone == phone))

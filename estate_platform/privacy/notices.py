@@ -8,8 +8,8 @@ the commit delivers it, and a beat sweep retries what a lost task or an SMS outa
 Per project (``notify_buyer_on_registration``, on by default).
 
 An objection (异议) is recorded once per registration, told to operations (the objections
-page) and kept beside the registration for the risk review; the registration itself is
-not changed by the buyer's word alone.
+page) and raises a ``buyer_objection`` flag in the risk queue (risk.objections) about the
+registering consultant; the registration itself is not changed by the buyer's word alone.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from ..adapters.sms import SmsSender
 from ..db import after_commit
 from ..errors import Conflict, NotFound, UpstreamUnavailable
 from ..registrations.models import Registration
+from ..risk import objections
 from .models import PrivacyEvent, RegistrationObjection
 
 TEMPLATE = "SMS_REGISTRATION_NOTICE"
@@ -95,7 +96,8 @@ def pending_notices(session: Session, *, now: datetime, limit: int = 200) -> lis
 
 def object_to_registration(session: Session, registration: Registration, *, reason: str | None,
                            now: datetime) -> RegistrationObjection:
-    """The buyer says he did not ask to be registered: recorded once, shown to operations."""
+    """The buyer says he did not ask to be registered: recorded once, shown to operations,
+    flagged in the risk queue (once: a second objection is refused before it gets there)."""
     reason = (reason or "").strip()[:OBJECTION_MAX_LENGTH] or None
     objection = RegistrationObjection(registration_id=registration.id, buyer_id=registration.buyer_id,
                                       consultant_id=registration.consultant_id, reason=reason, created_at=now)
@@ -107,6 +109,8 @@ def object_to_registration(session: Session, registration: Registration, *, reas
     session.add(PrivacyEvent(buyer_id=registration.buyer_id, action="objected", actor_type="buyer",
                              actor_id=registration.buyer_id, detail=f"报备 #{registration.id}", created_at=now))
     session.flush()
+    objections.flag_objection(session, registration, objection_id=objection.id, gave_reason=reason is not None,
+                              now=now)
     return objection
 
 

@@ -30,7 +30,7 @@ from ..disputes.models import Dispute
 from ..errors import Conflict, NotFound
 from ..identity.models import Buyer, StaffUser
 from ..ledger.models import Account, LedgerTransaction, Posting
-from ..registrations.models import OPEN_STATUSES, Registration
+from ..registrations.models import OPEN_STATUSES, PhoneReveal, Registration
 from . import erasure
 from .models import HOLDS, PrivacyEvent, PrivacyRequest
 
@@ -188,5 +188,15 @@ def events_of(session: Session, buyer_id: int) -> list[PrivacyEvent]:
                                 .order_by(PrivacyEvent.id.desc()).limit(100)))
 
 
+#: The purpose logged when staff download a buyer's access copy (it holds his full phone).
+ACCESS_COPY_PURPOSE = "答复客户查阅请求：导出个人信息副本"
+
+
 def log_export(session: Session, buyer_id: int, *, actor_type: str, actor_id: int | None, now: datetime) -> None:
+    """The copy was downloaded. By staff, it is also a full-phone read (DESIGN §7.6): a
+    ``phone_reveals`` row, listed with every other reveal of that staff member."""
     _log(session, buyer_id, "exported", actor_type=actor_type, actor_id=actor_id, now=now)
+    buyer = session.get(Buyer, buyer_id)
+    if actor_type == "staff" and actor_id is not None and buyer is not None and buyer.erased_at is None:
+        session.add(PhoneReveal(staff_user_id=actor_id, buyer_id=buyer_id, purpose=ACCESS_COPY_PURPOSE,
+                                created_at=now))

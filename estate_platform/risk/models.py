@@ -5,9 +5,10 @@ which project, which buyer — his id when the refusal knew him, else a keyed ha
 the masked phone, never the number in clear — which refusal code, when). Written by
 ``registrations.services.register`` in the refused request's own unit of work.
 
-``RiskFlag``: what a nightly job found, with a score, its evidence and a plain Chinese
-reason. ``(kind, subject_key)`` is unique: a re-run finds the same subject and inserts
-nothing (the jobs insert with ON CONFLICT DO NOTHING).
+``RiskFlag``: what a nightly job found (``buyer_objection``: what a buyer said on the
+registration SMS's link, raised at once by ``risk.objections``), with a score, its evidence
+and a plain Chinese reason. ``(kind, subject_key)`` is unique: a re-run finds the same
+subject and inserts nothing (the jobs insert with ON CONFLICT DO NOTHING).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..db import UtcDateTime, db
 
 FLAG_KINDS = ("anti_interception", "short_deal", "collision", "velocity", "fishing", "price_drop",
-              "unit_rerecorded")
+              "unit_rerecorded", "buyer_objection")
 FLAG_STATUSES = ("open", "dismissed", "disputed")
 
 
@@ -53,7 +54,7 @@ class RiskFlag(db.Model):
     __table_args__ = (
         UniqueConstraint("kind", "subject_key"),
         CheckConstraint("kind IN ('anti_interception', 'short_deal', 'collision', 'velocity', 'fishing', "
-                        "'price_drop', 'unit_rerecorded')", name="kind_known"),
+                        "'price_drop', 'unit_rerecorded', 'buyer_objection')", name="kind_known"),
         CheckConstraint("status IN ('open', 'dismissed', 'disputed')", name="status_known"),
         CheckConstraint("score BETWEEN 0 AND 100", name="score_range"),
         CheckConstraint("status <> 'dismissed' OR (dismissed_at IS NOT NULL AND dismiss_reason IS NOT NULL)",

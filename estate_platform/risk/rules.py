@@ -35,6 +35,7 @@ KIND_LABELS = {
     "fishing": "试探老客户",
     "price_drop": "成交价下调",
     "unit_rerecorded": "退房后换客重签",
+    "buyer_objection": "客户否认报备",
 }
 STATUS_LABELS = {"open": "待处理", "dismissed": "已排除", "disputed": "已立案"}
 
@@ -42,13 +43,15 @@ STATUS_LABELS = {"open": "待处理", "dismissed": "已排除", "disputed": "已
 # own conduct: he registered a buyer already in the office, registered too fast, fished for
 # the developer's customers, or joined a scramble for one buyer. The developer's records:
 # a price cut after the deal, or a unit cancelled and sold again to someone else, change
-# what the deal's consultant earns (he is named as the protected party, the victim).
+# what the deal's consultant earns (he is named as the protected party, the victim). A buyer
+# who says he never asked to be registered points at the registering consultant.
 RESPONDENTS = {"anti_interception": "consultant", "short_deal": "consultant", "collision": "consultant",
                "velocity": "consultant", "fishing": "consultant", "price_drop": "developer",
-               "unit_rerecorded": "developer"}
+               "unit_rerecorded": "developer", "buyer_objection": "consultant"}
 #: Kinds that lower the flagged consultant's credit (credit.services.risk_flagged), once per
 #: flag. 撞单 does not: it shows a scramble, not which of the consultants broke a rule; the
-#: developer-side kinds are not the consultant's doing.
+#: developer-side kinds are not the consultant's doing. A buyer's objection does not either:
+#: his word alone is checked by operations first (a revisit call, a dispute if it holds).
 CREDIT_KINDS = ("anti_interception", "short_deal", "velocity", "fishing")
 
 
@@ -138,6 +141,17 @@ def unit_rerecorded(elapsed: timedelta, within_days: int, unit: str) -> Finding 
         return None
     return Finding(_score(60, 40 * (1 - seconds / (within_days * 86400))),
                    f"房号 {unit} 退房后{_spaced(duration_text(seconds))}即为另一位客户重新认购（阈值 {within_days} 天）")
+
+
+def buyer_objection(elapsed: timedelta, *, objection_id: int, gave_reason: bool) -> Finding:
+    """客户否认报备: the buyer, told by SMS that he was registered, says he never asked to be
+    (privacy.notices). Always a flag: operations call him back before anyone is blamed, so the
+    score is moderate, a little higher when he says why. His own words stay on the objection
+    (erased with him), never copied into the flag."""
+    after = duration_text(max(elapsed.total_seconds(), 0))
+    text = f"客户收到报备短信后否认曾委托该顾问报备（报备后{_spaced(after)}提出"
+    return Finding(70 if gave_reason else 60,
+                   f"{text}，并填写了原因，见异议 #{objection_id}）" if gave_reason else f"{text}，未填写原因）")
 
 
 # --- windows over many events --------------------------------------------------------------------------

@@ -116,3 +116,20 @@ def test_the_demo_gives_zhang_wei_a_line_to_sell_and_li_qiang_a_quote(app, clien
     assert li["refusal"] is None and [i["role"] for i in li["items"]] == ["serving"]
     response = client.post(f"{MP}/buyback/quotes", json={"line_ids": [li["items"][0]["line_id"]]}, headers=headers)
     assert response.status_code == 201, response.get_json()
+
+
+@pytest.mark.postgres
+def test_the_lines_operation_conforms_to_the_document_on_postgresql(app, client, world):
+    """schemathesis as in test_consultant_app_schemathesis.py: valid and hostile input, never a 5xx,
+    documented statuses and bodies, with a sellable line of the caller's to serialise."""
+    from tests.integration import openapi_helpers as oa
+    from tests.integration.api_scene import Scene
+    from tests.integration.test_schemathesis import Run, caller_of, operations
+    [op] = [op for op in operations(oa.MP) if str(op) == "GET /api/mp/v1/buyback/lines"]
+    scene = Scene(world)
+    cancelled = client.post(f"{MP}/buyback/requests/{scene.buyback_request_id}/cancel", headers=scene.owner.auth)
+    assert cancelled.status_code == 200, cancelled.get_json()  # his line is sellable again
+    assert len(sellable(world, scene.owner)["items"]) == 1
+    run = Run(app, client, scene, oa.MP)
+    run.operation(op, caller_of(op))
+    run.assert_conforms()

@@ -45,6 +45,9 @@ class CollectionInputSchema(InputSchema):
     deal_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)), load_default=None, allow_none=True,
                            validate=validate.Length(max=500),
                            metadata={"description": "只核销这些成交（不填：按约定付款日先后核销）"})
+    dispute_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)), load_default=None,
+                              allow_none=True, validate=validate.Length(max=500),
+                              metadata={"description": "只核销这些争议裁定的开发商应付涉及佣金（可与 deal_ids 同时指定）"})
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=collections.NOTE_MAX),
                          metadata={"multiline": True})
 
@@ -57,6 +60,8 @@ class ReverseInputSchema(InputSchema):
 class ApplyInputSchema(InputSchema):
     deal_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)), load_default=None, allow_none=True,
                            validate=validate.Length(max=500))
+    dispute_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)), load_default=None,
+                              allow_none=True, validate=validate.Length(max=500))
 
 
 class ContractInputSchema(InputSchema):
@@ -68,8 +73,9 @@ class ContractInputSchema(InputSchema):
 class AllocationSchema(Schema):
     id = fields.Integer()
     batch = fields.Integer(metadata={"description": "0 登记时核销；1、2… 之后核销未核销部分"})
-    deal_id = fields.Integer()
-    kind = fields.String(metadata={"description": "applied 核销到该成交 / returned 成交退房后转回未核销（金额为负）"})
+    deal_id = fields.Integer(allow_none=True)
+    dispute_id = fields.Integer(allow_none=True, metadata={"description": "核销的是该争议裁定的开发商应付涉及佣金"})
+    kind = fields.String(metadata={"description": "applied 核销到该应收 / returned 成交退房后转回未核销（金额为负）"})
     amount_cents = fields.Integer(metadata=CENTS)
     created_at = fields.DateTime()
 
@@ -110,7 +116,9 @@ class UnappliedSchema(Schema):
 
 
 class OpenReceivableSchema(Schema):
-    deal_id = fields.Integer()
+    source = fields.Function(lambda r: r.source.kind, metadata={"description": "deal 成交佣金 / dispute 争议裁定的涉及佣金"})
+    deal_id = fields.Integer(allow_none=True)
+    dispute_id = fields.Integer(allow_none=True)
     due_on = fields.Date()
     outstanding_cents = fields.Integer(metadata=CENTS)
 
@@ -196,7 +204,7 @@ class ApplyUnapplied(MethodView):
     def post(self, body, developer_id):
         """核销开发商的未核销回款（最早的回款先用，按约定付款日先后或指定成交）"""
         parts = collections.apply_unapplied(db.session, g.staff, developer_id, deal_ids=body["deal_ids"],
-                                            now=utcnow())
+                                            dispute_ids=body["dispute_ids"], now=utcnow())
         rest = collections.unapplied_of(db.session, [developer_id]).get(developer_id, {})
         return {"applied_parts": parts, "unapplied_cents": sum(rest.values())}
 

@@ -68,6 +68,7 @@ def collection_new():
                              "received_on": local_date(utcnow()).isoformat()})
     form = request.form.to_dict()
     form["deal_ids"] = request.form.getlist("deal_ids")
+    form["dispute_ids"] = request.form.getlist("dispute_ids")
     errors: dict[str, list[str]] = {}
     values: dict = {}
     for name, parse in (("developer_id", lambda t: int(t) if t.isdigit() and len(t) < 10 else None),
@@ -81,6 +82,7 @@ def collection_new():
             errors[name] = ["请填写此项"]
     invoice = form.get("invoice_id") or ""
     deal_ids = [int(d) for d in form["deal_ids"] if d.isdigit() and len(d) < 10]
+    dispute_ids = [int(d) for d in form["dispute_ids"] if d.isdigit() and len(d) < 10]
     if errors:
         return _render_form(form, errors, "请检查标红的项目", 422)
     try:
@@ -88,7 +90,7 @@ def collection_new():
             db.session, g.staff, developer_id=values["developer_id"], amount_cents=values["amount_cents"],
             received_on=values["received_on"], bank_reference=form.get("bank_reference", ""),
             invoice_id=int(invoice) if invoice.isdigit() and len(invoice) < 10 else None,
-            deal_ids=deal_ids or None, note=form.get("note"), now=utcnow())
+            deal_ids=deal_ids or None, dispute_ids=dispute_ids or None, note=form.get("note"), now=utcnow())
     except DomainError as exc:
         db.session.rollback()
         return _render_form(form, field_errors(exc), refusal_message(exc), exc.status)
@@ -107,7 +109,7 @@ def collection_detail(collection_id):
 
 def _deal_labels(collection) -> dict[int, str]:
     from estate_platform.receivables.queries import deal_labels
-    return deal_labels(db.session, [a.deal_id for a in collection.allocations])
+    return deal_labels(db.session, [a.deal_id for a in collection.allocations if a.deal_id is not None])
 
 
 @bp.route("/<int:collection_id>/reverse", methods=["POST"])

@@ -137,6 +137,16 @@ class StatementDealSchema(Schema):
     applied_cents = fields.Integer(metadata=CENTS)
 
 
+class StatementStakeSchema(Schema):
+    dispute_id = fields.Integer()
+    project = fields.String()
+    subject = fields.String()
+    recognised_on = fields.Date(metadata={"description": "裁定日（上海日期）"})
+    due_on = fields.Date()
+    commission_cents = fields.Integer(metadata=CENTS)
+    applied_cents = fields.Integer(metadata=CENTS)
+
+
 class StatementPaymentSchema(Schema):
     collection_id = fields.Integer()
     received_on = fields.Date()
@@ -156,6 +166,8 @@ class StatementSchema(Schema):
     closing_cents = fields.Integer(metadata=CENTS)
     unapplied_cents = fields.Integer(metadata={**CENTS, "description": "当前未核销回款（多付、退房转回），已计入期末余额"})
     deals = fields.List(fields.Nested(StatementDealSchema))
+    stakes = fields.List(fields.Nested(StatementStakeSchema),
+                         metadata={"description": "本期裁定的开发商应付涉及佣金（争议成立，无成交记录）"})
     payments = fields.List(fields.Nested(StatementPaymentSchema))
     responses = fields.List(fields.Nested(ResponseSchema))
 

@@ -42,7 +42,8 @@ def aging():
     chart = bar_chart(names, [Series(AGING_LABELS[b], [by_developer[n][b] for n in names]) for b in AGING_BUCKETS],
                       title="应收账龄（按开发商）", desc="各开发商未回款佣金按逾期天数分段", value_format="cents",
                       stacked=True, empty_text="暂无未回款的应收")
-    return render_template("admin/receivables/aging.html", rows=rows, totals=totals, chart=chart,
+    unapplied = statements.aging_unapplied(db.session, developer_id=developer_id)
+    return render_template("admin/receivables/aging.html", rows=rows, totals=totals, chart=chart, unapplied=unapplied,
                            buckets=AGING_BUCKETS, AGING_LABELS=AGING_LABELS, developer_id=developer_id,
                            developers=developer_choices(db.session), today=local_date(utcnow()))
 

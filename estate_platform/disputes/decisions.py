@@ -11,7 +11,8 @@ one approves it. Only the approval moves money, once:
 * upheld against the developer: the commission at stake becomes a receivable from the
   developer, split along the protected consultant's chain as a deal would be (developer
   receivable +S, platform revenue −fee, each consultant's pending −line; key
-  ``dispute:{id}:developer-stake``). The protected consultant is the victim: never fined,
+  ``dispute:{id}:developer-stake``). Finance collects it like a deal's receivable and its
+  lines become available under the developer's payable-when rule (``receivables.stakes``). The protected consultant is the victim: never fined,
   his credit untouched;
 * dismissed: no money moves.
 
@@ -249,8 +250,9 @@ class DeveloperReceivable:
 
 
 def developer_receivables(session: Session, developer_id: int) -> list[DeveloperReceivable]:
-    """What the developer owes from upheld disputes (跑单/撬单 it was found to have done): for
-    its collection record (collections themselves come later)."""
+    """What the developer owes from upheld disputes (跑单/撬单 it was found to have done). Each
+    stake is collected like a deal's receivable (``receivables.stakes``: open receivables, aging,
+    statements, and its lines released by ``receivables.releases``)."""
     from sqlalchemy import select
     rows = session.execute(select(Dispute, DisputeDecision)
                            .join(DisputeDecision, DisputeDecision.dispute_id == Dispute.id)

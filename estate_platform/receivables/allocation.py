@@ -1,8 +1,8 @@
 """Pure rules for collections (回款) and pay-when-paid (DESIGN §5a), over integer cents.
 
-* :func:`allocate_payment`: a developer's payment applied deal by deal, oldest due first (then
-  deal id), or only to the deals finance chose; never more than a deal's outstanding receivable;
-  the rest stays unapplied.
+* :func:`allocate_payment`: a developer's payment applied receivable by receivable (a deal's, or
+  a dispute's stake), oldest due first (then source), or only to those finance chose; never more
+  than a receivable's outstanding amount; the rest stays unapplied.
 * :func:`release_step`: moving a deal's lines from pending to available in proportion to what
   was applied to its receivable (largest remainder, ``money.allocate``). Each step divides the
   change over what each line still has to go, so no line ever passes its amount and the last
@@ -12,24 +12,43 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..money import allocate
 
 
+@dataclass(frozen=True, order=True)
+class Source:
+    """A receivable's source: a deal's commission (``deal``) or the stake of a dispute upheld
+    against the developer (``dispute``, no deal)."""
+    kind: str
+    id: int
+
+
 @dataclass(frozen=True)
 class Open:
-    """One deal's receivable still owed: its due date and what is left of it."""
-    deal_id: int
+    """One receivable still owed: its source (a :class:`Source`; any orderable key to this
+    module), its due date and what is left of it."""
+    source: Any
     due_on: date
     outstanding_cents: int
 
+    @property
+    def deal_id(self) -> int | None:
+        if isinstance(self.source, Source):
+            return self.source.id if self.source.kind == "deal" else None
+        return self.source
+
+    @property
+    def dispute_id(self) -> int | None:
+        return self.source.id if isinstance(self.source, Source) and self.source.kind == "dispute" else None
+
 
 def allocate_payment(amount_cents: int, receivables: Sequence[Open],
-                     chosen: Sequence[int] | None = None) -> tuple[list[tuple[int, int]], int]:
-    """``([(deal_id, cents), …], unapplied_cents)``: the payment applied oldest due first.
+                     chosen: Sequence | None = None) -> tuple[list[tuple[Any, int]], int]:
+    """``([(source, cents), …], unapplied_cents)``: the payment applied oldest due first.
 
-    ``chosen`` limits it to those deals (still oldest due first among them). Parts are
+    ``chosen`` limits it to those sources (still oldest due first among them). Parts are
     positive and never exceed a deal's outstanding amount; parts plus the unapplied rest
     equal the payment exactly.
     """
@@ -38,13 +57,13 @@ def allocate_payment(amount_cents: int, receivables: Sequence[Open],
     wanted = None if chosen is None else set(chosen)
     left = amount_cents
     parts: list[tuple[int, int]] = []
-    for item in sorted(receivables, key=lambda r: (r.due_on, r.deal_id)):
+    for item in sorted(receivables, key=lambda r: (r.due_on, r.source)):
         if left == 0:
             break
-        if item.outstanding_cents <= 0 or (wanted is not None and item.deal_id not in wanted):
+        if item.outstanding_cents <= 0 or (wanted is not None and item.source not in wanted):
             continue
         part = min(left, item.outstanding_cents)
-        parts.append((item.deal_id, part))
+        parts.append((item.source, part))
         left -= part
     return parts, left
 

@@ -7,7 +7,9 @@
   receivable each part paid (``batch`` 0 when recorded, 1, 2, … for later applications of the
   unapplied rest; a negative ``returned`` row takes money off a cancelled deal back to unapplied). Rows are never edited; an undo is a correcting ledger transaction and the
   collection's ``reversed_at``.
-* ``CommissionRelease``: one step moving a deal's consultant/buyer lines between pending and
+* A receivable is a deal's commission or the stake of a dispute upheld against the developer
+  (``dispute_id``, no deal): both are applied, released and undone the same way.
+* ``CommissionRelease``: one step moving a deal's (or stake's) consultant/buyer lines between pending and
   available (positive: released; negative: taken back after an undo), per line in
   ``CommissionReleaseLine``.
 * ``StripeEvent``: each webhook event id once (a replay finds it and changes nothing).
@@ -104,17 +106,23 @@ class CollectionAllocation(db.Model):
     __tablename__ = "collection_allocations"
     __table_args__ = (
         UniqueConstraint("collection_id", "batch", "deal_id"),
+        UniqueConstraint("collection_id", "batch", "dispute_id"),
+        CheckConstraint("(deal_id IS NULL) <> (dispute_id IS NULL)", name="one_source"),
         CheckConstraint("amount_cents <> 0", name="amount_non_zero"),
         CheckConstraint("kind IN ('applied', 'returned')", name="kind_known"),
         CheckConstraint("(kind = 'applied') = (amount_cents > 0)", name="kind_signed"),
         CheckConstraint("batch >= 0", name="batch_non_negative"),
         Index("ix_collection_allocations_deal_id", "deal_id"),
+        Index("ix_collection_allocations_dispute_id", "dispute_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id"))
     batch: Mapped[int] = mapped_column(Integer)
-    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"))
+    # The receivable it paid: a deal's commission, or the stake of a dispute upheld against the
+    # developer (no deal, ``disputes.decisions``).
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    dispute_id: Mapped[int | None] = mapped_column(ForeignKey("disputes.id"))
     # ``returned``: a negative row taking money back off a deal that was cancelled (or re-priced
     # below what was applied) into the developer's unapplied cash (issue 12 gap 1).
     kind: Mapped[str] = mapped_column(String(20), default="applied", server_default="applied")
@@ -130,6 +138,8 @@ class CommissionRelease(db.Model):
     __tablename__ = "commission_releases"
     __table_args__ = (
         UniqueConstraint("deal_id", "version", "seq"),
+        UniqueConstraint("dispute_id", "version", "seq"),
+        CheckConstraint("(deal_id IS NULL) <> (dispute_id IS NULL)", name="one_source"),
         CheckConstraint("reason IN ('collection', 'advance', 'sweep', 'undo')", name="reason_known"),
         CheckConstraint("seq >= 1", name="seq_positive"),
         CheckConstraint("basis_from_cents >= 0 AND basis_to_cents >= 0 AND basis_to_cents <> basis_from_cents",
@@ -137,7 +147,8 @@ class CommissionRelease(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    dispute_id: Mapped[int | None] = mapped_column(ForeignKey("disputes.id"))  # a dispute's stake
     version: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(20))
@@ -152,13 +163,16 @@ class CommissionReleaseLine(db.Model):
     __tablename__ = "commission_release_lines"
     __table_args__ = (
         UniqueConstraint("release_id", "line_id"),
+        UniqueConstraint("release_id", "stake_seq"),
+        CheckConstraint("(line_id IS NULL) <> (stake_seq IS NULL)", name="one_line"),
         CheckConstraint("amount_cents <> 0", name="amount_non_zero"),
         Index("ix_commission_release_lines_line_id", "line_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     release_id: Mapped[int] = mapped_column(ForeignKey("commission_releases.id"))
-    line_id: Mapped[int] = mapped_column(ForeignKey("commission_lines.id"))
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("commission_lines.id"))
+    stake_seq: Mapped[int | None] = mapped_column(Integer)  # a dispute stake's line, by its place in the split
     amount_cents: Mapped[int] = mapped_column(BigInteger)  # + released, − taken back
 
 

@@ -81,18 +81,29 @@ def disputed_deals(session: Session, deal_ids: Iterable[int]) -> set[int]:
 
 @dataclass
 class LineState:
-    line: CommissionLine
+    line: CommissionLine  # or a dispute stake's ``stakes.StakeLine``
     released_cents: int
 
 
 @dataclass
 class DealState:
-    deal: Deal
+    """Where one receivable source stands: a deal (``kind`` "deal"), or the stake of a dispute
+    upheld against the developer (``kind`` "dispute", ``deal`` None). One rule serves both."""
+    deal: Deal | None
     developer_id: int
     lines: list[LineState]
     basis_cents: int
     last_seq: int
     recognised_at: datetime | None
+    kind: str = "deal"
+    source_id: int = 0
+    face_cents: int = 0  # the receivable: the deal's commission, or the stake
+    version: int = 0
+    label: str = ""
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.kind, self.source_id)
 
 
 def load_states(session: Session, deal_ids: Iterable[int]) -> dict[int, DealState]:
@@ -129,13 +140,31 @@ def load_states(session: Session, deal_ids: Iterable[int]) -> dict[int, DealStat
             states[deal_id] = DealState(
                 deal=deal, developer_id=developer_id, basis_cents=basis, last_seq=seq,
                 lines=[LineState(line, int(released.get(line.id, 0))) for line in group],
-                recognised_at=min((line.created_at for line in group), default=None))
+                recognised_at=min((line.created_at for line in group), default=None),
+                kind="deal", source_id=deal_id, face_cents=deal.commission_cents, version=deal.lines_version,
+                label=f"成交 #{deal_id}（{deal.unit}）")
+    return states
+
+
+def load_stake_states(session: Session, dispute_ids: Iterable[int]) -> dict[int, DealState]:
+    """Each upheld stake's lines, what each released, and the release basis (by dispute id)."""
+    from . import stakes
+    found = stakes.stakes(session, dispute_ids=dispute_ids)
+    released, last = stakes.release_progress(session, sorted(found))
+    states = {}
+    for dispute_id, stake in found.items():
+        seq, basis = last.get(dispute_id, (0, 0))
+        states[dispute_id] = DealState(
+            deal=None, developer_id=stake.developer_id, basis_cents=basis, last_seq=seq,
+            lines=[LineState(line, released.get((dispute_id, line.seq), 0)) for line in stake.lines],
+            recognised_at=stake.decided_at, kind="dispute", source_id=dispute_id, face_cents=stake.cents,
+            version=1, label=f"争议 #{dispute_id} 涉及佣金")
     return states
 
 
 def target_basis(state: DealState, terms: Terms, applied_cents: int, now: datetime) -> int:
     """How much of the receivable the released lines should stand for now."""
-    commission = state.deal.commission_cents
+    commission = state.face_cents
     target = max(0, min(applied_cents, commission))
     if (terms.payable_when == "advance" and state.recognised_at is not None
             and now >= state.recognised_at + timedelta(days=terms.advance_days or 0)):
@@ -145,7 +174,7 @@ def target_basis(state: DealState, terms: Terms, applied_cents: int, now: dateti
 
 def plan_step(state: DealState, target: int) -> list[tuple[LineState, int]]:
     """Signed part of each consultant/buyer line moving from ``basis`` to ``target``."""
-    commission = state.deal.commission_cents
+    commission = state.face_cents
     parties = [ls for ls in state.lines if ls.line.party_type != "platform"]
     if target > state.basis_cents:
         remaining = [ls.line.amount_cents - ls.released_cents for ls in parties]
@@ -159,22 +188,29 @@ def plan_step(state: DealState, target: int) -> list[tuple[LineState, int]]:
 
 
 def sync(session: Session, deal_ids: Iterable[int], *, now: datetime, reason: str,
-         actor_type: str = "system", actor_id: int | None = None) -> int:
-    """Bring each deal's released lines to where its developer's rule puts them. Returns the
-    number of steps taken. The caller holds the developers' row locks."""
-    deal_ids = sorted(set(deal_ids))
-    if not deal_ids:
+         actor_type: str = "system", actor_id: int | None = None, dispute_ids: Iterable[int] = ()) -> int:
+    """Bring each receivable source's released lines (these deals', these disputes' stakes) to
+    where its developer's rule puts them. Returns the number of steps taken. The caller holds
+    the developers' row locks."""
+    deal_ids, dispute_ids = sorted(set(deal_ids)), sorted(set(dispute_ids))
+    if not deal_ids and not dispute_ids:
         return 0
-    states = load_states(session, deal_ids)
+    states = {("deal", i): st for i, st in (load_states(session, deal_ids) if deal_ids else {}).items()}
+    states.update({("dispute", i): st for i, st in
+                   (load_stake_states(session, dispute_ids) if dispute_ids else {}).items()})
     if not states:
         return 0
     terms = contract_terms(session, {s.developer_id for s in states.values()})
-    applied = applied_by_deal(session, states)
-    held = disputed_deals(session, states)
+    applied = {("deal", i): c for i, c in applied_by_deal(session, [k[1] for k in states if k[0] == "deal"]).items()}
+    stake_ids = [k[1] for k in states if k[0] == "dispute"]
+    if stake_ids:
+        from .stakes import applied_by_dispute
+        applied.update({("dispute", i): c for i, c in applied_by_dispute(session, stake_ids).items()})
+    held = {("deal", i) for i in disputed_deals(session, [k[1] for k in states if k[0] == "deal"])}
     planned: list[tuple[DealState, int, str, list[tuple[LineState, int]]]] = []
-    for deal_id, state in sorted(states.items()):
-        target = target_basis(state, terms[state.developer_id], applied.get(deal_id, 0), now)
-        if target == state.basis_cents or (target > state.basis_cents and deal_id in held):
+    for key, state in sorted(states.items()):
+        target = target_basis(state, terms[state.developer_id], applied.get(key, 0), now)
+        if target == state.basis_cents or (target > state.basis_cents and key in held):
             continue
         step_reason = "undo" if target < state.basis_cents else reason
         planned.append((state, target, step_reason, plan_step(state, target)))
@@ -182,42 +218,47 @@ def sync(session: Session, deal_ids: Iterable[int], *, now: datetime, reason: st
         return 0
     # Lines the platform bought (佣金垫付, issue 13): their pending was settled at purchase, so a step
     # moves none of it; the collection pays their remainder and realises the discount instead.
-    # An undo takes the remainder it paid back the same way (on_uncollected).
+    # An undo takes the remainder it paid back the same way (on_uncollected). Stakes are never bought.
     from ..buyback.services import bought_lines, on_collected, on_uncollected
-    bought = bought_lines(session, [ls.line.id for state, *_ in planned for ls in state.lines])
-    entries = [_entry(session, state, target, [(ls, part) for ls, part in parts if ls.line.id not in bought])
+    bought = bought_lines(session, [ls.line.id for state, *_ in planned for ls in state.lines
+                                    if ls.line.id is not None])
+    entries = [_entry(session, state, target, [(ls, part) for ls, part in parts
+                                               if ls.line.id is None or ls.line.id not in bought])
                for state, target, _, parts in planned]
     created = ledger.post_many(session, [e for e in entries if e is not None], actor_type=actor_type,
                                actor_id=actor_id, now=now)
     for state, target, _, _ in planned:
-        if not any(ls.line.id in bought for ls in state.lines):
+        if state.kind != "deal" or not any(ls.line.id in bought for ls in state.lines):
             continue
-        ref = f"v{state.deal.lines_version}:release:{state.last_seq + 1}"
+        ref = f"v{state.version}:release:{state.last_seq + 1}"
         if target > state.basis_cents:
-            on_collected(session, state.deal.id, target - state.basis_cents, now, ref=ref)
+            on_collected(session, state.source_id, target - state.basis_cents, now, ref=ref)
         else:
-            on_uncollected(session, state.deal.id, target, now, ref=ref)
+            on_uncollected(session, state.source_id, target, now, ref=ref)
     for (state, target, step_reason, parts), entry in zip(planned, entries):
-        release = CommissionRelease(deal_id=state.deal.id, version=state.deal.lines_version, seq=state.last_seq + 1,
+        release = CommissionRelease(deal_id=state.source_id if state.kind == "deal" else None,
+                                    dispute_id=state.source_id if state.kind == "dispute" else None,
+                                    version=state.version, seq=state.last_seq + 1,
                                     reason=step_reason, basis_from_cents=state.basis_cents, basis_to_cents=target,
                                     ledger_transaction_id=created.get(entry.idempotency_key) if entry else None,
                                     created_at=now)
         session.add(release)
         session.flush()
         bulk_insert(session, CommissionReleaseLine.__table__, [
-            {"release_id": release.id, "line_id": ls.line.id, "amount_cents": part} for ls, part in parts if part])
+            {"release_id": release.id, "line_id": ls.line.id,
+             "stake_seq": None if state.kind == "deal" else ls.line.seq, "amount_cents": part}
+            for ls, part in parts if part])
     return len(planned)
 
 
 def _entry(session: Session, state: DealState, target: int, parts: list[tuple[LineState, int]]) -> Entry | None:
-    deal = state.deal
     legs: list[Leg] = []
     available_left: dict[tuple[str, int], int] = {}
     for ls, part in parts:
         party = (ls.line.party_type, ls.line.party_id)
         if part > 0:
             legs += [Leg(*party, "pending", part, f"{ls.line.reason}（回款后可提现）"),
-                     Leg(*party, "available", -part, f"成交 #{deal.id} 佣金可提现")]
+                     Leg(*party, "available", -part, f"{state.label}佣金可提现")]
         elif part < 0:
             taken = -part
             if party not in available_left:
@@ -231,10 +272,12 @@ def _entry(session: Session, state: DealState, target: int, parts: list[tuple[Li
     if not legs:
         return None
     verb = "可提现" if target > state.basis_cents else "收回"
-    return Entry(idempotency_key=f"deal:{deal.id}:v{deal.lines_version}:release:{state.last_seq + 1}",
+    key = (f"deal:{state.source_id}:v{state.version}" if state.kind == "deal"
+           else f"dispute:{state.source_id}:stake")
+    return Entry(idempotency_key=f"{key}:release:{state.last_seq + 1}",
                  kind="commission_released" if target > state.basis_cents else "commission_release_undone",
-                 description=f"成交 #{deal.id}（{deal.unit}）佣金{verb}：对应回款 {yuan(state.basis_cents)} → {yuan(target)}",
-                 legs=tuple(legs), deal_id=deal.id)
+                 description=f"{state.label}佣金{verb}：对应回款 {yuan(state.basis_cents)} → {yuan(target)}",
+                 legs=tuple(legs), deal_id=state.source_id if state.kind == "deal" else None)
 
 
 def sweep(session: Session, *, now: datetime, chunk_size: int = 1000, after_chunk=None) -> int:
@@ -250,13 +293,22 @@ def sweep(session: Session, *, now: datetime, chunk_size: int = 1000, after_chun
                                .where(Deal.id > last_id, Deal.recognised.is_(True), Deal.commission_cents > 0,
                                       ~fully).order_by(Deal.id).limit(chunk_size)).all()
         if not rows:
-            return steps
+            return steps + _sweep_stakes(session, now=now)
         for developer_id in sorted({d for _, d in rows}):
             lock_developer(session, developer_id)
         steps += sync(session, [deal_id for deal_id, _ in rows], now=now, reason="sweep")
         last_id = rows[-1][0]
         if after_chunk is not None:
             after_chunk()
+
+
+def _sweep_stakes(session: Session, *, now: datetime) -> int:
+    """Stakes of upheld disputes not yet fully released (few: one per upheld dispute)."""
+    from .stakes import not_fully_released
+    rows = not_fully_released(session)
+    for developer_id in sorted({d for _, d in rows}):
+        lock_developer(session, developer_id)
+    return sync(session, (), dispute_ids=[dispute_id for dispute_id, _ in rows], now=now, reason="sweep") if rows else 0
 
 
 # --- what settlement reads ------------------------------------------------------------------

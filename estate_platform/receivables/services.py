@@ -33,7 +33,8 @@ from ..ledger.services import Entry, Leg
 from ..money import yuan
 from ..projects.models import Developer, Project
 from . import releases
-from .allocation import Open, allocate_payment
+from . import stakes as stake_receivables
+from .allocation import Open, Source, allocate_payment
 from .models import Collection, CollectionAllocation, DeveloperInvoice
 
 REFERENCE_MAX = 80
@@ -69,7 +70,8 @@ def _developer(session: Session, developer_id: int) -> Developer:
 
 
 def open_receivables(session: Session, developer_id: int) -> list[Open]:
-    """Every recognised deal of the developer with something still owed, by due date."""
+    """Every receivable of the developer with something still owed, by due date: its recognised
+    deals and the stakes of disputes upheld against it (``stakes``)."""
     rows = session.execute(select(Deal.id, Deal.due_on, Deal.trigger_reached_on, Deal.subscribed_on,
                                   Deal.commission_cents)
                            .join(Project, Project.id == Deal.project_id)
@@ -80,12 +82,24 @@ def open_receivables(session: Session, developer_id: int) -> list[Open]:
     for deal_id, due_on, trigger_on, subscribed_on, commission in rows:
         outstanding = commission - applied.get(deal_id, 0)
         if outstanding > 0:
-            result.append(Open(deal_id, due_on or trigger_on or subscribed_on, outstanding))
-    return sorted(result, key=lambda r: (r.due_on, r.deal_id))
+            result.append(Open(Source("deal", deal_id), due_on or trigger_on or subscribed_on, outstanding))
+    owed = stake_receivables.stakes(session, developer_id=developer_id)
+    applied = stake_receivables.applied_by_dispute(session, list(owed))
+    for dispute_id, stake in owed.items():
+        outstanding = stake.cents - applied.get(dispute_id, 0)
+        if outstanding > 0:
+            result.append(Open(Source("dispute", dispute_id), stake.due_on, outstanding))
+    return sorted(result, key=lambda r: (r.due_on, r.source))
+
+
+def _chosen(deal_ids: Sequence[int] | None, dispute_ids: Sequence[int] | None) -> list[Source] | None:
+    if deal_ids is None and dispute_ids is None:
+        return None
+    return [Source("deal", i) for i in deal_ids or ()] + [Source("dispute", i) for i in dispute_ids or ()]
 
 
 def _check(session: Session, developer_id: int | None, amount_cents, received_on, bank_reference, invoice_id,
-           deal_ids, note, today: date) -> tuple[str, str | None]:
+           deal_ids, note, today: date, dispute_ids=None) -> tuple[str, str | None]:
     errors: dict[str, list[str]] = {}
     if not isinstance(amount_cents, int) or not 0 < amount_cents <= MAX_AMOUNT_CENTS:
         errors["amount_cents"] = ["金额须为正的整数（分）"]
@@ -103,15 +117,20 @@ def _check(session: Session, developer_id: int | None, amount_cents, received_on
             errors["invoice_id"] = ["发票不存在或不属于该开发商"]
         elif invoice.voided_at is not None:
             errors["invoice_id"] = ["该发票已作废"]
-    if deal_ids is not None:
-        if not deal_ids:
-            errors["deal_ids"] = ["请至少选择一笔成交，或不指定（按到期日先后核销）"]
-        else:
-            known = set(session.scalars(select(Deal.id).join(Project, Project.id == Deal.project_id).where(
-                among(session, Deal.id, list(deal_ids)), Project.developer_id == developer_id)))
-            unknown = sorted(set(deal_ids) - known)
-            if unknown:
-                errors["deal_ids"] = [f"成交 {', '.join(f'#{i}' for i in unknown)} 不属于该开发商"]
+    if (deal_ids is not None or dispute_ids is not None) and not deal_ids and not dispute_ids:
+        errors["deal_ids"] = ["请至少选择一笔应收，或不指定（按到期日先后核销）"]
+    if dispute_ids:
+        theirs = {i for i, stake in stake_receivables.stakes(session, dispute_ids=dispute_ids).items()
+                  if stake.developer_id == developer_id}
+        unknown = sorted(set(dispute_ids) - theirs)
+        if unknown:
+            errors["dispute_ids"] = [f"争议 {', '.join(f'#{i}' for i in unknown)} 不是该开发商已裁定的应收"]
+    if deal_ids:
+        known = set(session.scalars(select(Deal.id).join(Project, Project.id == Deal.project_id).where(
+            among(session, Deal.id, list(deal_ids)), Project.developer_id == developer_id)))
+        unknown = sorted(set(deal_ids) - known)
+        if unknown:
+            errors["deal_ids"] = [f"成交 {', '.join(f'#{i}' for i in unknown)} 不属于该开发商"]
     if errors:
         raise ValidationFailed(errors)
     return reference, note
@@ -120,11 +139,12 @@ def _check(session: Session, developer_id: int | None, amount_cents, received_on
 def record_collection(session: Session, staff: StaffUser | None, *, developer_id: int, amount_cents: int,
                       received_on: date, bank_reference: str, invoice_id: int | None = None,
                       deal_ids: Sequence[int] | None = None, note: str | None = None, source: str = "manual",
-                      now: datetime) -> Collection:
-    """Record one payment and apply it (oldest due first, or to ``deal_ids``)."""
+                      dispute_ids: Sequence[int] | None = None, now: datetime) -> Collection:
+    """Record one payment and apply it (oldest due first, or to ``deal_ids`` and the stakes of
+    ``dispute_ids``)."""
     _developer(session, developer_id)
     reference, note = _check(session, developer_id, amount_cents, received_on, bank_reference, invoice_id,
-                             deal_ids, note, local_date(now))
+                             deal_ids, note, local_date(now), dispute_ids)
     if session.scalar(select(Collection.id).where(Collection.developer_id == developer_id,
                                                   Collection.bank_reference == reference)):
         raise DuplicateBankReference(details={"bank_reference": reference})
@@ -137,7 +157,8 @@ def record_collection(session: Session, staff: StaffUser | None, *, developer_id
             session.flush()
     except IntegrityError:
         raise DuplicateBankReference(details={"bank_reference": reference}) from None
-    parts, rest = allocate_payment(amount_cents, open_receivables(session, developer_id), deal_ids)
+    parts, rest = allocate_payment(amount_cents, open_receivables(session, developer_id),
+                                   _chosen(deal_ids, dispute_ids))
     applied = sum(p for _, p in parts)
     legs = [Leg("platform", 0, "cash", amount_cents, f"回款 {reference}"),
             Leg("developer", developer_id, "receivable", -applied, "回款核销应收"),
@@ -152,10 +173,12 @@ def record_collection(session: Session, staff: StaffUser | None, *, developer_id
 
 def _allocate(session: Session, collection: Collection, batch: int, parts, staff, now: datetime) -> None:
     bulk_insert(session, CollectionAllocation.__table__, [
-        {"collection_id": collection.id, "batch": batch, "deal_id": deal_id, "amount_cents": cents,
-         "created_by_id": staff.id if staff else None, "created_at": now} for deal_id, cents in parts])
+        {"collection_id": collection.id, "batch": batch, "deal_id": src.id if src.kind == "deal" else None,
+         "dispute_id": src.id if src.kind == "dispute" else None, "kind": "applied", "amount_cents": cents,
+         "created_by_id": staff.id if staff else None, "created_at": now} for src, cents in parts])
     session.expire(collection, ["allocations"])
-    releases.sync(session, [deal_id for deal_id, _ in parts], now=now, reason="collection",
+    releases.sync(session, [src.id for src, _ in parts if src.kind == "deal"], now=now, reason="collection",
+                  dispute_ids=[src.id for src, _ in parts if src.kind == "dispute"],
                   actor_type="staff" if staff else "system", actor_id=staff.id if staff else None)
 
 
@@ -176,17 +199,18 @@ def unapplied_of(session: Session, developer_ids: Sequence[int] | None = None) -
 
 
 def apply_unapplied(session: Session, staff: StaffUser | None, developer_id: int, *,
-                    deal_ids: Sequence[int] | None = None, now: datetime) -> int:
+                    deal_ids: Sequence[int] | None = None, dispute_ids: Sequence[int] | None = None,
+                    now: datetime) -> int:
     """Apply the developer's unapplied cash (oldest payment first) to its open receivables;
-    returns how many deal parts were applied."""
+    returns how many receivable parts were applied."""
     _developer(session, developer_id)
-    if deal_ids is not None:
-        _check(session, developer_id, 1, local_date(now), "-", None, deal_ids, None, local_date(now))
+    if deal_ids is not None or dispute_ids is not None:
+        _check(session, developer_id, 1, local_date(now), "-", None, deal_ids, None, local_date(now), dispute_ids)
     rests = unapplied_of(session, [developer_id]).get(developer_id, {})
     receivables = open_receivables(session, developer_id)
     made = 0
     for collection_id, rest in rests.items():
-        parts, _ = allocate_payment(rest, receivables, deal_ids)
+        parts, _ = allocate_payment(rest, receivables, _chosen(deal_ids, dispute_ids))
         if not parts:
             break
         collection = session.get(Collection, collection_id)
@@ -200,7 +224,7 @@ def apply_unapplied(session: Session, staff: StaffUser | None, developer_id: int
                     actor_type="staff" if staff else "system", actor_id=staff.id if staff else None, now=now)
         _allocate(session, collection, batch, parts, staff, now)
         applied = dict(parts)
-        receivables = [Open(r.deal_id, r.due_on, r.outstanding_cents - applied.get(r.deal_id, 0)) for r in receivables]
+        receivables = [Open(r.source, r.due_on, r.outstanding_cents - applied.get(r.source, 0)) for r in receivables]
         made += len(parts)
     if not made:
         raise NothingUnapplied()
@@ -233,7 +257,8 @@ def reverse_collection(session: Session, staff: StaffUser, collection_id: int, *
                 actor_type="staff", actor_id=staff.id, now=now)
     collection.reversed_at, collection.reversed_by_id, collection.reverse_reason = now, staff.id, reason
     session.flush()
-    releases.sync(session, {a.deal_id for a in allocations}, now=now, reason="collection",
+    releases.sync(session, {a.deal_id for a in allocations if a.deal_id is not None}, now=now, reason="collection",
+                  dispute_ids={a.dispute_id for a in allocations if a.dispute_id is not None},
                   actor_type="staff", actor_id=staff.id)
     return collection
 

@@ -1,7 +1,8 @@
 """Developer statements (对账函) and receivables aging (账龄) (issue 12 §1).
 
 A statement covers one developer and a period (Shanghai dates): the balance owed at its start,
-each deal whose commission was recognised in it (a receivable), each payment received in it,
+each deal whose commission was recognised in it (a receivable) and each stake of a dispute upheld
+against the developer in it (a receivable with no deal), each payment received in it,
 and the balance at its end. What finance records of the developer's answer (confirmed or
 objected, with the date and a note) is kept beside it. Aging puts what is still owed on each
 deal in a bucket by days past its due date, per developer and project.
@@ -42,6 +43,18 @@ class StatementDeal:
 
 
 @dataclass
+class StatementStake:
+    """The stake of a dispute upheld against the developer: a receivable with no deal."""
+    dispute_id: int
+    project: str
+    subject: str
+    recognised_on: date
+    due_on: date
+    commission_cents: int
+    applied_cents: int
+
+
+@dataclass
 class StatementPayment:
     collection_id: int
     received_on: date
@@ -57,6 +70,7 @@ class Statement:
     period_to: date
     opening_cents: int
     deals: list[StatementDeal] = field(default_factory=list)
+    stakes: list[StatementStake] = field(default_factory=list)
     payments: list[StatementPayment] = field(default_factory=list)
     responses: list[DeveloperStatementResponse] = field(default_factory=list)
     # The developer's payments not applied to any receivable now (overpayments, and money taken
@@ -65,7 +79,7 @@ class Statement:
 
     @property
     def receivable_cents(self) -> int:
-        return sum(d.commission_cents for d in self.deals)
+        return sum(d.commission_cents for d in self.deals) + sum(s.commission_cents for s in self.stakes)
 
     @property
     def paid_cents(self) -> int:
@@ -112,6 +126,17 @@ def statement(session: Session, developer_id: int, period_from: date, period_to:
         elif on <= period_to:
             result.deals.append(StatementDeal(deal.id, project_name, deal.unit, on, deal.due_on,
                                               deal.commission_cents, applied.get(deal.id, 0)))
+    from . import stakes as stake_receivables
+    owed = stake_receivables.stakes(session, developer_id=developer_id)
+    stake_applied = stake_receivables.applied_by_dispute(session, list(owed))
+    names = _project_names(session, {stake.project_id for stake in owed.values()})
+    for dispute_id, stake in sorted(owed.items(), key=lambda kv: (kv[1].decided_at, kv[0])):
+        on = local_date(stake.decided_at)
+        if on < period_from:
+            opening += stake.cents
+        elif on <= period_to:
+            result.stakes.append(StatementStake(dispute_id, names.get(stake.project_id, ""), stake.subject, on,
+                                                stake.due_on, stake.cents, stake_applied.get(dispute_id, 0)))
     for collection in session.scalars(select(Collection).where(Collection.developer_id == developer_id,
                                                                Collection.received_on <= period_to)
                                       .order_by(Collection.received_on, Collection.id)):
@@ -128,6 +153,10 @@ def statement(session: Session, developer_id: int, period_from: date, period_to:
         DeveloperStatementResponse.period_from == period_from, DeveloperStatementResponse.period_to == period_to)
         .order_by(DeveloperStatementResponse.id)))
     return result
+
+
+def _project_names(session: Session, ids: set[int]) -> dict[int, str]:
+    return dict(session.execute(select(Project.id, Project.name).where(Project.id.in_(sorted(ids)))).all()) if ids else {}
 
 
 def record_response(session: Session, staff: StaffUser, developer_id: int, *, period_from: date, period_to: date,
@@ -191,6 +220,18 @@ def statement_xlsx(st: Statement) -> bytes:
             sheet.write_datetime(row, 4, when(d.due_on), day)
         sheet.write_number(row, 5, yuan(d.commission_cents), money)
         sheet.write_number(row, 6, yuan(d.applied_cents), money)
+    if st.stakes:
+        row += 2
+        sheet.write_row(row, 0, ["争议编号", "楼盘", "事由", "裁定日", "约定付款日", "应收涉及佣金（元）", "已回款（元）"], head)
+        for s in st.stakes:
+            row += 1
+            sheet.write_number(row, 0, s.dispute_id)
+            sheet.write_string(row, 1, s.project)
+            sheet.write_string(row, 2, s.subject)
+            sheet.write_datetime(row, 3, when(s.recognised_on), day)
+            sheet.write_datetime(row, 4, when(s.due_on), day)
+            sheet.write_number(row, 5, yuan(s.commission_cents), money)
+            sheet.write_number(row, 6, yuan(s.applied_cents), money)
     row += 2
     sheet.write_row(row, 0, ["回款编号", "到账日期", "银行流水号", "金额（元）", "状态"], head)
     for p in st.payments:
@@ -246,6 +287,20 @@ def aging(session: Session, *, now: datetime, developer_id: int | None = None) -
         key = (dev_id, project_id)
         names[key] = (dev, project)
         sums[key][aging_bucket(due_on or trigger_on or subscribed_on, today)] += owed
+    from . import stakes as stake_receivables
+    owed_stakes = stake_receivables.stakes(session, developer_id=developer_id)
+    stake_applied = stake_receivables.applied_by_dispute(session, list(owed_stakes))
+    if owed_stakes:
+        labels = {(p, d): (dn, pn) for p, pn, d, dn in session.execute(
+            select(Project.id, Project.name, Developer.id, Developer.name).join(Developer, Developer.id == Project.developer_id)
+            .where(Project.id.in_(sorted({s.project_id for s in owed_stakes.values()}))))}
+        for dispute_id, stake in owed_stakes.items():
+            owed = stake.cents - stake_applied.get(dispute_id, 0)
+            if owed <= 0:
+                continue
+            key = (stake.developer_id, stake.project_id)
+            names[key] = labels.get((stake.project_id, stake.developer_id), ("", ""))
+            sums[key][aging_bucket(stake.due_on, today)] += owed
     for key, buckets in sums.items():
         table[key] = AgingRow(key[0], names[key][0], key[1], names[key][1], dict(buckets))
     return sorted(table.values(), key=lambda r: (r.developer_name, r.project_name, r.project_id))
@@ -262,7 +317,7 @@ def aging_unapplied(session: Session, *, developer_id: int | None = None) -> lis
     """Each developer's unapplied cash beside its aging (overpayments, money back from cancelled deals)."""
     from .services import unapplied_of
     rests = unapplied_of(session, None if developer_id is None else [developer_id])
-    names = dict(session.execute(select(Developer.id, Developer.name).where(Developer.id.in_(list(rests))))) \
+    names = dict(session.execute(select(Developer.id, Developer.name).where(Developer.id.in_(list(rests)))).all()) \
         if rests else {}
     return sorted((UnappliedRow(d, names.get(d, ""), sum(r.values())) for d, r in rests.items()),
                   key=lambda r: (r.developer_name, r.developer_id))

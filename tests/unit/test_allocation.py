@@ -11,10 +11,10 @@ from estate_platform.receivables.allocation import Open, aging_bucket, allocate_
 
 DAY0 = date(2026, 1, 1)
 
-receivables = st.lists(st.builds(Open, deal_id=st.integers(1, 10_000),
+receivables = st.lists(st.builds(Open, source=st.integers(1, 10_000),
                                  due_on=st.integers(0, 400).map(lambda d: DAY0 + timedelta(days=d)),
                                  outstanding_cents=st.integers(1, 10**9)),
-                       max_size=12, unique_by=lambda r: r.deal_id)
+                       max_size=12, unique_by=lambda r: r.source)
 
 
 def test_payment_is_applied_oldest_due_first_then_by_deal_id():

@@ -3,7 +3,8 @@
 Every export link of a list page gains "后台导出" (``static/export_jobs.js``): it starts a job
 here with the link's filters, shows a progress bar that polls the job's status, then the
 download link. Roles allowed to call buyers also get "导出完整号码" on kinds holding phones,
-which asks for the purpose (logged). ``/admin/exports/jobs`` lists one's recent jobs.
+which asks for the purpose (logged). ``/admin/exports/jobs`` lists one's recent jobs;
+``/admin/exports/full-phone-log`` lists every full-phone export by staff member.
 """
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from estate_platform.exports.tasks import send_after_commit, settings as job_set
 from .exports_api import job_file_response
 from .pages import staff_page
 
-bp = Blueprint("admin_export_jobs", __name__, url_prefix="/admin/exports/jobs")
+bp = Blueprint("admin_export_jobs", __name__, url_prefix="/admin/exports")
 
 ROLES = ("admin", "finance", "operations")
+AUDITORS = ("admin",)  # as the per-buyer reveal log (admin/privacy_pages.py)
 PER_PAGE = 20
 
 
@@ -58,7 +60,7 @@ def _filters(query: str) -> dict:
     return dict(parse_qsl(text[:2000], keep_blank_values=False))
 
 
-@bp.route("", methods=["GET"])
+@bp.route("/jobs", methods=["GET"])
 @staff_page(*ROLES)
 def job_list():
     page = max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
@@ -71,7 +73,7 @@ def job_list():
                            titles=titles, full_phone_kinds=allowed, status_of=status_of, now=utcnow())
 
 
-@bp.route("", methods=["POST"])
+@bp.route("/jobs", methods=["POST"])
 @staff_page(*ROLES)
 def start():
     """Start a job (the form or the list pages' script); JSON for the script, a redirect for the form."""
@@ -91,22 +93,37 @@ def start():
     return redirect(url_for("admin_export_jobs.job_list"))
 
 
-@bp.route("/<int:export_job_id>/status")
+@bp.route("/jobs/<int:export_job_id>/status")
 @staff_page(*ROLES)
 def status(export_job_id):
     return jsonify(status_of(jobs.visible_job(db.session, g.staff, export_job_id)))
 
 
-@bp.route("/<int:export_job_id>/file")
+@bp.route("/jobs/<int:export_job_id>/file")
 @staff_page(*ROLES)
 def download(export_job_id):
     return job_file_response(*jobs.file_of(db.session, g.staff, export_job_id, job_settings(), now=utcnow()))
 
 
-@bp.route("/<int:export_job_id>/retry", methods=["POST"])
+@bp.route("/jobs/<int:export_job_id>/retry", methods=["POST"])
 @staff_page(*ROLES)
 def retry(export_job_id):
     job = jobs.retry_job(db.session, g.staff, export_job_id)
     send_after_commit(job.id)
     flash(f"导出任务 #{job.id} 已重新排队", "success")
     return redirect(url_for("admin_export_jobs.job_list"))
+
+
+@bp.route("/full-phone-log")
+@staff_page(*AUDITORS)
+def full_phone_log():
+    """Every full-phone export (完整号码导出日志), by staff member: the bulk side of the reveal log."""
+    staff_user_id = request.args.get("staff_user_id", type=int)
+    if staff_user_id is not None and not 1 <= staff_user_id <= 2**31 - 1:
+        staff_user_id = None
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
+    items, total = phones.list_exports(db.session, staff_user_id=staff_user_id, page=page, per_page=PER_PAGE)
+    titles = {name: kind.title for name, kind in exports.load_kinds().items()}
+    return render_template("admin/exports/full_phone_log.html", items=items, total=total, page=page,
+                           per_page=PER_PAGE, counts=phones.counts_by_staff(db.session), titles=titles,
+                           staff_user_id=staff_user_id)

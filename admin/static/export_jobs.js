@@ -90,7 +90,9 @@
 
   function enhance(link) {
     var match = /^\/admin\/exports\/([a-z][a-z-]*)$/.exec(link.pathname);
-    if (!match || match[1] === "jobs" || link.getAttribute("data-export-enhanced")) { return; }
+    if (!match || match[1] === "jobs" || match[1] === "full-phone-log" || link.getAttribute("data-export-enhanced")) {
+      return;
+    }
     var kind = match[1];
     link.setAttribute("data-export-enhanced", "1");
     var after = link;

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..db import paginate
@@ -76,3 +76,11 @@ def list_exports(session: Session, *, staff_user_id: int | None = None, page: in
         query = query.where(PhoneExportReveal.staff_user_id == staff_user_id)
     return paginate(session, query, PhoneExportReveal.created_at.desc(), PhoneExportReveal.id.desc(), page=page,
                     per_page=per_page)
+
+
+def counts_by_staff(session: Session) -> list[tuple[StaffUser, int, int]]:
+    """(staff member, exports, rows exported) for everyone who exported full phones, most first."""
+    query = (select(StaffUser, func.count(PhoneExportReveal.id), func.coalesce(func.sum(PhoneExportReveal.row_count), 0))
+             .join(PhoneExportReveal, PhoneExportReveal.staff_user_id == StaffUser.id).group_by(StaffUser.id)
+             .order_by(func.count(PhoneExportReveal.id).desc(), StaffUser.id).limit(200))
+    return [(staff, exported, rows) for staff, exported, rows in session.execute(query).all()]

@@ -146,3 +146,21 @@ def test_the_page_offers_the_full_phone_export_with_a_purpose_to_operations(worl
     listing = client.get("/admin/exports/jobs").get_data(as_text=True)
     assert "完整号码" in listing and "已完成" in listing
     assert [(r.kind, r.purpose, r.row_count) for r in logs(app)] == [("registrations", "回访", 2)]
+
+
+def test_the_admin_log_page_lists_full_phone_exports_by_staff_member(world, client, app, market):
+    auth = world.staff_auth("operations")
+    workbook(client.get(f"{EXPORTS}/registrations?full_phones=true&purpose=回访核实&status=reported", headers=auth))
+    sign_in(world, client, "admin")
+    reveals = client.get("/admin/privacy/reveals").get_data(as_text=True)
+    assert "/admin/exports/full-phone-log" in reveals
+    page = client.get("/admin/exports/full-phone-log")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200, html[:300]
+    assert "报备记录" in html and "回访核实" in html and "status=reported" in html and "直接下载" in html
+    assert "测试operations" in html
+
+
+def test_the_log_page_is_for_admins_only(world, client, app, market):
+    sign_in(world, client, "operations")
+    assert client.get("/admin/exports/full-phone-log").status_code == 403

@@ -27,7 +27,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..db import paginate
-from ..errors import Conflict, DomainError, Forbidden, NotFound
+from ..errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from ..identity.models import StaffUser
 from . import get_kind, parse_filters
 from . import phones
@@ -86,7 +86,11 @@ def start_job(session: Session, staff: StaffUser, kind_name: str, raw_filters: M
     if staff.role not in kind.roles:
         raise ExportRoleForbidden(details={"allowed_roles": list(kind.roles)})
     text = phones.check(staff, kind, purpose) if full_phones else None
-    filters = parse_filters(kind, dict(raw_filters))
+    try:
+        filters = parse_filters(kind, dict(raw_filters))
+    except ValidationFailed as exc:  # the request names them inside ``filters``
+        raise ValidationFailed({f"filters.{name}": problems for name, problems in exc.details["fields"].items()}) \
+            from None
     job = ExportJob(staff_user_id=staff.id, kind=kind.name, filters=phones.stored_filters(filters),
                     full_phones=bool(full_phones), purpose=text, status="queued", rows_done=0, attempts=0,
                     file_token=secrets.token_urlsafe(32), created_at=now)

@@ -42,7 +42,8 @@
   }
 
   function progressBox(data) {
-    var box = el("span", {"class": "export-job-progress", "role": "status", "data-job-id": String(data.id)});
+    var box = el("span", {"class": "export-job-progress", "role": "status", "data-job-id": String(data.id),
+                          "style": "display:inline-flex;align-items:center;gap:6px;margin:0 8px"});
     var bar = el("progress", {"max": "100", "value": "0"}, "0%");
     var text = el("span", {"data-role": "text"}, LABELS[data.status] || data.status);
     box.appendChild(bar);
@@ -81,7 +82,8 @@
         var view = progressBox(data);
         view.box.setAttribute("data-for", kind);
         if (holder) { holder.parentNode.removeChild(holder); }
-        link.parentNode.insertBefore(view.box, link.nextSibling);
+        var anchor = link.exportJobAnchor || link;  // after the buttons this script added
+        anchor.parentNode.insertBefore(view.box, anchor.nextSibling);
         view.show(data);
         poll(data.status_url, view.show);
       })
@@ -110,7 +112,9 @@
         start(link, kind, true, purpose.trim());
       });
       after.parentNode.insertBefore(full, after.nextSibling);
+      after = full;
     }
+    link.exportJobAnchor = after;
   }
 
   Array.prototype.forEach.call(document.querySelectorAll("a[href*='/admin/exports/']"), enhance);

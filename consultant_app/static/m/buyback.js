@@ -20,8 +20,8 @@
     buyback_consultant_not_operating: "请先完成入驻审核并签署最新协议；如账号被暂停，请联系平台运营。",
     buyback_open_dispute: "争议处理完毕后即可申请，可在“我的争议”中查看并提交陈述。",
     buyback_credit_too_low: "信用分可在“我的信用分”中查看，按时带看、如实报备会逐步提高。",
-    buyback_developer_limit: "可以少选几笔该开发商的佣金后重试。",
-    buyback_consultant_limit: "可以少选几笔后重试，已垫付的佣金回款后额度会释放。",
+    buyback_developer_limit: "该开发商回款后额度会释放。",
+    buyback_consultant_limit: "已垫付的佣金开发商回款后，额度会释放。",
     buyback_book_limit: "平台总额度会随开发商回款释放，请稍后再试。",
     buyback_quote_expired: "请重新获取报价，费用按最新情况计算。",
     buyback_quote_used: "这份报价已提交过申请，请在“我的垫付申请”中查看。"
@@ -56,7 +56,7 @@
     if (typeof details.score === "number" && typeof details.threshold === "number" && error.message.indexOf(String(details.threshold)) < 0) {
       text += "（您的信用分 " + details.score + "，要求 " + details.threshold + "）";
     }
-    return REFUSAL_ADVICE[error.code] ? text + " " + REFUSAL_ADVICE[error.code] : text;
+    return REFUSAL_ADVICE[error.code] ? text + "。" + REFUSAL_ADVICE[error.code] : text;
   }
 
   function showRefusal(form, error) {

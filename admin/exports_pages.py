@@ -37,7 +37,14 @@ def _export_globals():
             return ""
         return ",".join(k.name for k in exports.load_kinds().values()
                         if k.full_phone_rows is not None and staff.role in k.roles)
-    return {"export_full_phone_kinds": full_phone_kinds}
+    return {"export_full_phone_kinds": full_phone_kinds, "export_filter_text": filter_text}
+
+
+def filter_text(kind_name: str, filters: dict) -> str:
+    """A job's or a log record's filters as people read them: 楼盘 3，报备开始日期 2026-12-01."""
+    kind = exports.load_kinds().get(kind_name)
+    labels = {f.name: f.label for f in kind.filters} if kind else {}
+    return "，".join(f"{labels.get(name, name)} {value}" for name, value in filters.items()) or "全部"
 
 
 def status_of(job) -> dict:

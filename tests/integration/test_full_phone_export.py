@@ -157,7 +157,7 @@ def test_the_admin_log_page_lists_full_phone_exports_by_staff_member(world, clie
     page = client.get("/admin/exports/full-phone-log")
     html = page.get_data(as_text=True)
     assert page.status_code == 200, html[:300]
-    assert "报备记录" in html and "回访核实" in html and "status=reported" in html and "直接下载" in html
+    assert "报备记录" in html and "回访核实" in html and "状态 reported" in html and "直接下载" in html
     assert "测试operations" in html
 
 

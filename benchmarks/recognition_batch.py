@@ -14,8 +14,9 @@ One run, one fresh database:
    after every chunk; check the ledger sums to zero and that re-running posts
    nothing; then insert the very rows the batch wrote into fresh plain copies of
    the ledger tables (no triggers, no foreign keys, no CHECK constraints), 1000
-   transactions per commit, with (a) core executemany (insertmanyvalues), (b) the
-   ledger's own unnest statements, (c) multi-row VALUES, and COPY for information;
+   transactions per commit, with (a) core executemany (insertmanyvalues), (b) unnest
+   arrays (``db.bulk_insert``, the ledger's statements before it sent legs by COPY),
+   (c) multi-row VALUES, and COPY for information;
    best of ``--raw-rounds`` rounds each, in rotated order;
 4. print the comparison against the FASTEST of (a)-(c) and drop the database
    (``--keep`` keeps it).
@@ -351,7 +352,7 @@ POSTING_COLUMNS = ("transaction_id", "account_id", "amount_cents", "memo")
 # The raw methods: the three candidate baselines (the fastest one is THE baseline), then COPY (information only).
 RAW_METHODS = {
     "executemany": "(a) core executemany (insertmanyvalues)",
-    "unnest": "(b) unnest arrays (ledger's statements)",
+    "unnest": "(b) unnest arrays (db.bulk_insert)",
     "values": "(c) multi-row VALUES (old ledger)",
     "copy": "(info) COPY, ids from nextval",
 }
@@ -799,12 +800,13 @@ def report(db: Database, shape: dict, build_seconds: float, r: dict, args) -> bo
         *(["      RETURNING SQLAlchemy hands psycopg 3 the list (cursor.executemany, pipelined; insertmanyvalues",
            "      there measured no faster)"] if r["dialect"] == "postgresql" else
           ["      RETURNING SQLAlchemy hands sqlite3 the list (cursor.executemany)"]),
-        "  (b) the ledger's own _PG_INSERT_TRANSACTIONS / _PG_INSERT_POSTINGS text, retargeted: INSERT … SELECT",
-        "      … FROM unnest(CAST(:x AS …[]), …), one statement per table per chunk, columns sent as arrays",
+        "  (b) estate_platform.db.bulk_insert pointed at the raw tables: INSERT … SELECT … FROM",
+        "      unnest(CAST(:x AS …[]), …), one statement per table per chunk, columns sent as arrays",
         "  (c) insert(t).values([...]) multi-row VALUES (… ON CONFLICT DO NOTHING RETURNING for the",
         "      transactions), compiled again whenever the row count changes",
         "  COPY: nextval() reserves the chunk's ids, COPY transactions with them, COPY postings. Not a",
-        "      baseline: the ledger needs ON CONFLICT DO NOTHING RETURNING for idempotency and its triggers.",
+        "      baseline: the ledger needs ON CONFLICT DO NOTHING RETURNING for its transactions' idempotency",
+        "      (it sends their legs by COPY, and the balance trigger checks them).",
         "  The raw inserts read no deals, resolve no chains, split nothing, write no commission lines, update",
         "  no deals and notify no one, which the batch does.",
         "",

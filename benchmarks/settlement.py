@@ -161,6 +161,8 @@ def main() -> None:
     parser.add_argument("--consultants", type=int, default=50_000)
     parser.add_argument("--raw-rounds", type=int, default=3)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile the first batch, print the top functions to stderr (ratio does not count)")
     args = parser.parse_args()
     server = make_url(args.database_url)
     name = f"bench_settlement_{os.getpid()}"
@@ -176,7 +178,16 @@ def main() -> None:
         t = time.perf_counter()
         maker, checker = seed(engine, args.consultants, now)
         print(f"seeded {args.consultants} consultants with available balances in {time.perf_counter() - t:.1f} s")
-        first = run_batch(engine, maker, checker, now, "bench-1")
+        if args.profile:
+            import cProfile
+            import pstats
+            profiler = cProfile.Profile()
+            first = profiler.runcall(run_batch, engine, maker, checker, now, "bench-1")
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(
+                "estate_platform", 30)
+        else:
+            first = run_batch(engine, maker, checker, now, "bench-1")
         rate = first["postings"] / first["seconds"]
         print(f"batch: {first['items']} items, {first['transfers']} transfers, {first['postings']} postings in "
               f"{first['seconds']:.2f} s (prepare {first['prepare_s']:.2f}, approve {first['approve_s']:.2f}, "

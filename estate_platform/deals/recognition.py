@@ -29,9 +29,10 @@ from ..commissions.models import CommissionLine
 from ..commissions.split import BuyerReferrer, Chain, Line, Member, Policy, split
 from ..consultants.models import Consultant
 from ..consultants.standing import Standing
-from ..db import among, bulk_insert, bulk_update, id_chunks
+from ..db import among, bulk_update, id_chunks
 from ..identity.models import Buyer
 from ..ledger import services as ledger
+from ..ledger.copy import copy_rows
 from ..ledger.services import Entry, Leg
 from ..money import yuan
 from ..notifications.services import notify_many
@@ -161,7 +162,7 @@ def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_t
             if line.party_type == "consultant":
                 per_consultant[line.party_id].append(line.amount_cents)
         deal_rows.append({"id": deal.id, "recognised": True, "lines_version": version, "updated_at": now})
-    bulk_insert(session, CommissionLine.__table__, line_rows)
+    copy_rows(session, CommissionLine.__table__, line_rows)
     bulk_update(session, Deal.__table__, deal_rows)
     for key in created:
         session.expire(planned[key][0], ["recognised", "lines_version", "updated_at"])

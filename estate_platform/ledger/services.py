@@ -5,8 +5,8 @@ balanced set of legs under a unique idempotency key. A key that was already
 posted posts nothing and returns the existing transaction, so retries, replays
 and re-run tasks never post twice. All legs of a transaction are inserted in one
 statement; on PostgreSQL a statement trigger checks they sum to zero and a
-deferred trigger that no transaction is left without legs (``db.bulk_insert``
-sends a chunk's legs as arrays in one statement).
+deferred trigger that no transaction is left without legs (a chunk's legs go in
+one ``COPY``, ``ledger.copy.copy_rows``).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from ..db import among, bulk_insert, id_chunks
+from .copy import copy_rows
 from .models import ACCOUNT_KINDS, PARTY_TYPES, Account, LedgerTransaction, Posting
 
 PLATFORM = ("platform", 0)
@@ -58,24 +59,36 @@ def check_balanced(entry: Entry) -> None:
 
 def account_ids(session: Session, keys: Iterable[tuple[str, int, str]], *, now: datetime) -> dict[tuple, int]:
     """Ids of the accounts ``(party_type, party_id, kind)``, created on first use.
-    Concurrent creators meet on the unique constraint; the loser reads the winner's row."""
+    Known accounts are read first, so a batch over existing accounts inserts nothing;
+    concurrent creators meet on the unique constraint; the loser reads the winner's row."""
     keys = list(keys)
     cache: dict = session.info.setdefault("ledger_account_ids", {})
     wanted = {k for k in keys if k not in cache}
     if wanted:
-        bulk_insert(session, Account.__table__, [
-            {"party_type": t, "party_id": i, "kind": k, "created_at": now} for t, i, k in sorted(wanted)],
-            conflict_do_nothing=("party_type", "party_id", "kind"))
-        by_type: dict[str, set[int]] = {}
-        for party_type, party_id, _ in wanted:
-            by_type.setdefault(party_type, set()).add(party_id)
-        for party_type, ids in by_type.items():
-            for id_chunk in id_chunks(session, ids):
-                rows = session.execute(select(Account.id, Account.party_id, Account.kind).where(
-                    Account.party_type == party_type, among(session, Account.party_id, id_chunk)))
-                for account_id, party_id, kind in rows:
-                    cache[(party_type, party_id, kind)] = account_id
+        _load_accounts(session, wanted, cache)
+        missing = {k for k in wanted if k not in cache}
+        if missing:
+            for account_id, party_type, party_id, kind in bulk_insert(session, Account.__table__, [
+                    {"party_type": t, "party_id": i, "kind": k, "created_at": now} for t, i, k in sorted(missing)],
+                    conflict_do_nothing=("party_type", "party_id", "kind"),
+                    returning=("id", "party_type", "party_id", "kind")):
+                cache[(party_type, party_id, kind)] = account_id
+            if any(k not in cache for k in missing):  # made concurrently: read the winner's rows
+                _load_accounts(session, {k for k in missing if k not in cache}, cache)
     return {k: cache[k] for k in keys}
+
+
+def _load_accounts(session: Session, keys: set[tuple[str, int, str]], cache: dict) -> None:
+    """Every account of the parties of ``keys`` into ``cache`` (one query per party type and id chunk)."""
+    by_type: dict[str, set[int]] = {}
+    for party_type, party_id, _ in keys:
+        by_type.setdefault(party_type, set()).add(party_id)
+    for party_type, ids in by_type.items():
+        for id_chunk in id_chunks(session, ids):
+            rows = session.execute(select(Account.id, Account.party_id, Account.kind).where(
+                Account.party_type == party_type, among(session, Account.party_id, id_chunk)))
+            for account_id, party_id, kind in rows:
+                cache[(party_type, party_id, kind)] = account_id
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -111,8 +124,9 @@ def post_many(session: Session, entries: Sequence[Entry], *, actor_type: str = "
         new_ids = _insert_transactions(session, chunk, actor_type=actor_type, actor_id=actor_id, now=now)
         if not new_ids:
             continue
-        # All legs of these transactions in one statement: the balance trigger sees them together.
-        bulk_insert(session, Posting.__table__, [
+        # All legs of these transactions in one statement (one COPY on PostgreSQL): the balance
+        # trigger sees them together.
+        copy_rows(session, Posting.__table__, [
             {"transaction_id": new_ids[e.idempotency_key],
              "account_id": accounts[(leg.party_type, leg.party_id, leg.kind)], "amount_cents": leg.amount_cents,
              "memo": leg.memo}

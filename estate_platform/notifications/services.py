@@ -8,7 +8,8 @@ from sqlalchemy import insert, literal, select
 from sqlalchemy.orm import Session
 
 from ..consultants.models import Consultant
-from ..db import after_commit, bulk_insert
+from ..db import after_commit
+from ..ledger.copy import copy_rows
 from .models import Notification
 
 KINDS = {
@@ -73,7 +74,7 @@ def notify_many(session: Session, rows: list[tuple[int, str, str, dict]], *, now
     for _, kind, _, _ in rows:
         if kind not in KINDS:
             raise ValueError(f"unknown notification kind {kind!r}")
-    bulk_insert(session, Notification.__table__, [
+    copy_rows(session, Notification.__table__, [
         {"consultant_id": consultant_id, "kind": kind, "title": KINDS[kind], "body": body,
          "payload": json.dumps(payload, ensure_ascii=False, default=str), "created_at": now}
         for consultant_id, kind, body, payload in rows])

@@ -73,8 +73,6 @@ def query_schema(kind: exports.ExportKind) -> type[QuerySchema]:
 
 def _download(result: writer.ExportFile):
     log.info("export %s by staff %s: %s rows", result.kind.name, g.staff.id, result.rows)
-    if "完整号码" in result.filename:
-        log.info("full-phone export %s by staff %s: %s rows (logged)", result.kind.name, g.staff.id, result.rows)
     response = send_file(result.handle, mimetype=writer.XLSX_TYPE, as_attachment=True,
                          download_name=result.ascii_filename, conditional=False, max_age=0)
     response.headers["Content-Disposition"] = result.content_disposition

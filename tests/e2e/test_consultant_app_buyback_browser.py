@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.test_consultant_app_browser import (  # noqa: F401 (the fixtures phones and patient_expectations)
-    patient_expectations, phones, sign_in)
+    SMALL_TAP_TARGETS, patient_expectations, phones, sign_in)
 from tests.integration.test_buyback import MP, set_settings, signed_line
 
 pytestmark = pytest.mark.chromium
@@ -121,3 +121,34 @@ def test_a_consultant_quotes_requests_and_cancels_a_buyback_on_his_phone(phones,
 
     assert phone.problems == []
     assert phone.refused == [(409, "POST", f"{MP}/buyback/quotes")]
+
+
+@pytest.mark.parametrize("width", [360, 414])
+def test_the_buyback_pages_and_their_links_fit_the_narrowest_and_widest_phones(browser, live_server, world, width):
+    sold = signed_line(world)
+    quoted = world.client.post(f"{MP}/buyback/quotes", json={"line_ids": [sold.line_id]}, headers=sold.consultant.auth)
+    made = world.client.post(f"{MP}/buyback/requests", json={"quote_id": quoted.get_json()["id"]},
+                             headers=sold.consultant.auth)
+    assert made.status_code == 201, made.get_json()
+    context = browser.new_context(viewport={"width": width, "height": 800}, is_mobile=True, has_touch=True,
+                                  locale="zh-CN", timezone_id="Asia/Shanghai", base_url=live_server.url)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        tab.goto("/m/signin")
+        tab.get_by_label("openid").fill(sold.consultant.openid)
+        tab.get_by_role("button", name="以 dev 身份登录").tap()
+        tab.wait_for_url(re.compile(r"/m/$"))
+        for path in ("/m/buyback", "/m/buyback/requests", "/m/earnings", "/m/me"):
+            tab.goto(path)
+            tab.wait_for_load_state("networkidle")
+            expect(tab.locator(".state.loading:visible")).to_have_count(0)
+            assert tab.evaluate("document.documentElement.scrollWidth") <= width, path
+            assert tab.evaluate(SMALL_TAP_TARGETS) == [], path
+            if path == "/m/buyback/requests":
+                expect(tab.locator("#bb-request-list .item")).to_contain_text("待审核")
+                expect(tab.get_by_role("button", name="取消申请")).to_be_visible()
+    finally:
+        context.close()
+    assert errors == []

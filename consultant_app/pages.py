@@ -6,6 +6,8 @@ reads the database, and the API's checks (who may see what) are the only ones.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, render_template, request
 
 from .session import dev_sign_in_available, safe_next, wechat_web_available
@@ -47,10 +49,75 @@ def page(template: str, name: str, title: str, *, back: str | None = None, tab: 
     return render_template(f"m/{template}", page=name, title=title, back=back, tab=tab, **context)
 
 
-@bp.get("/")
-def home():
-    return page("home.html", "home", "今日", tab="home")
+@dataclass(frozen=True)
+class Shell:
+    """A page that is the same for everyone: its template is ``m/<page>.html``; a rule with
+    ``<int:object_id>`` hands that id to the script (``data-object-id``)."""
+    rule: str
+    page: str
+    title: str
+    back: str | None = None
+    tab: str | None = None
+    endpoint: str | None = None  # url_for's name, when it is not the page's
 
+
+SHELLS = (
+    Shell("/", "home", "今日", tab="home"),
+    Shell("/join/agreement", "agreement", "平台协议", back="/m/join/status"),
+    Shell("/join/status", "status", "审核状态", endpoint="join_status"),
+    # projects, registrations, clients
+    Shell("/projects", "projects", "楼盘", tab="projects"),
+    Shell("/projects/<int:object_id>", "project", "楼盘详情", back="/m/projects"),
+    Shell("/registrations", "registrations", "我的报备", back="/m/"),
+    Shell("/registrations/<int:object_id>", "registration", "报备详情", back="/m/registrations"),
+    Shell("/visits/<int:object_id>", "visit", "带看核销码", back="/m/registrations"),
+    Shell("/clients", "clients", "我的客户", tab="clients"),
+    Shell("/clients/<int:object_id>", "client", "客户详情", back="/m/clients"),
+    # invite links and handoffs
+    Shell("/links/<int:object_id>", "link", "链接与海报", back="/m/links"),
+    Shell("/handoffs", "handoffs", "转介", back="/m/"),
+    Shell("/handoffs/new", "handoff_new", "转介客户", back="/m/handoffs"),
+    # money and team
+    Shell("/deals", "deals", "我的成交", back="/m/"),
+    Shell("/deals/<int:object_id>", "deal", "成交与佣金", back="/m/deals"),
+    Shell("/earnings", "earnings", "我的收益", back="/m/"),
+    Shell("/team", "team", "我的团队", back="/m/me"),
+    Shell("/deal-requests", "deal_requests", "退房与补录申请", back="/m/deals"),
+    # visits, disputes and credit
+    Shell("/visits", "visits", "我的带看", back="/m/"),
+    Shell("/disputes", "disputes", "我的争议", back="/m/me"),
+    Shell("/disputes/<int:object_id>", "dispute", "争议详情", back="/m/disputes"),
+    Shell("/credit", "credit", "我的信用分", back="/m/me"),
+    # payouts, statements and buy-back (佣金垫付)
+    Shell("/payout", "payout", "收款账户", back="/m/earnings"),
+    Shell("/statements", "statements", "对账单", back="/m/earnings"),
+    Shell("/statements/<int:object_id>", "statement", "对账单", back="/m/statements"),
+    Shell("/buyback", "buyback", "佣金垫付", back="/m/earnings"),
+    Shell("/buyback/requests", "buyback_requests", "我的垫付申请", back="/m/buyback"),
+    # me
+    Shell("/notifications", "notifications", "消息", back="/m/"),
+    Shell("/me", "me", "我的", tab="me"),
+)
+
+
+def _shell_view(shell: Shell):
+    def view(object_id: int | None = None):
+        return page(f"{shell.page}.html", shell.page, shell.title, back=shell.back, tab=shell.tab,
+                    **({} if object_id is None else {"object_id": object_id}))
+    return view
+
+
+for _shell in SHELLS:
+    bp.add_url_rule(_shell.rule, _shell.endpoint or _shell.page, _shell_view(_shell), methods=["GET"])
+
+
+def _id_arg(name: str) -> str:
+    """A query parameter that prefills an id in a form: digits only, else nothing."""
+    value = request.args.get(name, "")
+    return value if value.isdigit() and len(value) < 10 else ""
+
+
+# --- pages that read their query ---------------------------------------------------------------------
 
 @bp.get("/signin")
 def signin():
@@ -60,8 +127,6 @@ def signin():
                 dev_sign_in=dev_sign_in_available(), wechat_web=wechat_web_available())
 
 
-# --- joining ---------------------------------------------------------------------------------------
-
 @bp.get("/join")
 def join():
     invite = request.args.get("invite", "")
@@ -69,188 +134,25 @@ def join():
     return page("join.html", "join", "申请入驻", invite=invite)
 
 
-@bp.get("/join/agreement")
-def agreement():
-    return page("agreement.html", "agreement", "平台协议", back="/m/join/status")
-
-
-@bp.get("/join/status")
-def join_status():
-    return page("status.html", "status", "审核状态")
-
-
-# --- projects and registrations ---------------------------------------------------------------------
-
-@bp.get("/projects")
-def projects():
-    return page("projects.html", "projects", "楼盘", tab="projects")
-
-
-@bp.get("/projects/<int:project_id>")
-def project(project_id: int):
-    return page("project.html", "project", "楼盘详情", back="/m/projects", object_id=project_id)
-
-
 @bp.get("/register")
 def register():
-    project_id = request.args.get("project_id", "")
-    return page("register.html", "register", "报备客户", tab="register",
-                project_id=project_id if project_id.isdigit() and len(project_id) < 10 else "")
+    return page("register.html", "register", "报备客户", tab="register", project_id=_id_arg("project_id"))
 
-
-@bp.get("/registrations")
-def registrations():
-    return page("registrations.html", "registrations", "我的报备", back="/m/")
-
-
-@bp.get("/registrations/<int:registration_id>")
-def registration(registration_id: int):
-    return page("registration.html", "registration", "报备详情", back="/m/registrations", object_id=registration_id)
-
-
-@bp.get("/visits/<int:visit_id>")
-def visit(visit_id: int):
-    return page("visit.html", "visit", "带看核销码", back="/m/registrations", object_id=visit_id)
-
-
-# --- clients -------------------------------------------------------------------------------------------
-
-@bp.get("/clients")
-def clients():
-    return page("clients.html", "clients", "我的客户", tab="clients")
-
-
-@bp.get("/clients/<int:client_id>")
-def client(client_id: int):
-    return page("client.html", "client", "客户详情", back="/m/clients", object_id=client_id)
-
-
-# --- invite links ------------------------------------------------------------------------------------
 
 @bp.get("/links")
 def links():
-    project_id = request.args.get("project_id", "")
-    return page("links.html", "links", "邀请链接", back="/m/",
-                project_id=project_id if project_id.isdigit() and len(project_id) < 10 else "")
-
-
-@bp.get("/links/<int:link_id>")
-def link(link_id: int):
-    return page("link.html", "link", "链接与海报", back="/m/links", object_id=link_id)
-
-
-# --- handoffs -----------------------------------------------------------------------------------------
-
-@bp.get("/handoffs")
-def handoffs():
-    return page("handoffs.html", "handoffs", "转介", back="/m/")
-
-
-@bp.get("/handoffs/new")
-def handoff_new():
-    return page("handoff_new.html", "handoff_new", "转介客户", back="/m/handoffs")
-
-
-# --- money and team -------------------------------------------------------------------------------------
-
-@bp.get("/deals")
-def deals():
-    return page("deals.html", "deals", "我的成交", back="/m/")
-
-
-@bp.get("/deals/<int:deal_id>")
-def deal(deal_id: int):
-    return page("deal.html", "deal", "成交与佣金", back="/m/deals", object_id=deal_id)
-
-
-@bp.get("/earnings")
-def earnings():
-    return page("earnings.html", "earnings", "我的收益", back="/m/")
-
-
-@bp.get("/team")
-def team():
-    return page("team.html", "team", "我的团队", back="/m/me")
-
-
-@bp.get("/deal-requests")
-def deal_requests():
-    return page("deal_requests.html", "deal_requests", "退房与补录申请", back="/m/deals")
-
-
-# --- visits, disputes and credit ------------------------------------------------------------------------
-
-@bp.get("/visits")
-def visits():
-    return page("visits.html", "visits", "我的带看", back="/m/")
-
-
-@bp.get("/disputes")
-def disputes():
-    return page("disputes.html", "disputes", "我的争议", back="/m/me")
+    return page("links.html", "links", "邀请链接", back="/m/", project_id=_id_arg("project_id"))
 
 
 @bp.get("/disputes/new")
 def dispute_new():
-    registration_id = request.args.get("registration_id", "")
     return page("dispute_new.html", "dispute_new", "投诉", back="/m/disputes",
-                registration_id=registration_id if registration_id.isdigit() and len(registration_id) < 10 else "")
+                registration_id=_id_arg("registration_id"))
 
-
-@bp.get("/disputes/<int:dispute_id>")
-def dispute(dispute_id: int):
-    return page("dispute.html", "dispute", "争议详情", back="/m/disputes", object_id=dispute_id)
-
-
-@bp.get("/credit")
-def credit():
-    return page("credit.html", "credit", "我的信用分", back="/m/me")
-
-
-# --- payouts and statements ------------------------------------------------------------------------------
-
-@bp.get("/payout")
-def payout():
-    return page("payout.html", "payout", "收款账户", back="/m/earnings")
-
-
-@bp.get("/statements")
-def statements():
-    return page("statements.html", "statements", "对账单", back="/m/earnings")
-
-
-@bp.get("/statements/<int:item_id>")
-def statement(item_id: int):
-    return page("statement.html", "statement", "对账单", back="/m/statements", object_id=item_id)
-
-
-# --- buy-back (佣金垫付) ------------------------------------------------------------------------------------
-
-@bp.get("/buyback")
-def buyback():
-    return page("buyback.html", "buyback", "佣金垫付", back="/m/earnings")
-
-
-@bp.get("/buyback/requests")
-def buyback_requests():
-    return page("buyback_requests.html", "buyback_requests", "我的垫付申请", back="/m/buyback")
-
-
-# --- me -------------------------------------------------------------------------------------------------
 
 @bp.get("/me/phone")
 def phone():
     return page("phone.html", "phone", "验证手机号", back="/m/me", next=safe_next(request.args.get("next")))
-
-
-@bp.get("/notifications")
-def notifications():
-    return page("notifications.html", "notifications", "消息", back="/m/")
-
-
-@bp.get("/me")
-def me():
-    return page("me.html", "me", "我的", tab="me")
 
 
 @bp.get("/<path:anything>")

@@ -14,7 +14,7 @@ from estate_platform.db import db, utcnow
 from estate_platform.errors import ValidationFailed
 from estate_platform.phones import PHONE_INPUT_MAX_LENGTH, mask_phone, national
 from estate_platform.privacy import reveals
-from estate_platform.projects import services as projects
+from estate_platform.projects import existing_customers, services as projects
 from estate_platform.projects.models import PHONE_DISCLOSURES, PROJECT_STATUSES, PROTECTION_MODES, RISK_THRESHOLD_RANGES
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
 
@@ -341,7 +341,7 @@ class ExistingCustomers(MethodView):
     @blp.refuses(projects.ProjectNotFound)
     def get(self, args, project_id):
         """楼盘的案场老客户（新标记的在前）"""
-        items, total = projects.list_existing_customers(db.session, project_id, staff=g.staff, page=args["page"],
+        items, total = existing_customers.list_existing_customers(db.session, project_id, staff=g.staff, page=args["page"],
                                                         per_page=args["per_page"])
         return _page(items, total, args)
 
@@ -352,7 +352,7 @@ class ExistingCustomers(MethodView):
                  projects.BuyerUnderRegistration)
     def post(self, body, project_id):
         """标记案场老客户：此后顾问不能再向本楼盘报备该客户"""
-        return projects.mark_existing_customer(db.session, project_id, phone=body["phone"], name=body.get("name"),
+        return existing_customers.mark_existing_customer(db.session, project_id, phone=body["phone"], name=body.get("name"),
                                                staff=g.staff, now=utcnow())
 
 
@@ -363,7 +363,7 @@ class ExistingCustomerDetail(MethodView):
     @blp.refuses(projects.ProjectNotFound, projects.ExistingCustomerNotFound)
     def delete(self, project_id, customer_id):
         """取消老客户标记（误标时使用；记录保留在证据链中）"""
-        projects.unmark_existing_customer(db.session, project_id, customer_id, staff=g.staff, now=utcnow())
+        existing_customers.unmark_existing_customer(db.session, project_id, customer_id, staff=g.staff, now=utcnow())
 
 
 @blp.route("/projects/<int:project_id>/existing-customers/<int:customer_id>/reveal-phone")

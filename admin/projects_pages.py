@@ -16,7 +16,7 @@ from estate_platform.db import db, utcnow
 from estate_platform.errors import DomainError, ValidationFailed
 from estate_platform.phones import PHONE_INPUT_MAX_LENGTH, mask_phone, national
 from estate_platform.privacy import reveals
-from estate_platform.projects import services as projects
+from estate_platform.projects import existing_customers, services as projects
 from estate_platform.projects.models import PHONE_DISCLOSURES, PROJECT_STATUSES, PROTECTION_MODES
 
 from .pages import staff_page
@@ -223,7 +223,7 @@ def _render_detail(project_id: int, *, customer_form=None, customer_error: str |
     project = projects.project_detail(db.session, project_id, now=utcnow(), staff=g.staff)
     customers, customer_total = ([], 0)
     if g.staff.role in CUSTOMER_KEEPERS:
-        customers, customer_total = projects.list_existing_customers(db.session, project_id, staff=g.staff,
+        customers, customer_total = existing_customers.list_existing_customers(db.session, project_id, staff=g.staff,
                                                                      per_page=200)
     return render_template("admin/projects/detail.html", p=project, rules=projects.rule_lines(project.project),
                            summary=projects.protection_summary(project.project), customers=customers,
@@ -257,7 +257,7 @@ def existing_customer_add(project_id):
     form = {"phone": request.form.get("phone", "")[:PHONE_INPUT_MAX_LENGTH + 1],
             "name": request.form.get("name", "")[:50]}
     try:
-        customer = projects.mark_existing_customer(db.session, project_id, phone=form["phone"], name=form["name"],
+        customer = existing_customers.mark_existing_customer(db.session, project_id, phone=form["phone"], name=form["name"],
                                                    staff=g.staff, now=utcnow())
     except DomainError as exc:
         if exc.status == 404:
@@ -284,7 +284,7 @@ def existing_customer_reveal(project_id, customer_id):
 @bp.route("/<int:project_id>/existing-customers/<int:customer_id>/delete", methods=["POST"])
 @staff_page(*CUSTOMER_KEEPERS)
 def existing_customer_remove(project_id, customer_id):
-    projects.unmark_existing_customer(db.session, project_id, customer_id, staff=g.staff, now=utcnow())
+    existing_customers.unmark_existing_customer(db.session, project_id, customer_id, staff=g.staff, now=utcnow())
     flash("已取消老客户标记", "success")
     return redirect(url_for("admin_projects.project_detail", project_id=project_id) + "#existing-customers")
 

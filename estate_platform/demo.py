@@ -17,7 +17,7 @@ from .deals import services as deals
 from .handoffs import services as handoffs
 from .identity.models import Buyer, StaffUser, WechatUser
 from .invites import services as invites
-from .projects import services as projects
+from .projects import existing_customers, services as projects
 from .registrations import services as registrations
 from .security import hash_password
 from .visits import services as visits
@@ -132,7 +132,7 @@ def load_demo(session: Session, *, now: datetime, encryption_key: str | None = N
         by_openid[openid] = consultant
 
     # The 玖珑湾 sales office already knows this buyer (案场老客户): he cannot be registered there.
-    projects.mark_existing_customer(session, demo_projects["金陵·玖珑湾"].id, phone="13900000009", name="冯先生",
+    existing_customers.mark_existing_customer(session, demo_projects["金陵·玖珑湾"].id, phone="13900000009", name="冯先生",
                                     staff=session.get(StaffUser, staff_ids["site_staff"]), now=now)
     # 张伟 has registered one demo buyer at 玖珑湾 (protection running).
     zhou = registrations.register(session, by_openid["demo-consultant-1"],

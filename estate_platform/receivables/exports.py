@@ -10,6 +10,7 @@ from ..db import utcnow
 from ..deals.models import Deal
 from ..exports import Column, ExportKind, Filter, register
 from ..projects.models import Developer, Project
+from . import stakes
 from .models import Collection, CollectionAllocation, DeveloperInvoice
 
 BATCH = 2000
@@ -47,11 +48,11 @@ def _collection_rows(session: Session, filters: dict):
                invoice, "已撤销" if reversed_at else "有效", reason, created_at)
 
 
-def _receivable_rows(session: Session, filters: dict):
-    today = local_date(utcnow())
+def _deal_receivables(session: Session, filters: dict, today):
     standing = (select(CollectionAllocation.deal_id, func.sum(CollectionAllocation.amount_cents).label("applied"))
                 .join(Collection, Collection.id == CollectionAllocation.collection_id)
-                .where(Collection.reversed_at.is_(None)).group_by(CollectionAllocation.deal_id).subquery())
+                .where(Collection.reversed_at.is_(None), CollectionAllocation.deal_id.is_not(None))
+                .group_by(CollectionAllocation.deal_id).subquery())
     due = func.coalesce(Deal.due_on, Deal.trigger_reached_on, Deal.subscribed_on)
     applied = func.coalesce(standing.c.applied, 0)
     query = (select(Deal.id, Developer.name, Project.name, Deal.unit, due, Deal.commission_cents, applied)
@@ -65,9 +66,36 @@ def _receivable_rows(session: Session, filters: dict):
     query = query.order_by(Developer.name, due, Deal.id)
     for deal_id, developer, project, unit, due_on, commission, paid in session.execute(
             query.execution_options(yield_per=BATCH)):
-        owed = commission - paid
-        yield (deal_id, developer, project, unit, due_on, commission, paid, owed,
-               max(0, (today - due_on).days) if owed > 0 else 0)
+        yield _receivable_row(f"成交 #{deal_id}", developer, project, unit, due_on, commission, paid, today)
+
+
+def _stake_receivables(session: Session, filters: dict, today):
+    """A stake upheld against the developer (争议 #id) is owed like a deal's commission."""
+    owed = stakes.stakes(session, developer_id=filters.get("developer_id"))
+    paid = stakes.applied_by_dispute(session, owed)
+    names = dict(session.execute(select(Project.id, Project.name).where(
+        Project.id.in_({stake.project_id for stake in owed.values()}))).all()) if owed else {}
+    developers = dict(session.execute(select(Developer.id, Developer.name).where(
+        Developer.id.in_({stake.developer_id for stake in owed.values()}))).all()) if owed else {}
+    for stake in sorted(owed.values(), key=lambda st: (developers[st.developer_id], st.due_on, st.dispute_id)):
+        applied = paid.get(stake.dispute_id, 0)
+        if filters.get("open") == "open" and applied >= stake.cents:
+            continue
+        yield _receivable_row(f"争议 #{stake.dispute_id}", developers[stake.developer_id], names.get(stake.project_id),
+                              None, stake.due_on, stake.cents, applied, today)
+
+
+def _receivable_row(source: str, developer, project, unit, due_on, commission: int, paid: int, today) -> tuple:
+    owed = commission - paid
+    return (source, developer, project, unit, due_on, commission, paid, owed,
+            max(0, (today - due_on).days) if owed > 0 else 0)
+
+
+def _receivable_rows(session: Session, filters: dict):
+    """Deals' receivables, then the disputes' stakes: together what the developer owes in the ledger."""
+    today = local_date(utcnow())
+    yield from _deal_receivables(session, filters, today)
+    yield from _stake_receivables(session, filters, today)
 
 
 register(ExportKind(
@@ -82,9 +110,9 @@ register(ExportKind(
 
 register(ExportKind(
     name="receivables", title="应收明细", roles=FINANCE,
-    columns=(Column("成交编号", "int", 10), Column("开发商", "text", 20), Column("楼盘", "text", 18),
+    columns=(Column("来源", "text", 12), Column("开发商", "text", 20), Column("楼盘", "text", 18),
              Column("房号", "text", 12), Column("约定付款日", "date"), Column("应收佣金（元）", "cents"),
              Column("已回款（元）", "cents"), Column("未回款（元）", "cents"), Column("逾期天数", "int", 10)),
     filters=(Filter("developer_id", "int", "开发商"), Filter("open", "choice", "只看未回款", ("open",))),
-    rows=_receivable_rows, description="每笔已确认佣金的应收、已回款与逾期天数（上海日期）"))
+    rows=_receivable_rows, description="每笔已确认佣金（成交）及争议裁定开发商应付佣金（争议）的应收、已回款与逾期天数（上海日期）"))
 

@@ -10,10 +10,12 @@ no request leaving the app, and the only refused API call is the one the day exp
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from estate_platform.clock import SHANGHAI
 from tests.conftest import now
 
 pytestmark = pytest.mark.chromium
@@ -197,7 +199,10 @@ def test_a_consultants_whole_day_on_his_phone(phones, day, world, client, app):
     other_tab.get_by_role("button", name="提交报备").tap()
     expect(other_tab.get_by_role("heading", name="该客户已被报备")).to_be_visible()
     expect(other_tab.locator("#result-text")).to_have_text("该客户已在此楼盘被报备，保护期内不能重复报备")
-    expect(other_tab.locator("#register-result")).to_contain_text(protected_until[:10])
+    # The page shows the end in Shanghai time: after 16:00 UTC that is the next calendar day.
+    ends = datetime.fromisoformat(protected_until.replace("Z", "+00:00"))
+    ends = (ends if ends.tzinfo else ends.replace(tzinfo=timezone.utc)).astimezone(SHANGHAI)
+    expect(other_tab.locator("#register-result")).to_contain_text(ends.strftime("%Y-%m-%d %H:%M"))
     expect(other_tab.locator("#register-result")).not_to_contain_text("林晓")
     other.snap("06-already-registered")
 

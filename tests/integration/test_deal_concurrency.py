@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
+from estate_platform.clock import local_date
 from estate_platform.db import commit, db
 from estate_platform.deals import recognition
 from estate_platform.deals.models import Deal
@@ -26,7 +27,7 @@ def test_twenty_staff_recording_the_same_unit_at_once_get_exactly_one_201(world,
     world.commission_rule(project)
     phones = [world.register(consultant, project)["buyer_phone"] for _ in range(20)]
     headers = world.staff_auth("finance")
-    today = now().date().isoformat()
+    today = local_date(now()).isoformat()  # the Shanghai day the registrations were made on
     outcome = parallel(app, [
         (lambda c, phone=phone: c.post("/admin/api/v1/deals", headers=headers, json={
             "project_id": project, "buyer_phone": phone, "unit": "8-808", "price_cents": 100_000_000,

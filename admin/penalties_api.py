@@ -11,7 +11,8 @@ from estate_platform.db import db, utcnow
 from estate_platform.disputes import decisions
 from estate_platform.disputes import terms as penalty_terms
 from estate_platform.errors import ValidationFailed
-from estate_platform.projects.services import DeveloperNotFound, ProjectNotFound, get_developer
+from estate_platform.projects.developers import get_developer
+from estate_platform.projects.services import DeveloperNotFound, ProjectNotFound
 from web_common.api import InputSchema, PlatformBlueprint
 
 from .callers import api_roles

@@ -14,7 +14,7 @@ from estate_platform.db import db, utcnow
 from estate_platform.errors import ValidationFailed
 from estate_platform.phones import PHONE_INPUT_MAX_LENGTH, mask_phone, national
 from estate_platform.privacy import reveals
-from estate_platform.projects import existing_customers, services as projects
+from estate_platform.projects import developers as developer_book, existing_customers, services as projects
 from estate_platform.projects.models import PHONE_DISCLOSURES, PROJECT_STATUSES, PROTECTION_MODES, RISK_THRESHOLD_RANGES
 from web_common.api import InputSchema, PlatformBlueprint, QuerySchema
 
@@ -258,7 +258,7 @@ class Developers(MethodView):
     @blp.response(200, DeveloperPageSchema)
     def get(self, args):
         """开发商列表（按名称搜索，分页；含楼盘数）"""
-        items, total = projects.list_developers(db.session, q=args.get("q"), page=args["page"],
+        items, total = developer_book.list_developers(db.session, q=args.get("q"), page=args["page"],
                                                 per_page=args["per_page"])
         return _page(items, total, args)
 
@@ -268,7 +268,7 @@ class Developers(MethodView):
     @blp.refuses(ValidationFailed, projects.DeveloperNameTaken)
     def post(self, body):
         """新建开发商"""
-        return projects.create_developer(db.session, projects.DeveloperInput(**body), now=utcnow())
+        return developer_book.create_developer(db.session, developer_book.DeveloperInput(**body), now=utcnow())
 
 
 @blp.route("/developers/<int:developer_id>")
@@ -278,7 +278,7 @@ class DeveloperDetail(MethodView):
     @blp.refuses(projects.DeveloperNotFound)
     def get(self, developer_id):
         """开发商详情"""
-        return projects.get_developer(db.session, developer_id)
+        return developer_book.get_developer(db.session, developer_id)
 
     @api_roles(blp, *MANAGERS)
     @blp.arguments(DeveloperPatchSchema)
@@ -286,7 +286,7 @@ class DeveloperDetail(MethodView):
     @blp.refuses(projects.DeveloperNotFound, ValidationFailed, projects.DeveloperNameTaken)
     def patch(self, body, developer_id):
         """修改开发商（只改提交的字段）"""
-        return projects.update_developer(db.session, developer_id, body, now=utcnow())
+        return developer_book.update_developer(db.session, developer_id, body, now=utcnow())
 
 
 # --- projects ------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from estate_platform.db import db, utcnow
 from estate_platform.errors import DomainError, ValidationFailed
 from estate_platform.phones import PHONE_INPUT_MAX_LENGTH, mask_phone, national
 from estate_platform.privacy import reveals
-from estate_platform.projects import existing_customers, services as projects
+from estate_platform.projects import developers as developer_book, existing_customers, services as projects
 from estate_platform.projects.models import PHONE_DISCLOSURES, PROJECT_STATUSES, PROTECTION_MODES
 
 from .pages import staff_page
@@ -160,7 +160,7 @@ def parse_project_form(form) -> tuple[dict, dict[str, list[str]]]:
 def _render_form(project=None, form=None, errors=None, status: int = 200):
     return render_template("admin/projects/form.html", project=project,
                            form=form or (form_from_project(project) if project else blank_form()),
-                           errors=errors or {}, developers=projects.developer_choices(db.session),
+                           errors=errors or {}, developers=developer_book.developer_choices(db.session),
                            **_labels()), status
 
 
@@ -183,7 +183,7 @@ def project_list():
     q = (request.args.get("q") or "").strip()[:50] or None
     items, total = projects.list_projects(db.session, now=utcnow(), staff=g.staff, city=city, status=status,
                                           developer_id=developer_id, q=q, page=page, per_page=PER_PAGE)
-    developers = projects.developer_choices(db.session) if g.staff.role != "site_staff" else []
+    developers = developer_book.developer_choices(db.session) if g.staff.role != "site_staff" else []
     return render_template("admin/projects/list.html", items=items, total=total, page=page, per_page=PER_PAGE,
                            status=status, city=city or "", q=q or "", developer_id=developer_id,
                            cities=projects.city_choices(db.session, g.staff), developers=developers, **_labels())
@@ -292,12 +292,12 @@ def existing_customer_remove(project_id, customer_id):
 # --- developers ---------------------------------------------------------------------------------------
 
 def _developer_values() -> dict:
-    return {name: request.form.get(name, "") for name in projects.DEVELOPER_FIELDS}
+    return {name: request.form.get(name, "") for name in developer_book.DEVELOPER_FIELDS}
 
 
 def _render_developers(form=None, error: str | None = None, errors=None, status: int = 200):
     q = (request.args.get("q") or "").strip()[:50] or None
-    developers, total = projects.list_developers(db.session, q=q, per_page=100)
+    developers, total = developer_book.list_developers(db.session, q=q, per_page=100)
     return render_template("admin/projects/developers.html", developers=developers, total=total, q=q or "",
                            form=form or {}, error=error, errors=errors or {},
                            can_manage=g.staff.role in MANAGERS), status
@@ -314,7 +314,7 @@ def developer_list():
 def developer_create():
     form = _developer_values()
     try:
-        developer = projects.create_developer(db.session, projects.DeveloperInput(**form), now=utcnow())
+        developer = developer_book.create_developer(db.session, developer_book.DeveloperInput(**form), now=utcnow())
     except (ValidationFailed, projects.DeveloperNameTaken) as exc:
         return _render_developers(form, _first_message(exc), exc.details.get("fields"), exc.status)
     flash(f"已添加开发商「{developer.name}」", "success")
@@ -324,14 +324,14 @@ def developer_create():
 @bp.route("/developers/<int:developer_id>/edit", methods=["GET", "POST"])
 @staff_page(*MANAGERS)
 def developer_edit(developer_id):
-    developer = projects.get_developer(db.session, developer_id)
+    developer = developer_book.get_developer(db.session, developer_id)
     if request.method == "GET":
         form = {"name": developer.name, "contact_name": developer.contact_name or "",
                 "contact_phone": national(developer.contact_phone) if developer.contact_phone else ""}
         return render_template("admin/projects/developer_form.html", developer=developer, form=form, errors={})
     form = _developer_values()
     try:
-        projects.update_developer(db.session, developer_id, form, now=utcnow())
+        developer_book.update_developer(db.session, developer_id, form, now=utcnow())
     except (ValidationFailed, projects.DeveloperNameTaken) as exc:
         return render_template("admin/projects/developer_form.html", developer=developer, form=form,
                                errors=exc.details.get("fields", {})), exc.status

@@ -10,7 +10,7 @@ from estate_platform.errors import DomainError
 from estate_platform.identity import staff as accounts
 from estate_platform.identity.models import STAFF_ROLES
 from estate_platform.identity.passwords import MIN_LENGTH
-from estate_platform.projects import services as projects
+from estate_platform.projects import developers as developer_book
 
 from .forms import field_errors, refusal_message
 from .pages import staff_page
@@ -46,7 +46,7 @@ def _render_list(form=None, errors=None, error: str | None = None, status: int =
     items, total = accounts.list_staff(db.session, role=role, active=ACTIVE_FILTERS[active_key], q=q, page=page,
                                        per_page=PER_PAGE)
     log, _ = accounts.audit_log(db.session, per_page=20)
-    developers = projects.developer_choices(db.session)
+    developers = developer_book.developer_choices(db.session)
     return render_template("admin/staff/list.html", items=items, total=total, page=page, per_page=PER_PAGE,
                            role=role, active=active_key, q=q or "", log=log, form=form or {}, errors=errors or {},
                            error=error, developers=developers, developer_names={d.id: d.name for d in developers},
@@ -80,7 +80,7 @@ def staff_create():
 def _render_detail(staff_id: int, *, error: str | None = None, errors=None, status: int = 200):
     account = accounts.get_staff(db.session, staff_id)
     log, log_total = accounts.audit_log(db.session, target_id=staff_id, per_page=100)
-    developers = projects.developer_choices(db.session)
+    developers = developer_book.developer_choices(db.session)
     return render_template("admin/staff/detail.html", a=account, s=account.user, log=log, log_total=log_total,
                            developers=developers, developer_names={d.id: d.name for d in developers},
                            is_self=account.user.id == g.staff.id, error=error, errors=errors or {},

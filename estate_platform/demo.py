@@ -17,7 +17,7 @@ from .deals import services as deals
 from .handoffs import services as handoffs
 from .identity.models import Buyer, StaffUser, WechatUser
 from .invites import services as invites
-from .projects import existing_customers, services as projects
+from .projects import developers as developer_book, existing_customers, services as projects
 from .registrations import services as registrations
 from .security import hash_password
 from .visits import services as visits
@@ -79,8 +79,8 @@ def load_demo(session: Session, *, now: datetime, encryption_key: str | None = N
     if session.scalar(select(StaffUser.id).where(StaffUser.username == "admin")) is not None:
         return summary(created=False)
 
-    developer = projects.create_developer(
-        session, projects.DeveloperInput(name="金陵置地集团", contact_name="孙总", contact_phone="025-84561234"), now=now)
+    developer = developer_book.create_developer(
+        session, developer_book.DeveloperInput(name="金陵置地集团", contact_name="孙总", contact_phone="025-84561234"), now=now)
     demo_projects = {}
     for name, district, address, rules in [
         # 报备→到访（30天内）→成交（90天内），前三后四: the defaults

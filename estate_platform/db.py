@@ -72,6 +72,24 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
     session.info.setdefault("after_commit", []).append(action)
 
 
+def after_commit_deliver(session: Session, kind: str, item_id: int) -> None:
+    """The outbox: a row written in this unit of work (``kind``: a notification, a buyer's
+    registration notice …) is delivered by the worker once the unit of work has committed. Every
+    item of the unit of work travels in ONE broker message (task ``outbox.deliver``), whatever
+    their number and kinds: a publish costs more than a statement on the request path (issue 16
+    §1). A lost message loses nothing: each kind's beat sweep finds its pending rows again."""
+    items = session.info.get("outbox")
+    if items is None:
+        items = session.info["outbox"] = {}
+        after_commit(session, lambda: _send_outbox(items))
+    items.setdefault(kind, []).append(item_id)
+
+
+def _send_outbox(items: dict[str, list[int]]) -> None:
+    from .tasks import deliver_outbox_task
+    deliver_outbox_task.delay(items)
+
+
 def commit(session: Session) -> None:
     """The one way a unit of work ends well: commit, then send what waited for it.
 
@@ -79,6 +97,7 @@ def commit(session: Session) -> None:
     in-process) starts a fresh transaction instead of touching a committing one.
     """
     session.commit()
+    session.info.pop("outbox", None)
     actions = session.info.pop("after_commit", [])
     for index, action in enumerate(actions):
         try:
@@ -103,6 +122,7 @@ def _broker_unreachable(exc: Exception) -> bool:
 def _drop_after_commit(session, previous_transaction):
     if previous_transaction.parent is None:  # outermost transaction only
         session.info.pop("after_commit", None)
+        session.info.pop("outbox", None)
 
 
 # --- serialising rules the database cannot express as a constraint ---------------

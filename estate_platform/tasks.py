@@ -5,6 +5,7 @@ registers them with the Celery app.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from celery import shared_task
@@ -27,6 +28,30 @@ from .registrations import tasks as _registration_tasks  # noqa: F401
 from .risk import tasks as _risk_tasks  # noqa: F401
 from .revisits import tasks as _revisit_tasks  # noqa: F401
 from .settlement import tasks as _settlement_tasks  # noqa: F401
+
+
+# What an outbox item of each kind is delivered by (db.after_commit_deliver): each its own unit of
+# work, sending once however often it runs.
+OUTBOX_HANDLERS = {
+    "notification": _notification_tasks.deliver_one,
+    "registration_notice": _privacy_tasks.send_one,
+}
+
+
+@shared_task(name="outbox.deliver", acks_late=True, reject_on_worker_lost=True)
+def deliver_outbox_task(items: dict[str, list[int]]) -> int:
+    """Deliver one unit of work's outbox: ``{kind: [ids]}``. One failure does not hold back the
+    others; what fails stays pending for its kind's sweep. Returns how many were handled."""
+    delivered = 0
+    for kind, ids in items.items():
+        handler = OUTBOX_HANDLERS[kind]
+        for item_id in ids:
+            try:
+                handler(item_id)
+                delivered += 1
+            except Exception:
+                logging.getLogger(__name__).exception("outbox: delivery of %s %s failed", kind, item_id)
+    return delivered
 
 
 @shared_task(name="identity.purge_stale_login_throttles", acks_late=True, reject_on_worker_lost=True)

@@ -29,7 +29,7 @@ def consultant(token: str) -> None:
     g.consultant = consultant_of_user(db.session, g.wechat_user.id)
 
 
-def operating_consultant(token: str) -> None:
+def operating_consultant(token: str, *, brief: bool = False) -> None:
     """The guard of every consultant feature: active and signed the current agreement.
     The token's owner, his consultant row and the signature come in one SELECT
     (``consultants.guard.operating_caller``): the same checks as ``consultant`` followed by
@@ -37,7 +37,7 @@ def operating_consultant(token: str) -> None:
     claims = read_token(current_app.config["SECRET_KEY"], token, now=utcnow())
     if claims.kind != "wechat":
         raise TokenInvalid()
-    user, found, signed = operating_caller(db.session, claims.subject_id)
+    user, found, signed = operating_caller(db.session, claims.subject_id, brief=brief)
     if user is None or user.token_version != claims.version:
         raise TokenRevoked()
     g.wechat_user = user
@@ -45,3 +45,9 @@ def operating_consultant(token: str) -> None:
         raise NotYetApplied()
     g.consultant = found
     require_operating_signed(found, signed)
+
+
+def registering_consultant(token: str) -> None:
+    """``operating_consultant`` for registering a buyer: the same checks, with the caller as small
+    read-only records instead of entities (the registration path, issue 16 §1)."""
+    operating_consultant(token, brief=True)

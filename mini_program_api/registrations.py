@@ -79,7 +79,7 @@ class RegistrationPageSchema(Schema):
 
 @blp.route("")
 class Registrations(MethodView):
-    @blp.authenticated(callers.operating_consultant, NotYetApplied, ConsultantInactive, ContractUnsigned,
+    @blp.authenticated(callers.registering_consultant, NotYetApplied, ConsultantInactive, ContractUnsigned,
                        ProjectNotFound, ProjectNotAccepting, registrations.AlreadyRegistered,
                        registrations.BuyerIsSelf, registrations.BuyerIsStaff, registrations.BuyerKnownToDeveloper,
                        registrations.DailyLimitReached, registrations.ReregisterCooldown,

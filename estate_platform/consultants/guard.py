@@ -5,7 +5,9 @@ clients, share invites, receive handoffs or earn.
 """
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from ..contracts.models import AgreementSignature, AgreementVersion
@@ -35,19 +37,57 @@ def require_operating(session: Session, consultant: Consultant) -> Consultant:
     return consultant
 
 
-def operating_caller(session: Session, wechat_user_id: int):
-    """(wechat user, his consultant or None, signed the current agreement) in one SELECT: the
-    request path's guard costs one round trip (issue 16 §1). The current version is a
-    subquery on the unique ``version`` index (a backward index scan of one entry), so a
-    newly published agreement takes effect on the next request in every process, with no
-    cache to invalidate."""
+def _operating_caller_statement(brief: bool):
+    """(wechat user, his consultant, signed the current agreement) for ``:user_id``, built once.
+    The current version is a subquery on the unique ``version`` index (a backward index scan of
+    one entry), so a newly published agreement takes effect on the next request in every
+    process, with no cache to invalidate."""
     current = select(AgreementVersion.id).order_by(AgreementVersion.version.desc()).limit(1).scalar_subquery()
     signed = exists().where(AgreementSignature.consultant_id == Consultant.id,
-                            AgreementSignature.agreement_version_id == current)
-    row = session.execute(select(WechatUser, Consultant, signed.label("signed"))
-                          .outerjoin(Consultant, Consultant.wechat_user_id == WechatUser.id)
-                          .where(WechatUser.id == wechat_user_id)).first()
-    return (None, None, False) if row is None else (row[0], row[1], bool(row[2]))
+                            AgreementSignature.agreement_version_id == current).label("signed")
+    if brief:
+        user, consultant = WechatUser.__table__.c, Consultant.__table__.c
+        columns = [user.id, user.token_version, consultant.id.label("consultant_id"), consultant.status,
+                   consultant.phone, consultant.rating]  # BriefUser, BriefConsultant
+        source = WechatUser.__table__.outerjoin(Consultant.__table__, consultant.wechat_user_id == user.id)
+        return select(*columns, signed).select_from(source).where(user.id == bindparam("user_id"))
+    return (select(WechatUser, Consultant, signed).outerjoin(Consultant, Consultant.wechat_user_id == WechatUser.id)
+            .where(WechatUser.id == bindparam("user_id")))
+
+
+@dataclass(frozen=True)
+class BriefUser:
+    id: int
+    token_version: int
+
+
+@dataclass(frozen=True)
+class BriefConsultant:
+    """A consultant as the registration path needs him: read, never changed."""
+    id: int
+    status: str
+    phone: str
+    rating: int
+
+
+_OPERATING_CALLER = {brief: _operating_caller_statement(brief) for brief in (False, True)}
+
+
+def operating_caller(session: Session, wechat_user_id: int, *, brief: bool = False):
+    """(wechat user, his consultant or None, signed the current agreement) in one SELECT: the
+    request path's guard costs one round trip (issue 16 §1). ``brief``: the user and the
+    consultant as small read-only records (``BriefUser``, ``BriefConsultant``) instead of
+    entities, for a path that only reads them (registering a buyer)."""
+    if not brief:
+        row = session.execute(_OPERATING_CALLER[False], {"user_id": wechat_user_id}).first()
+        return (None, None, False) if row is None else (row[0], row[1], bool(row[2]))
+    row = session.connection().execute(_OPERATING_CALLER[True], {"user_id": wechat_user_id}).first()
+    if row is None:
+        return None, None, False
+    user = BriefUser(row.id, row.token_version)
+    found = None if row.consultant_id is None else BriefConsultant(row.consultant_id, row.status, row.phone,
+                                                                   row.rating)
+    return user, found, bool(row.signed)
 
 
 def require_operating_signed(consultant: Consultant, signed: bool) -> Consultant:

@@ -39,11 +39,12 @@ def record_hash(prev_hash: str, subject_type: str, subject_id: int, seq: int, ev
 
 
 def append(session: Session, subject_type: str, subject_id: int, event: str, actor: Actor, *,
-           now: datetime, first: bool = False, **payload) -> EvidenceRecord:
+           now: datetime, first: bool = False, **payload) -> dict:
     """Append an event to the subject's chain. A concurrent append to the same subject
     collides on (subject_type, subject_id, seq) and is refused by the database.
     ``first``: the subject was inserted in this transaction, so its chain is empty and the
-    look-up of the last record is skipped (the registration path's statement budget)."""
+    look-up of the last record is skipped (the registration path's statement budget).
+    Returns the record's values."""
     last = None if first else session.scalar(
         select(EvidenceRecord).where(EvidenceRecord.subject_type == subject_type,
                                      EvidenceRecord.subject_id == subject_id)
@@ -53,14 +54,18 @@ def append(session: Session, subject_type: str, subject_id: int, event: str, act
     body = _canonical(payload)
     # Microsecond precision survives every database round trip.
     created_at = now.astimezone(timezone.utc)
-    record = EvidenceRecord(subject_type=subject_type, subject_id=subject_id, seq=seq, event=event,
-                            actor_type=actor.type, actor_id=actor.id, payload=body, created_at=created_at,
-                            prev_hash=prev,
-                            hash=record_hash(prev, subject_type, subject_id, seq, event, actor.type, actor.id,
-                                             body, created_at))
-    session.add(record)
+    values = {"subject_type": subject_type, "subject_id": subject_id, "seq": seq, "event": event,
+              "actor_type": actor.type, "actor_id": actor.id, "payload": body, "created_at": created_at,
+              "prev_hash": prev,
+              "hash": record_hash(prev, subject_type, subject_id, seq, event, actor.type, actor.id, body, created_at)}
+    # Pending ORM changes go first (callers rely on the append flushing them, as it always did);
+    # the record itself is one Core INSERT with nothing to load back (issue 16 §1).
     session.flush()
-    return record
+    session.connection().execute(_INSERT, values)
+    return values
+
+
+_INSERT = EvidenceRecord.__table__.insert()
 
 
 def chain(session: Session, subject_type: str, subject_id: int) -> list[EvidenceRecord]:

@@ -8,7 +8,7 @@ from sqlalchemy import insert, literal, select
 from sqlalchemy.orm import Session
 
 from ..consultants.models import Consultant
-from ..db import after_commit
+from ..db import after_commit_deliver
 from ..ledger.copy import copy_rows
 from .models import Notification
 
@@ -48,22 +48,21 @@ KINDS = {
 
 
 def notify(session: Session, consultant_id: int, kind: str, body: str, *, now: datetime,
-           **payload) -> Notification:
-    """Record a notification and deliver it (WeChat subscribe message) once the unit of work commits."""
+           **payload) -> int:
+    """Record a notification and deliver it (WeChat subscribe message) once the unit of work commits.
+    Returns its id. The row is one Core INSERT (nothing loaded back: issue 16 §1); the delivery
+    goes out with the unit of work's one outbox message (``db.after_commit_deliver``)."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
-    notification = Notification(consultant_id=consultant_id, kind=kind, title=KINDS[kind], body=body,
-                                payload=json.dumps(payload, ensure_ascii=False, default=str), created_at=now)
-    session.add(notification)
-    session.flush()
-    notification_id = notification.id
+    session.flush()  # pending ORM changes first, as callers expect of a write
+    notification_id = session.connection().execute(_INSERT, {
+        "consultant_id": consultant_id, "kind": kind, "title": KINDS[kind], "body": body,
+        "payload": json.dumps(payload, ensure_ascii=False, default=str), "created_at": now}).scalar_one()
+    after_commit_deliver(session, "notification", notification_id)
+    return notification_id
 
-    def deliver():
-        from .tasks import deliver_notification_task
-        deliver_notification_task.delay(notification_id)
 
-    after_commit(session, deliver)
-    return notification
+_INSERT = Notification.__table__.insert().returning(Notification.__table__.c.id)
 
 
 def notify_many(session: Session, rows: list[tuple[int, str, str, dict]], *, now: datetime) -> int:

@@ -27,10 +27,15 @@ def _deliver_one(notification_id: int, sender) -> str:
     return outcome
 
 
+def deliver_one(notification_id: int) -> str:
+    """Send one notification (an outbox item: db.after_commit_deliver)."""
+    return _deliver_one(notification_id, _sender())
+
+
 @shared_task(name="notifications.deliver", acks_late=True, reject_on_worker_lost=True)
 def deliver_notification_task(notification_id: int) -> str:
     """Send one notification. Delivered ones are skipped, so running it twice sends once."""
-    return _deliver_one(notification_id, _sender())
+    return deliver_one(notification_id)
 
 
 @shared_task(name="notifications.redeliver_pending", acks_late=True, reject_on_worker_lost=True)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..adapters.sms import SmsSender
-from ..db import after_commit
+from ..db import after_commit_deliver
 from ..errors import Conflict, NotFound, UpstreamUnavailable
 from ..registrations.models import Registration
 from ..risk import objections
@@ -41,11 +41,9 @@ class AlreadyObjected(Conflict):
 
 
 def queue_registration_notice(session: Session, registration_id: int) -> None:
-    """Send the notice once the registration has committed (never for a rolled-back one)."""
-    def send() -> None:
-        from .tasks import send_registration_notice_task
-        send_registration_notice_task.delay(registration_id)
-    after_commit(session, send)
+    """Send the notice once the registration has committed (never for a rolled-back one), with the
+    unit of work's other outbox items in one message."""
+    after_commit_deliver(session, "registration_notice", registration_id)
 
 
 def objection_token(secret: str, registration_id: int) -> str:

@@ -24,7 +24,8 @@ def objection_link(registration_id: int) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/p/o/{token}"
 
 
-def _send_one(registration_id: int) -> str:
+def send_one(registration_id: int) -> str:
+    """Send one pending notice (an outbox item: db.after_commit_deliver); once however often it runs."""
     try:
         outcome = notices.send_registration_notice(db.session, current_app.extensions["adapters"].sms,
                                                    registration_id, link_for=objection_link)
@@ -38,7 +39,7 @@ def _send_one(registration_id: int) -> str:
 @shared_task(name="privacy.send_registration_notice", acks_late=True, reject_on_worker_lost=True)
 def send_registration_notice_task(registration_id: int) -> str:
     """Send one pending notice; a sent one is skipped, so running it twice sends once."""
-    return _send_one(registration_id)
+    return send_one(registration_id)
 
 
 @shared_task(name="privacy.sweep_registration_notices", acks_late=True, reject_on_worker_lost=True)
@@ -48,7 +49,7 @@ def sweep_registration_notices_task(limit: int = 200) -> int:
     sent = 0
     for registration_id in ids:
         try:
-            sent += _send_one(registration_id) == "sent"
+            sent += send_one(registration_id) == "sent"
         except Exception:
             log.exception("registration notice %s failed", registration_id)
     return sent

@@ -6,25 +6,24 @@ clear refusal. Every state change appends to the evidence chain.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Row, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ..clock import SHANGHAI, start_of_local_day
 from ..consultants.models import Consultant
 from ..crm.models import ClientCard, ClientTag
-from ..db import bulk_insert, paginate
+from ..db import paginate
 from ..deals.models import Deal
 from ..credit import rules as credit_rules
 from ..errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from ..evidence import services as evidence
 from ..evidence.services import SYSTEM, Actor
 from ..evidence.pseudonyms import buyer_facts
-from ..identity.models import Buyer, StaffUser
+from ..identity.models import Buyer, StaffUser, new_buyer_key
 from ..notifications.services import notify
 from ..privacy.notices import queue_registration_notice
 from ..phones import InvalidPhone, mask_phone, normalise_phone
@@ -110,8 +109,9 @@ def binding_registration(session: Session, project_id: int, buyer_id: int) -> Re
 @dataclass
 class _Situation:
     """Everything the rules need to judge one registration, read in one SELECT (issue 16 §1)."""
-    project: Project
-    buyer: Buyer | None
+    project: Row  # the project's columns the rules and the response read (``_PROJECT_COLUMNS``)
+    buyer_id: int | None
+    buyer_key: str | None  # the buyer's evidence key
     is_staff: bool
     known_to_developer: bool
     bound_until: datetime | None  # the binding registration's protection end (anyone's)
@@ -121,41 +121,63 @@ class _Situation:
     consultant_today: int | None  # this consultant's registrations here today (only when credit is low)
 
 
-def _situation(session: Session, project_id: int, phone: str, consultant: Consultant,
-               now: datetime) -> _Situation:
-    """The project, the buyer of ``phone`` (if known) and every count and window the rules
-    compare, as one statement: each check is a correlated subquery on an index
+_P, _B, _R = Project.__table__, Buyer.__table__, Registration.__table__
+# What the rules (projects.services.require_accepting and ``_refuse``) and the response read: a
+# narrow row, not the whole project (a wide row costs more to read than its statement).
+_PROJECT_COLUMNS = ("id", "name", "city", "district", "status", "cooperation_start", "cooperation_end",
+                    "protection_mode", "visit_window_hours", "deal_window_hours", "notify_buyer_on_registration",
+                    "daily_buyer_project_limit", "reregister_cooldown_hours",
+                    "daily_consultant_registration_cap_low_credit")
+
+
+def _situation_statement(low_credit: bool):
+    """The one SELECT of ``_situation``, built once per variant (bound parameters: ``project_id``,
+    ``phone``, ``consultant_id``, ``day_start``). Each check is a correlated subquery on an index
     (``uq_registrations_binding_project_buyer``, ``uq_registrations_open_per_consultant``,
     ``ix_registrations_buyer_id_created_at``, ``ix_registrations_consultant_project_created``),
     so its cost does not grow with the table (benchmarks/scale.py)."""
-    day_start = start_of_local_day(now)
-    r = Registration
-    same = (r.project_id == Project.id, r.buyer_id == Buyer.id)
-    columns = [
-        Project, Buyer,
-        exists().where(StaffUser.phone == phone).label("is_staff"),
-        exists().where(ExistingCustomer.project_id == Project.id, ExistingCustomer.phone == phone).label("known"),
-        select(r.protected_until).where(*same, r.binding.is_(True)).limit(1).scalar_subquery().label("bound"),
-        select(r.protected_until).where(*same, r.consultant_id == consultant.id, r.status.in_(OPEN_STATUSES))
-        .limit(1).scalar_subquery().label("own_open"),
-        select(func.count(func.distinct(r.project_id))).where(
-            r.buyer_id == Buyer.id, r.created_at >= day_start, r.project_id != Project.id)
-        .scalar_subquery().label("projects_today"),
-        select(func.max(r.ended_at)).where(*same, r.consultant_id == consultant.id, r.status == "expired")
-        .scalar_subquery().label("last_expired"),
-    ]
-    low_credit = credit_rules.is_low(consultant.rating)
+    r = _R.c
+    phone, consultant_id, day_start = bindparam("phone"), bindparam("consultant_id"), bindparam("day_start")
+    same = (r.project_id == _P.c.id, r.buyer_id == _B.c.id)
+    columns = [*(_P.c[name] for name in _PROJECT_COLUMNS),
+               _B.c.id.label("buyer_id"), _B.c.evidence_key.label("buyer_key"),
+               exists().where(StaffUser.__table__.c.phone == phone).label("is_staff"),
+               exists().where(ExistingCustomer.__table__.c.project_id == _P.c.id,
+                              ExistingCustomer.__table__.c.phone == phone).label("known"),
+               select(r.protected_until).where(*same, r.binding.is_(True)).limit(1)
+               .scalar_subquery().label("bound"),
+               select(r.protected_until).where(*same, r.consultant_id == consultant_id, r.status.in_(OPEN_STATUSES))
+               .limit(1).scalar_subquery().label("own_open"),
+               select(func.count(func.distinct(r.project_id))).where(
+                   r.buyer_id == _B.c.id, r.created_at >= day_start, r.project_id != _P.c.id)
+               .scalar_subquery().label("projects_today"),
+               select(func.max(r.ended_at)).where(*same, r.consultant_id == consultant_id, r.status == "expired")
+               .scalar_subquery().label("last_expired")]
     if low_credit:
-        columns.append(select(func.count()).select_from(r).where(
-            r.consultant_id == consultant.id, r.project_id == Project.id, r.created_at >= day_start)
+        columns.append(select(func.count()).select_from(_R).where(
+            r.consultant_id == consultant_id, r.project_id == _P.c.id, r.created_at >= day_start)
             .scalar_subquery().label("consultant_today"))
-    row = session.execute(select(*columns).outerjoin(Buyer, Buyer.phone == phone)
-                          .where(Project.id == project_id)).first()
+    return (select(*columns).select_from(_P.outerjoin(_B, _B.c.phone == phone))
+            .where(_P.c.id == bindparam("project_id")))
+
+
+_SITUATION = {low: _situation_statement(low) for low in (False, True)}
+
+
+def _situation(session: Session, project_id: int, phone: str, consultant: Consultant,
+               now: datetime) -> _Situation:
+    """The project, the buyer of ``phone`` (if known) and every count and window the rules
+    compare, as one statement (``_situation_statement``)."""
+    low_credit = credit_rules.is_low(consultant.rating)
+    row = session.connection().execute(_SITUATION[low_credit], {
+        "project_id": project_id, "phone": phone, "consultant_id": consultant.id,
+        "day_start": start_of_local_day(now)}).first()
     if row is None:
         raise ProjectNotFound()
-    return _Situation(project=row[0], buyer=row[1], is_staff=bool(row[2]), known_to_developer=bool(row[3]),
-                      bound_until=row[4], own_open_until=row[5], projects_today=row[6] or 0,
-                      last_expired=row[7], consultant_today=row[8] if low_credit else None)
+    return _Situation(project=row, buyer_id=row.buyer_id, buyer_key=row.buyer_key, is_staff=bool(row.is_staff),
+                      known_to_developer=bool(row.known), bound_until=row.bound, own_open_until=row.own_open,
+                      projects_today=row.projects_today or 0, last_expired=row.last_expired,
+                      consultant_today=row.consultant_today if low_credit else None)
 
 
 def _refuse(situation: _Situation, consultant: Consultant, phone: str, now: datetime, attempt) -> None:
@@ -178,9 +200,9 @@ def _refuse(situation: _Situation, consultant: Consultant, phone: str, now: date
         raise BuyerIsStaff()
     if situation.known_to_developer:
         raise BuyerKnownToDeveloper()
-    if situation.buyer is None:
+    if situation.buyer_id is None:
         return  # a buyer never seen has no registration anywhere
-    attempt.buyer_id = situation.buyer.id
+    attempt.buyer_id = situation.buyer_id
     # Never say who holds the buyer: only until when.
     until = situation.bound_until or situation.own_open_until
     if until is not None:
@@ -218,12 +240,78 @@ def _create_buyer(session: Session, phone: str, name: str, now: datetime) -> Buy
     return buyer
 
 
+class _Statements:
+    """The registration's INSERTs, built once per dialect (``ON CONFLICT`` is the dialect's) and
+    executed on the session's connection: nothing is compiled, flushed or loaded back per request
+    beyond the ids (issue 16 §1)."""
+
+    def __init__(self, dialect: str):
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        self.buyer = (dialect_insert(_B).on_conflict_do_nothing(index_elements=["phone"])
+                      .returning(_B.c.id, _B.c.evidence_key))
+        self.registration = dialect_insert(_R).on_conflict_do_nothing().returning(_R.c.id)
+        self.card = dialect_insert(ClientCard.__table__).on_conflict_do_nothing(
+            index_elements=["consultant_id", "buyer_id"])
+
+
+_STATEMENTS: dict[str, _Statements] = {}
+
+
+def _statements(session: Session) -> _Statements:
+    dialect = session.get_bind().dialect.name
+    if dialect not in _STATEMENTS:
+        _STATEMENTS[dialect] = _Statements(dialect)
+    return _STATEMENTS[dialect]
+
+
+@dataclass(frozen=True)
+class BuyerBrief:
+    id: int
+    phone: str
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A registration just made, as the response shows it (the columns of ``Registration`` it was
+    inserted with, its project's brief row and its buyer): built from values at hand, not read back."""
+    id: int
+    project: Row  # id, name, city, district …
+    buyer: BuyerBrief
+    consultant_id: int
+    buyer_name: str
+    note: str | None
+    expected_visit_at: datetime | None
+    binding: bool
+    protection_mode: str
+    protected_until: datetime
+    source_link_id: int | None
+    referrer_consultant_id: int | None
+    handoff_id: int | None
+    buyer_notice: str | None
+    created_at: datetime
+    status: str = "reported"
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+
+    @property
+    def project_id(self) -> int:
+        return self.project.id
+
+    @property
+    def buyer_id(self) -> int:
+        return self.buyer.id
+
+
 def register(session: Session, consultant: Consultant, data: NewRegistration, *, now: datetime,
              source_link_id: int | None = None, referrer_consultant_id: int | None = None,
              handoff_id: int | None = None, actor: Actor | None = None,
-             phone_key: str | None = None) -> Registration:
+             phone_key: str | None = None) -> Registered:
     """Register a buyer for a project. The caller has already checked the consultant
-    may operate (consultants.guard.require_operating).
+    may operate (consultants.guard.require_operating); of him only ``id``, ``phone`` and
+    ``rating`` are read, so the request path passes a ``guard.BriefConsultant``.
 
     A refusal by a business rule is recorded in the attempt log (risk.attempts: one
     INSERT, kept although the request is refused); ``phone_key`` (the app secret) lets
@@ -233,54 +321,69 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
     (``_situation``); a new buyer is one INSERT; the registration is one
     ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (no savepoint: when a concurrent request
     won, the index made the insert do nothing and the refusal reads the winner's protection
-    end); then the evidence record, the client card and the notification, one INSERT each."""
+    end); then the evidence record, the client card and the notification, one INSERT each.
+    The buyer's SMS notice and the consultant's message go out after the commit, in one outbox
+    message (``db.after_commit_deliver``)."""
     phone = _validate(data, now)
     situation = _situation(session, data.project_id, phone, consultant, now)
     project = situation.project
     name = data.buyer_name.strip()
+    connection = session.connection()
+    statements = _statements(session)
     with recording_refusals(session, consultant_id=consultant.id, project_id=project.id, phone=phone,
                             phone_key=phone_key, now=now) as attempt:
         _refuse(situation, consultant, phone, now, attempt)
-        buyer = situation.buyer or _create_buyer(session, phone, name, now)
-        attempt.buyer_id = buyer.id
+        buyer_id, buyer_key = situation.buyer_id, situation.buyer_key
+        if buyer_id is None:
+            created = connection.execute(statements.buyer, {
+                "phone": phone, "name": name, "created_at": now, "evidence_key": new_buyer_key()}).first()
+            if created is None:  # created by a concurrent request
+                created = connection.execute(select(_B.c.id, _B.c.evidence_key).where(_B.c.phone == phone)).first()
+            buyer_id, buyer_key = created
+        attempt.buyer_id = buyer_id
         protection = rules.on_registration(project.protection_mode, now,
                                            visit_window_hours=project.visit_window_hours,
                                            deal_window_hours=project.deal_window_hours)
-        registration = session.scalar(_insert_or_nothing(session, Registration).values(
-            project_id=project.id, buyer_id=buyer.id, consultant_id=consultant.id,
-            buyer_name=name, note=(data.note or "").strip() or None,
-            expected_visit_at=data.expected_visit_at, status="reported", binding=protection.binding,
-            protection_mode=project.protection_mode, protected_until=protection.protected_until,
-            source_link_id=source_link_id, referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id,
+        registration = Registered(
+            id=0, project=project, buyer=BuyerBrief(buyer_id, phone), consultant_id=consultant.id, buyer_name=name,
+            note=(data.note or "").strip() or None, expected_visit_at=data.expected_visit_at,
+            binding=protection.binding, protection_mode=project.protection_mode,
+            protected_until=protection.protected_until, source_link_id=source_link_id,
+            referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id,
             buyer_notice="pending" if project.notify_buyer_on_registration else None,  # privacy.notices outbox
-            created_at=now, updated_at=now).on_conflict_do_nothing().returning(Registration))
-        if registration is None:
+            created_at=now)
+        registration_id = connection.execute(statements.registration, {
+            "project_id": project.id, "buyer_id": buyer_id, "consultant_id": consultant.id,
+            "buyer_name": name, "note": registration.note, "expected_visit_at": registration.expected_visit_at,
+            "status": "reported", "binding": registration.binding, "protection_mode": registration.protection_mode,
+            "protected_until": registration.protected_until, "source_link_id": source_link_id,
+            "referrer_consultant_id": referrer_consultant_id, "handoff_id": handoff_id,
+            "buyer_notice": registration.buyer_notice, "created_at": now, "updated_at": now}).scalar()
+        if registration_id is None:
             # Another request registered the same buyer in the same instant: the index decided.
-            holder = binding_registration(session, project.id, buyer.id) or session.scalar(
-                select(Registration).where(Registration.project_id == project.id, Registration.buyer_id == buyer.id,
+            holder = binding_registration(session, project.id, buyer_id) or session.scalar(
+                select(Registration).where(Registration.project_id == project.id, Registration.buyer_id == buyer_id,
                                            Registration.consultant_id == consultant.id,
                                            Registration.status.in_(OPEN_STATUSES)))
             until = holder.protected_until.isoformat() if holder else None
             raise AlreadyRegistered(details={"protected_until": until})
-    # The rows are at hand: the response reads them without loading them again.
-    set_committed_value(registration, "project", project)
-    set_committed_value(registration, "buyer", buyer)
+    registration = replace(registration, id=registration_id)
 
-    evidence.append(session, "registration", registration.id, "registered", actor or Actor("consultant", consultant.id),
-                    now=now, first=True, project_id=project.id, buyer_id=buyer.id, consultant_id=consultant.id,
-                    **buyer_facts(buyer.evidence_key, phone, name), mode=project.protection_mode,
+    evidence.append(session, "registration", registration_id, "registered", actor or Actor("consultant", consultant.id),
+                    now=now, first=True, project_id=project.id, buyer_id=buyer_id, consultant_id=consultant.id,
+                    **buyer_facts(buyer_key, phone, name), mode=project.protection_mode,
                     binding=protection.binding,
                     protected_until=protection.protected_until.isoformat(), source_link_id=source_link_id,
                     referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id)
-    bulk_insert(session, ClientCard.__table__, [{  # crm.ensure_card as one statement
-        "consultant_id": consultant.id, "buyer_id": buyer.id, "display_name": name,
-        "created_at": now, "updated_at": now}], conflict_do_nothing=("consultant_id", "buyer_id"))
+    connection.execute(statements.card, {  # crm.ensure_card as one statement
+        "consultant_id": consultant.id, "buyer_id": buyer_id, "display_name": name,
+        "created_at": now, "updated_at": now})
     until_text = protection.protected_until.astimezone(SHANGHAI).strftime("%Y-%m-%d")
     notify(session, consultant.id, "registration_accepted",
-           f"{registration.buyer_name}（{mask_phone(phone)}）已报备至{project.name}，保护至 {until_text}",
-           now=now, registration_id=registration.id)
+           f"{name}（{mask_phone(phone)}）已报备至{project.name}，保护至 {until_text}",
+           now=now, registration_id=registration_id)
     if registration.buyer_notice == "pending":
-        queue_registration_notice(session, registration.id)
+        queue_registration_notice(session, registration_id)
     return registration
 
 

@@ -8,7 +8,9 @@
    them owing clawbacks;
 3. time the batch as finance runs it: ``prepare`` (selection, netting, withholding, items),
    ``approve`` by another user (the payout postings), ``send_batch`` through the local gateway
-   (a transfer per item, the settled postings, committed per chunk): postings per second;
+   (a transfer per item, the settled postings, committed per chunk): postings per second. Between
+   prepare and approve, untimed, the items are marked as not first payouts to their accounts
+   (the payees were paid before), so one approval releases them all;
 4. re-run: a second ``prepare`` + ``send_batch`` must post nothing;
 5. insert the very transaction and posting rows the batch wrote into plain copies of the ledger
    tables (no triggers, keys or checks), 1000 transactions per commit, by core executemany,
@@ -80,10 +82,14 @@ def run_batch(engine, maker_id: int, checker_id: int, now: datetime, key: str) -
         started = time.perf_counter()
         batch, _ = batches.prepare(session, key=key, channel="gateway", staff=session.get(StaffUser, maker_id),
                                    limits=limits, now=now)
-        session.execute(text("UPDATE settlement_items SET first_to_account = false WHERE batch_id = :b"),
-                        {"b": batch.id})  # one approval (the second approval is for first payouts to new accounts)
         session.commit()
         prepared = time.perf_counter()
+        # Untimed: these payees were paid before, so one approval releases them all (a first payout
+        # to a new account waits for a second approval by a third user, DESIGN §7.10).
+        session.execute(text("UPDATE settlement_items SET first_to_account = false WHERE batch_id = :b"),
+                        {"b": batch.id})
+        session.commit()
+        marked = time.perf_counter()
         if batch.status == "prepared":
             batches.approve(session, batch.id, session.get(StaffUser, checker_id), limits=limits, now=now)
         session.commit()
@@ -93,8 +99,8 @@ def run_batch(engine, maker_id: int, checker_id: int, now: datetime, key: str) -
         finished = time.perf_counter()
         after = session.execute(text("SELECT count(*) FROM ledger_postings")).scalar()
         return {"batch_id": batch.id, "items": batch.item_count, "postings": after - before, "counts": counts,
-                "prepare_s": prepared - started, "approve_s": approved - prepared, "send_s": finished - approved,
-                "seconds": finished - started, "transfers": gateway.calls}
+                "prepare_s": prepared - started, "approve_s": approved - marked, "send_s": finished - approved,
+                "seconds": (prepared - started) + (finished - marked), "transfers": gateway.calls}
 
 
 PLAIN = """

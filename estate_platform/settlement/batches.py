@@ -11,18 +11,18 @@ now; the gateway is called after the commit (``payouts.send_batch``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from ..clock import SHANGHAI, local_date, start_of_local_day
 from ..consultants.models import Consultant
-from ..db import advisory_lock, bulk_insert, bulk_update, paginate
+from ..db import advisory_lock, among, id_chunks, paginate
 from ..errors import Conflict, Forbidden, NotFound, on_constraint
 from ..identity.models import StaffUser
 from ..ledger import services as ledger
+from ..ledger.copy import copy_rows
 from ..ledger.models import Account, Posting
 from . import withholding
 from .models import PayoutAccount, SettlementBatch, SettlementItem
@@ -82,6 +82,35 @@ def items_of(session: Session, batch_id: int, *, status: str | None = None, page
     if status:
         query = query.where(SettlementItem.status == status)
     return paginate(session, query, SettlementItem.id, page=page, per_page=per_page)
+
+
+def set_items(session: Session, ids: list[int], values: dict, per_row: dict[str, list] | None = None) -> None:
+    """Set ``values`` (the same for every item) and ``per_row`` (one value per id, in the order of
+    ``ids``) on the items ``ids``: one statement per id chunk (PostgreSQL: the ids and per-row
+    values as arrays through ``unnest``), not one per item."""
+    if not ids:
+        return
+    table = SettlementItem.__table__
+    if not per_row:
+        for chunk in id_chunks(session, ids):
+            session.execute(update(table).where(among(session, table.c.id, chunk)).values(**values))
+        return
+    names = list(per_row)
+    if session.get_bind().dialect.name == "postgresql":
+        dialect = session.get_bind().dialect
+        arrays = ", ".join(["CAST(:ids AS INTEGER[])"] + [
+            f"CAST(:a_{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in names])
+        sets = ", ".join([f"{name} = :v_{name}" for name in values] + [f"{name} = u.{name}" for name in names])
+        statement = text(f"UPDATE settlement_items SET {sets} FROM unnest({arrays}) AS u(id, {', '.join(names)}) "
+                         "WHERE settlement_items.id = u.id").bindparams(
+            *(bindparam(f"v_{name}", type_=table.c[name].type) for name in values))
+        session.execute(statement, {"ids": list(ids), **{f"v_{name}": value for name, value in values.items()},
+                                    **{f"a_{name}": list(column) for name, column in per_row.items()}})
+        return
+    statement = update(table).where(table.c.id == bindparam("b_id")).values(
+        **values, **{name: bindparam(f"b_{name}") for name in names})
+    session.execute(statement, [{"b_id": item_id, **{f"b_{name}": per_row[name][i] for name in names}}
+                                for i, item_id in enumerate(ids)])
 
 
 def _balances(session: Session) -> dict[tuple[str, int], dict[str, int]]:
@@ -145,7 +174,7 @@ def prepare(session: Session, *, key: str, channel: str, staff: StaffUser | None
     balances = _balances(session)
     busy = set(session.execute(select(SettlementItem.party_type, SettlementItem.party_id)
                                .where(SettlementItem.status.in_(OPEN_ITEM_STATUSES))).all())
-    accounts = {(t, i): SimpleNamespace(id=a) for a, t, i in session.execute(select(
+    accounts = {(t, i): a for a, t, i in session.execute(select(
         PayoutAccount.id, PayoutAccount.party_type, PayoutAccount.party_id).where(
         PayoutAccount.status == "verified", PayoutAccount.payable_from <= now))}
     paid_to = set(session.scalars(select(SettlementItem.payout_account_id).where(
@@ -158,8 +187,8 @@ def prepare(session: Session, *, key: str, channel: str, staff: StaffUser | None
     so_far = _month_so_far(session, month)
     rows = []
     for party, amounts in sorted(balances.items()):
-        account = accounts.get(party)
-        if account is None or party in busy:
+        account_id = accounts.get(party)
+        if account_id is None or party in busy:
             continue
         kind = kinds.get(party[1]) if party[0] == "consultant" else "buyer"
         corporate = kind in ("company", "store")
@@ -171,15 +200,15 @@ def prepare(session: Session, *, key: str, channel: str, staff: StaffUser | None
             continue
         gross, netted, tax, net = plan
         rows.append({
-            "batch_id": batch.id, "party_type": party[0], "party_id": party[1], "payout_account_id": account.id,
+            "batch_id": batch.id, "party_type": party[0], "party_id": party[1], "payout_account_id": account_id,
             "status": "awaiting_invoice" if corporate else "ready", "gross_cents": gross,
             "owes_netted_cents": netted, "tax_cents": tax, "net_cents": net,
             "withheld_by": "none" if corporate else ("platform" if withholds else "provider"), "tax_month": month,
-            "provider_tax_cents": None, "first_to_account": account.id not in paid_to,
+            "provider_tax_cents": None, "first_to_account": account_id not in paid_to,
             "idempotency_key": f"settlement-{batch.id}-{party[0]}-{party[1]}", "gateway_ref": None,
             "failure_reason": None, "hold_reason": None, "created_at": now, "sent_at": None, "settled_at": None})
     for start in range(0, len(rows), 5000):
-        bulk_insert(session, SettlementItem.__table__, rows[start:start + 5000])
+        copy_rows(session, SettlementItem.__table__, rows[start:start + 5000])
     batch.item_count = len(rows)
     batch.gross_cents = sum(r["gross_cents"] for r in rows)
     batch.tax_cents = sum(r["tax_cents"] for r in rows)
@@ -206,12 +235,12 @@ def _sent_today(session: Session, now: datetime) -> int:
         SettlementItem.status.in_(("sending", "paid")))) or 0)
 
 
-def _release(session: Session, items: list[SettlementItem], *, staff: StaffUser, now: datetime) -> int:
-    """Post the payout of each item and mark it sending (bulk)."""
+def _release(session: Session, items: list, *, staff: StaffUser, now: datetime) -> int:
+    """Post the payout of each item and mark it sending (one UPDATE per id chunk)."""
     if not items:
         return 0
     ledger.post_many(session, [payout_entry(i) for i in items], actor_type="staff", actor_id=staff.id, now=now)
-    bulk_update(session, SettlementItem.__table__, [{"id": i.id, "status": "sending", "sent_at": now} for i in items])
+    set_items(session, [i.id for i in items], {"status": "sending", "sent_at": now})
     session.expire_all()  # ORM copies of these items (if any) are stale now
     return len(items)
 
@@ -222,35 +251,38 @@ def approve(session: Session, batch_id: int, staff: StaffUser, *, limits: Limits
     batch = get_batch(session, batch_id, lock=True)
     if staff.id == batch.prepared_by_id:
         raise SelfApproval()
-    # Plain rows, not ORM objects: a batch may hold 50,000 items.
-    items = [SimpleNamespace(**row._mapping) for row in session.execute(
-        select(*SettlementItem.__table__.c).where(SettlementItem.batch_id == batch.id,
-                                                  SettlementItem.status.in_(OPEN_ITEM_STATUSES))
-        .order_by(SettlementItem.id).with_for_update())]
+    # Plain rows (the columns needed), not ORM objects: a batch may hold 50,000 items.
+    c = SettlementItem.__table__.c
+    items = session.execute(
+        select(c.id, c.status, c.payout_account_id, c.first_to_account, c.party_type, c.party_id, c.gross_cents,
+               c.owes_netted_cents, c.tax_cents, c.net_cents, c.idempotency_key)
+        .where(c.batch_id == batch.id, c.status.in_(OPEN_ITEM_STATUSES)).order_by(c.id).with_for_update()).all()
     account_query = select(PayoutAccount.id, PayoutAccount.status, PayoutAccount.payable_from)
     if len(items) < 900:
         account_query = account_query.where(PayoutAccount.id.in_({i.payout_account_id for i in items}))
     accounts = {row.id: row for row in session.execute(account_query)}
-    changes: list[dict] = []
     if batch.status == "prepared":
         release = []
+        changes: dict[tuple[str, str | None], list[int]] = {}  # (status, hold reason) → item ids
         for item in items:
             account = accounts[item.payout_account_id]
             if account.status != "verified" or account.payable_from > now:
-                changes.append({"id": item.id, "status": "held",
-                                "hold_reason": "收款账户已变更，待新账户验证并满 24 小时后下次结算"})
+                change = ("held", "收款账户已变更，待新账户验证并满 24 小时后下次结算")
             elif item.status == "awaiting_invoice":
-                changes.append({"id": item.id, "status": "held", "hold_reason": "未上传金额一致的发票，下次结算时支付"})
+                change = ("held", "未上传金额一致的发票，下次结算时支付")
             elif item.first_to_account:
-                changes.append({"id": item.id, "status": "awaiting_second_approval", "hold_reason": None})
+                change = ("awaiting_second_approval", None)
             else:
                 release.append(item)
+                continue
+            changes.setdefault(change, []).append(item.id)
         total = sum(i.net_cents for i in release)
         if _sent_today(session, now) + total > limits.daily_max_cents:
             raise DailyLimitExceeded(details={"daily_max_cents": limits.daily_max_cents, "batch_cents": total})
         batch.status, batch.approved_by_id, batch.approved_at = "approved", staff.id, now
         session.flush()
-        bulk_update(session, SettlementItem.__table__, changes)
+        for (status, hold_reason), ids in changes.items():
+            set_items(session, ids, {"status": status, "hold_reason": hold_reason})
         _release(session, release, staff=staff, now=now)
     elif batch.status == "approved" and any(i.status == "awaiting_second_approval" for i in items):
         if staff.id == batch.approved_by_id:
@@ -287,4 +319,4 @@ def party_names(session: Session, items) -> dict[tuple[str, int], str]:
     return names
 
 
-__all__ = ["Limits", "prepare", "approve", "plan_item", "payout_entry", "and_"]
+__all__ = ["Limits", "prepare", "approve", "plan_item", "payout_entry", "set_items", "and_"]

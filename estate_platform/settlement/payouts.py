@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..adapters.stripe_connect import GatewayUnavailable, PayoutGateway
@@ -27,7 +26,7 @@ from ..db import bulk_update
 from ..errors import Conflict, ValidationFailed
 from ..ledger import services as ledger
 from . import secrets
-from .batches import get_batch, party_names
+from .batches import get_batch, party_names, set_items
 from .models import PayoutAccount, SettlementItem
 
 
@@ -59,43 +58,57 @@ def returned_entry(item: SettlementItem) -> ledger.Entry:
 
 def _record(session: Session, outcomes: list[tuple[SettlementItem, bool, str | None, str | None]], *,
             now: datetime, actor_type: str, actor_id: int | None) -> None:
+    if not outcomes:
+        return
     entries = [settled_entry(i) if ok else returned_entry(i) for i, ok, _, _ in outcomes]
     ledger.post_many(session, entries, actor_type=actor_type, actor_id=actor_id, now=now)
-    bulk_update(session, SettlementItem.__table__, [
-        {"id": i.id, "status": "paid" if ok else "failed", "gateway_ref": ref, "failure_reason": reason,
-         "settled_at": now} for i, ok, ref, reason in outcomes])
+    paid = [(i.id, ref) for i, ok, ref, _ in outcomes if ok]
+    failed = [(i.id, ref, reason) for i, ok, ref, reason in outcomes if not ok]
+    if paid:
+        set_items(session, [i for i, _ in paid], {"status": "paid", "failure_reason": None, "settled_at": now},
+                  {"gateway_ref": [ref for _, ref in paid]})
+    if failed:
+        set_items(session, [i for i, _, _ in failed], {"status": "failed", "settled_at": now},
+                  {"gateway_ref": [ref for _, ref, _ in failed], "failure_reason": [r for _, _, r in failed]})
     for item, *_ in outcomes:
         if isinstance(item, SettlementItem):
             session.expire(item)
 
 
+ITEM_TO_SEND = (SettlementItem.id, SettlementItem.party_type, SettlementItem.party_id, SettlementItem.net_cents,
+                SettlementItem.tax_cents, SettlementItem.idempotency_key, SettlementItem.payout_account_id,
+                PayoutAccount.gateway_account_id, PayoutAccount.holder_name, PayoutAccount.kind)
+
+
 def send_batch(session: Session, gateway: PayoutGateway, batch_id: int, *, now: datetime, chunk_size: int = 500,
                after_chunk: Callable[[], None] | None = None) -> dict[str, int]:
-    """Send every item still ``sending``; returns counts. Restartable and safe to run twice."""
+    """Send every item still ``sending``; returns counts. Restartable and safe to run twice.
+
+    Chunk by chunk in id order (each chunk one query with its payout accounts, the transfers,
+    then the outcomes posted and recorded and ``after_chunk`` — the commit)."""
     batch = get_batch(session, batch_id)
     counts = {"paid": 0, "failed": 0, "pending": 0}
     if batch.channel != "gateway":
         return counts
-    ids = list(session.scalars(select(SettlementItem.id).where(SettlementItem.batch_id == batch_id,
-                                                               SettlementItem.status == "sending")
-                               .order_by(SettlementItem.id)))
-    for start in range(0, len(ids), chunk_size):
-        chunk_ids = ids[start:start + chunk_size]
-        items = [SimpleNamespace(**row._mapping) for row in session.execute(
-            select(*SettlementItem.__table__.c).where(SettlementItem.id.in_(chunk_ids),
-                                                      SettlementItem.status == "sending").order_by(SettlementItem.id))]
-        accounts = {row.id: row for row in session.execute(select(
-            PayoutAccount.id, PayoutAccount.gateway_account_id, PayoutAccount.holder_name, PayoutAccount.kind).where(
-            PayoutAccount.id.in_({i.payout_account_id for i in items})))}
-        outcomes, connected = [], []
+    last_id = 0
+    while True:
+        items = session.execute(
+            select(*ITEM_TO_SEND).join(PayoutAccount, PayoutAccount.id == SettlementItem.payout_account_id)
+            .where(SettlementItem.batch_id == batch_id, SettlementItem.status == "sending",
+                   SettlementItem.id > last_id)
+            .order_by(SettlementItem.id).limit(chunk_size)).all()
+        if not items:
+            break
+        last_id = items[-1].id
+        outcomes, connected, destinations = [], [], {}
         try:
             for item in items:
-                account = accounts[item.payout_account_id]
-                destination = account.gateway_account_id
+                destination = item.gateway_account_id or destinations.get(item.payout_account_id)
                 if not destination:
-                    destination = gateway.connected_account(payout_account_id=account.id,
-                                                            holder_name=account.holder_name, kind=account.kind)
-                    connected.append({"id": account.id, "gateway_account_id": destination})
+                    destination = gateway.connected_account(payout_account_id=item.payout_account_id,
+                                                            holder_name=item.holder_name, kind=item.kind)
+                    destinations[item.payout_account_id] = destination
+                    connected.append({"id": item.payout_account_id, "gateway_account_id": destination})
                 result = gateway.transfer(idempotency_key=item.idempotency_key, amount_cents=item.net_cents,
                                           destination=destination,
                                           transfer_group=batch.transfer_group,
@@ -103,9 +116,10 @@ def send_batch(session: Session, gateway: PayoutGateway, batch_id: int, *, now: 
                 outcomes.append((item, result.ok, result.reference, result.failure_reason))
         except GatewayUnavailable:
             bulk_update(session, PayoutAccount.__table__, connected)
-            counts["pending"] = len(ids) - start - len(outcomes)
             _record(session, outcomes, now=now, actor_type="system", actor_id=None)
             _count(counts, outcomes)
+            counts["pending"] = int(session.scalar(select(func.count()).where(
+                SettlementItem.batch_id == batch_id, SettlementItem.status == "sending")) or 0)
             if after_chunk:
                 after_chunk()
             return counts

@@ -105,3 +105,56 @@ def test_a_low_credit_consultant_under_his_cap_registers_within_the_budget(world
         db.session.commit()
     ran = run_counted(app, lambda: world.register(consultant, project))
     assert len(ran) <= BUDGET, "\n".join(ran)
+
+
+def test_a_registration_sends_one_broker_message_for_its_whole_outbox(world, app, monkeypatch):
+    """The consultant's message and the buyer's SMS notice travel in ONE message after the commit
+    (db.after_commit_deliver): a publish costs a broker round trip on the request path."""
+    from estate_platform import tasks
+    from estate_platform.notifications.models import Notification
+    from estate_platform.registrations.models import Registration
+    sent: list[dict] = []
+    monkeypatch.setattr(tasks.deliver_outbox_task, "delay", lambda items: sent.append(items))
+    consultant = world.operating_consultant()
+    project = world.project()
+    sent.clear()  # approving the consultant told him too
+    registration = world.register(consultant, project)
+    with app.app_context():
+        notification_id = db.session.scalar(select(Notification.id).where(
+            Notification.consultant_id == consultant.id, Notification.kind == "registration_accepted"))
+        assert db.session.get(Registration, registration["id"]).buyer_notice == "pending"
+    assert sent == [{"notification": [notification_id], "registration_notice": [registration["id"]]}]
+
+
+def test_a_refused_registration_sends_no_message(world, app, monkeypatch):
+    from estate_platform import tasks
+    sent: list[dict] = []
+    monkeypatch.setattr(tasks.deliver_outbox_task, "delay", lambda items: sent.append(items))
+    first, second = world.operating_consultant(), world.operating_consultant()
+    project = world.project()
+    phone = world.next_buyer_phone()
+    world.register(first, project, phone=phone)
+    sent.clear()
+    world.register(second, project, phone=phone, expect=409)
+    assert sent == []
+
+
+def test_the_outbox_message_delivers_each_item_once_however_often_it_runs(world, app):
+    """Run eagerly (tests), the message delivered both; run again it sends nothing more."""
+    from estate_platform.notifications.models import Notification
+    from estate_platform.registrations.models import Registration
+    from estate_platform.tasks import deliver_outbox_task
+    consultant = world.operating_consultant()
+    registration = world.register(consultant, world.project())
+    with app.app_context():
+        notification = db.session.scalar(select(Notification).where(Notification.consultant_id == consultant.id,
+                                                                    Notification.kind == "registration_accepted"))
+        assert notification.delivered_at is not None
+        assert db.session.get(Registration, registration["id"]).buyer_notice == "sent"
+        delivered_at = notification.delivered_at
+        sms_before = len(app.extensions["adapters"].sms.notices)
+        deliver_outbox_task.apply(args=[{"notification": [notification.id],
+                                         "registration_notice": [registration["id"]]}])
+        db.session.expire_all()
+        assert db.session.get(Notification, notification.id).delivered_at == delivered_at
+        assert len(app.extensions["adapters"].sms.notices) == sms_before

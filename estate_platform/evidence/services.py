@@ -49,20 +49,28 @@ def append(session: Session, subject_type: str, subject_id: int, event: str, act
         select(EvidenceRecord).where(EvidenceRecord.subject_type == subject_type,
                                      EvidenceRecord.subject_id == subject_id)
         .order_by(EvidenceRecord.seq.desc()).limit(1))
-    seq = (last.seq + 1) if last else 1
-    prev = last.hash if last else GENESIS
-    body = _canonical(payload)
-    # Microsecond precision survives every database round trip.
-    created_at = now.astimezone(timezone.utc)
-    values = {"subject_type": subject_type, "subject_id": subject_id, "seq": seq, "event": event,
-              "actor_type": actor.type, "actor_id": actor.id, "payload": body, "created_at": created_at,
-              "prev_hash": prev,
-              "hash": record_hash(prev, subject_type, subject_id, seq, event, actor.type, actor.id, body, created_at)}
+    values = record_values(subject_type, subject_id, event, actor, now=now,
+                           seq=(last.seq + 1) if last else 1, prev_hash=last.hash if last else GENESIS, **payload)
     # Pending ORM changes go first (callers rely on the append flushing them, as it always did);
     # the record itself is one Core INSERT with nothing to load back (issue 16 §1).
     session.flush()
     session.connection().execute(_INSERT, values)
     return values
+
+
+def record_values(subject_type: str, subject_id: int, event: str, actor: Actor, *, now: datetime, seq: int = 1,
+                  prev_hash: str = GENESIS, **payload) -> dict:
+    """The columns of the record that follows ``prev_hash`` as number ``seq`` (by default the
+    first of its subject's chain), hashed: for a caller that writes it with other rows in one
+    statement (the registration path)."""
+    body = _canonical(payload)
+    # Microsecond precision survives every database round trip.
+    created_at = now.astimezone(timezone.utc)
+    return {"subject_type": subject_type, "subject_id": subject_id, "seq": seq, "event": event,
+            "actor_type": actor.type, "actor_id": actor.id, "payload": body, "created_at": created_at,
+            "prev_hash": prev_hash,
+            "hash": record_hash(prev_hash, subject_type, subject_id, seq, event, actor.type, actor.id, body,
+                                created_at)}
 
 
 _INSERT = EvidenceRecord.__table__.insert()

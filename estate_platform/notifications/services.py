@@ -52,14 +52,24 @@ def notify(session: Session, consultant_id: int, kind: str, body: str, *, now: d
     """Record a notification and deliver it (WeChat subscribe message) once the unit of work commits.
     Returns its id. The row is one Core INSERT (nothing loaded back: issue 16 §1); the delivery
     goes out with the unit of work's one outbox message (``db.after_commit_deliver``)."""
+    values = notification_values(consultant_id, kind, body, now=now, **payload)
+    session.flush()  # pending ORM changes first, as callers expect of a write
+    notification_id = session.connection().execute(_INSERT, values).scalar_one()
+    deliver_after_commit(session, notification_id)
+    return notification_id
+
+
+def notification_values(consultant_id: int, kind: str, body: str, *, now: datetime, **payload) -> dict:
+    """The columns of a new notification: for a caller that writes it with other rows in one
+    statement (the registration path), then calls ``deliver_after_commit``."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
-    session.flush()  # pending ORM changes first, as callers expect of a write
-    notification_id = session.connection().execute(_INSERT, {
-        "consultant_id": consultant_id, "kind": kind, "title": KINDS[kind], "body": body,
-        "payload": json.dumps(payload, ensure_ascii=False, default=str), "created_at": now}).scalar_one()
+    return {"consultant_id": consultant_id, "kind": kind, "title": KINDS[kind], "body": body,
+            "payload": json.dumps(payload, ensure_ascii=False, default=str), "created_at": now}
+
+
+def deliver_after_commit(session: Session, notification_id: int) -> None:
     after_commit_deliver(session, "notification", notification_id)
-    return notification_id
 
 
 _INSERT = Notification.__table__.insert().returning(Notification.__table__.c.id)

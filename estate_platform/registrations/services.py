@@ -24,7 +24,9 @@ from ..evidence import services as evidence
 from ..evidence.services import SYSTEM, Actor
 from ..evidence.pseudonyms import buyer_facts
 from ..identity.models import Buyer, StaffUser, new_buyer_key
-from ..notifications.services import notify
+from ..evidence.models import EvidenceRecord
+from ..notifications.models import Notification
+from ..notifications.services import deliver_after_commit, notification_values, notify
 from ..privacy.notices import queue_registration_notice
 from ..phones import InvalidPhone, mask_phone, normalise_phone
 from ..projects.models import ExistingCustomer, Project
@@ -240,21 +242,55 @@ def _create_buyer(session: Session, phone: str, name: str, now: datetime) -> Buy
     return buyer
 
 
+def _bound(table, prefix: str, columns: tuple[str, ...]) -> dict:
+    """``column = :<prefix>_<column>`` for each column: several INSERTs in one statement keep their
+    parameters apart."""
+    return {name: bindparam(f"{prefix}_{name}", type_=table.c[name].type) for name in columns}
+
+
+def _prefixed(prefix: str, values: dict) -> dict:
+    return {f"{prefix}_{name}": value for name, value in values.items()}
+
+
+_EVIDENCE_COLUMNS = ("subject_type", "subject_id", "seq", "event", "actor_type", "actor_id", "payload", "created_at",
+                     "prev_hash", "hash")  # evidence.record_values
+_CARD_COLUMNS = ("consultant_id", "buyer_id", "display_name", "created_at", "updated_at")
+_NOTIFICATION_COLUMNS = ("consultant_id", "kind", "title", "body", "payload", "created_at")  # notification_values
+
+
 class _Statements:
     """The registration's INSERTs, built once per dialect (``ON CONFLICT`` is the dialect's) and
     executed on the session's connection: nothing is compiled, flushed or loaded back per request
-    beyond the ids (issue 16 §1)."""
+    beyond the ids (issue 16 §1). On PostgreSQL the evidence record, the client card and the
+    notification (independent rows) are one statement: two INSERTs as data-modifying CTEs of
+    the third; SQLite has no such CTEs and runs the three."""
 
     def __init__(self, dialect: str):
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
         else:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        evidence_table, card_table = EvidenceRecord.__table__, ClientCard.__table__
+        notification_table = Notification.__table__
         self.buyer = (dialect_insert(_B).on_conflict_do_nothing(index_elements=["phone"])
                       .returning(_B.c.id, _B.c.evidence_key))
         self.registration = dialect_insert(_R).on_conflict_do_nothing().returning(_R.c.id)
-        self.card = dialect_insert(ClientCard.__table__).on_conflict_do_nothing(
-            index_elements=["consultant_id", "buyer_id"])
+        self.evidence = evidence_table.insert().values(_bound(evidence_table, "e", _EVIDENCE_COLUMNS))
+        self.card = dialect_insert(card_table).values(_bound(card_table, "c", _CARD_COLUMNS)).on_conflict_do_nothing(
+            index_elements=["consultant_id", "buyer_id"])  # crm.ensure_card as one statement
+        self.notification = (notification_table.insert()
+                             .values(_bound(notification_table, "n", _NOTIFICATION_COLUMNS))
+                             .returning(notification_table.c.id))
+        self.together = (self.notification.add_cte(self.evidence.cte("evidence"))
+                         .add_cte(self.card.cte("card")) if dialect == "postgresql" else None)
+
+    def write_trailing(self, connection, params: dict) -> int:
+        """The evidence record, the client card and the notification; the notification's id."""
+        if self.together is not None:
+            return connection.execute(self.together, params).scalar_one()
+        connection.execute(self.evidence, params)
+        connection.execute(self.card, params)
+        return connection.execute(self.notification, params).scalar_one()
 
 
 _STATEMENTS: dict[str, _Statements] = {}
@@ -321,7 +357,8 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
     (``_situation``); a new buyer is one INSERT; the registration is one
     ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (no savepoint: when a concurrent request
     won, the index made the insert do nothing and the refusal reads the winner's protection
-    end); then the evidence record, the client card and the notification, one INSERT each.
+    end); then the evidence record, the client card and the notification (one statement on
+    PostgreSQL, ``_Statements``).
     The buyer's SMS notice and the consultant's message go out after the commit, in one outbox
     message (``db.after_commit_deliver``)."""
     phone = _validate(data, now)
@@ -369,19 +406,21 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
             raise AlreadyRegistered(details={"protected_until": until})
     registration = replace(registration, id=registration_id)
 
-    evidence.append(session, "registration", registration_id, "registered", actor or Actor("consultant", consultant.id),
-                    now=now, first=True, project_id=project.id, buyer_id=buyer_id, consultant_id=consultant.id,
-                    **buyer_facts(buyer_key, phone, name), mode=project.protection_mode,
-                    binding=protection.binding,
-                    protected_until=protection.protected_until.isoformat(), source_link_id=source_link_id,
-                    referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id)
-    connection.execute(statements.card, {  # crm.ensure_card as one statement
-        "consultant_id": consultant.id, "buyer_id": buyer_id, "display_name": name,
-        "created_at": now, "updated_at": now})
+    record = evidence.record_values(
+        "registration", registration_id, "registered", actor or Actor("consultant", consultant.id), now=now,
+        project_id=project.id, buyer_id=buyer_id, consultant_id=consultant.id, **buyer_facts(buyer_key, phone, name),
+        mode=project.protection_mode, binding=protection.binding,
+        protected_until=protection.protected_until.isoformat(), source_link_id=source_link_id,
+        referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id)
     until_text = protection.protected_until.astimezone(SHANGHAI).strftime("%Y-%m-%d")
-    notify(session, consultant.id, "registration_accepted",
-           f"{name}（{mask_phone(phone)}）已报备至{project.name}，保护至 {until_text}",
-           now=now, registration_id=registration_id)
+    notification = notification_values(consultant.id, "registration_accepted",
+                                       f"{name}（{mask_phone(phone)}）已报备至{project.name}，保护至 {until_text}",
+                                       now=now, registration_id=registration_id)
+    card = {"consultant_id": consultant.id, "buyer_id": buyer_id, "display_name": name, "created_at": now,
+            "updated_at": now}
+    notification_id = statements.write_trailing(connection, {
+        **_prefixed("e", record), **_prefixed("c", card), **_prefixed("n", notification)})
+    deliver_after_commit(session, notification_id)
     if registration.buyer_notice == "pending":
         queue_registration_notice(session, registration_id)
     return registration

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 
 from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
@@ -217,16 +218,21 @@ def prepare(session: Session, *, key: str, channel: str, staff: StaffUser | None
     return batch, True
 
 
-def payout_entry(item: SettlementItem | dict) -> ledger.Entry:
-    """available +gross, owes −netted, tax payable −tax, in transit −net (one balanced transaction)."""
-    get = item.get if isinstance(item, dict) else (lambda name: getattr(item, name))
-    party_type, party_id, key = get("party_type"), get("party_id"), get("idempotency_key")
-    legs = (ledger.Leg(party_type, party_id, "available", get("gross_cents"), "结算付款"),
-            ledger.Leg(party_type, party_id, "owes", -get("owes_netted_cents"), "结算抵扣欠款"),
-            ledger.Leg("platform", 0, "tax_payable", -get("tax_cents"), "代扣劳务报酬个人所得税"),
-            ledger.Leg("platform", 0, "in_transit", -get("net_cents"), "付款在途"))
+def payout_entry(item) -> ledger.Entry:
+    """available +gross, owes −netted, tax payable −tax, in transit −net (one balanced transaction).
+    ``item``: a settlement item, a row of its columns or a dict of them."""
+    if isinstance(item, dict):
+        item = SimpleNamespace(**item)
+    Leg, party_type, party_id, key = ledger.Leg, item.party_type, item.party_id, item.idempotency_key
+    legs = [Leg(party_type, party_id, "available", item.gross_cents, "结算付款")]
+    if item.owes_netted_cents:  # no account opened for a zero leg
+        legs.append(Leg(party_type, party_id, "owes", -item.owes_netted_cents, "结算抵扣欠款"))
+    if item.tax_cents:
+        legs.append(Leg("platform", 0, "tax_payable", -item.tax_cents, "代扣劳务报酬个人所得税"))
+    if item.net_cents:
+        legs.append(Leg("platform", 0, "in_transit", -item.net_cents, "付款在途"))
     return ledger.Entry(idempotency_key=f"{key}:payout", kind="payout", description=f"结算付款（明细 {key}）",
-                        legs=tuple(leg for leg in legs if leg.amount_cents))  # no account opened for a zero leg
+                        legs=tuple(legs))
 
 
 def _sent_today(session: Session, now: datetime) -> int:
@@ -239,7 +245,8 @@ def _release(session: Session, items: list, *, staff: StaffUser, now: datetime) 
     """Post the payout of each item and mark it sending (one UPDATE per id chunk)."""
     if not items:
         return 0
-    ledger.post_many(session, [payout_entry(i) for i in items], actor_type="staff", actor_id=staff.id, now=now)
+    ledger.post_many(session, [payout_entry(i) for i in items], actor_type="staff", actor_id=staff.id, now=now,
+                     chunk_size=5000)
     set_items(session, [i.id for i in items], {"status": "sending", "sent_at": now})
     session.expire_all()  # ORM copies of these items (if any) are stale now
     return len(items)

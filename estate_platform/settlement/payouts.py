@@ -38,11 +38,11 @@ class BatchNotApproved(Conflict):
     code, message = "settlement_not_approved", "批次尚未审批，不能导出付款文件"
 
 
-def settled_entry(item: SettlementItem) -> ledger.Entry:
-    return ledger.Entry(idempotency_key=f"{item.idempotency_key}:settled", kind="payout_settled",
-                        description=f"付款成功（明细 {item.idempotency_key}）",
-                        legs=(ledger.Leg("platform", 0, "in_transit", item.net_cents, "付款在途转出"),
-                              ledger.Leg("platform", 0, "cash", -item.net_cents, "付款")))
+def settled_entry(item) -> ledger.Entry:
+    key, net = item.idempotency_key, item.net_cents
+    return ledger.Entry(idempotency_key=f"{key}:settled", kind="payout_settled", description=f"付款成功（明细 {key}）",
+                        legs=(ledger.Leg("platform", 0, "in_transit", net, "付款在途转出"),
+                              ledger.Leg("platform", 0, "cash", -net, "付款")))
 
 
 def returned_entry(item: SettlementItem) -> ledger.Entry:
@@ -61,7 +61,7 @@ def _record(session: Session, outcomes: list[tuple[SettlementItem, bool, str | N
     if not outcomes:
         return
     entries = [settled_entry(i) if ok else returned_entry(i) for i, ok, _, _ in outcomes]
-    ledger.post_many(session, entries, actor_type=actor_type, actor_id=actor_id, now=now)
+    ledger.post_many(session, entries, actor_type=actor_type, actor_id=actor_id, now=now, chunk_size=5000)
     paid = [(i.id, ref) for i, ok, ref, _ in outcomes if ok]
     failed = [(i.id, ref, reason) for i, ok, ref, reason in outcomes if not ok]
     if paid:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from fractions import Fraction
 
 from ..money import div_half_up
 
@@ -55,26 +54,22 @@ def table_for(on: date, tables: tuple[Table, ...] = TABLES) -> Table:
     return max(candidates, key=lambda t: t.effective_from)
 
 
-def _half_up(value: Fraction) -> int:
-    """Round a non-negative exact amount of cents half up (money.div_half_up)."""
-    return div_half_up(value.numerator, value.denominator)
-
-
 def taxable_cents(income_cents: int, table: Table = TABLES[-1]) -> int:
     if income_cents <= 0:
         return 0
     if income_cents <= table.deduction_threshold_cents:
         return max(0, income_cents - table.fixed_deduction_cents)
-    return _half_up(Fraction(income_cents * (10_000 - table.percent_deduction_bps), 10_000))
+    return div_half_up(income_cents * (10_000 - table.percent_deduction_bps), 10_000)
 
 
 def tax_cents(income_cents: int, table: Table = TABLES[-1]) -> int:
-    """The tax on one month's income of labour services; never negative."""
+    """The tax on one month's income of labour services; never negative. Exact integer
+    arithmetic: taxable × rate − quick deduction is counted in 1/10,000 of a cent."""
     taxable = taxable_cents(income_cents, table)
     for bracket in table.brackets:
         if bracket.up_to_cents is None or taxable <= bracket.up_to_cents:
-            exact = Fraction(taxable * bracket.rate_bps, 10_000) - bracket.quick_deduction_cents
-            return max(0, _half_up(exact)) if exact > 0 else 0
+            exact = taxable * bracket.rate_bps - bracket.quick_deduction_cents * 10_000
+            return div_half_up(exact, 10_000) if exact > 0 else 0
     raise AssertionError("the last bracket has no upper bound")
 
 

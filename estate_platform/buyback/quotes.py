@@ -188,11 +188,16 @@ class Sellable:
 
 
 def sellable_lines(session: Session, consultant: Consultant, *, now: datetime) -> Sellable:
-    """The consultant's own lines that pass the quote's line rules (``screen``), newest deal first."""
+    """The consultant's own lines that pass the quote's line rules (``screen``), newest deal first.
+    The SQL already leaves out lines that are not live and lines sold or reserved, so a consultant
+    who has sold many lines still sees his sellable ones within the limit."""
+    taken = select(BuybackLine.id).where(BuybackLine.commission_line_id == CommissionLine.id,
+                                         BuybackLine.status != "released").exists()
     lines = list(session.scalars(
         select(CommissionLine).join(Deal, Deal.id == CommissionLine.deal_id)
         .where(CommissionLine.party_type == "consultant", CommissionLine.party_id == consultant.id,
-               Deal.recognised.is_(True), Deal.stage.in_(SIGNED_LIVE), Deal.lines_version == CommissionLine.version)
+               Deal.recognised.is_(True), Deal.stage.in_(SIGNED_LIVE), Deal.lines_version == CommissionLine.version,
+               ~taken)
         .order_by(Deal.id.desc(), CommissionLine.seq).limit(SELLABLE_LIMIT)))
     s = screen(session, consultant.id, lines)
     refusal: DomainError | None = None

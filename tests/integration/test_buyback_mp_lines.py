@@ -48,6 +48,16 @@ def test_a_requested_line_leaves_the_list_and_returns_when_the_request_is_cancel
     assert line_ids(sellable(world, sold.consultant)) == [sold.line_id]
 
 
+def test_lines_already_requested_do_not_crowd_out_older_sellable_ones(world, monkeypatch):
+    """The list is capped (newest deal first); lines sold or reserved are left out before the cap."""
+    from estate_platform.buyback import quotes
+    older = signed_line(world)
+    newer = signed_line(world, consultant=older.consultant, project_id=older.project_id)
+    request(world, newer, quote(world, newer)["id"])
+    monkeypatch.setattr(quotes, "SELLABLE_LIMIT", 1)
+    assert line_ids(sellable(world, older.consultant)) == [older.line_id]
+
+
 def test_a_cancelled_deals_line_is_not_offered(world):
     sold = signed_line(world)
     response = world.client.post(f"{ADMIN}/deals/{sold.deal_id}/cancel", json={"reason": "退房"},

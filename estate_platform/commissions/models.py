@@ -110,7 +110,9 @@ class CommissionLine(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"))
+    # A reference without a FOREIGN KEY (a row-level check per line): statement triggers refuse the
+    # same, and a deal with lines cannot be deleted or renumbered (migration d1f2a3b4c5d6).
+    deal_id: Mapped[int] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
     party_type: Mapped[str] = mapped_column(String(20))

@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from ..clock import end_of_local_day, local_date
 from ..commissions.models import CommissionLine
@@ -50,6 +51,8 @@ class Context:
     consultant_names: dict[int, str]
     buyer_names: dict[int, str]
     developer_of_project: dict[int, int]
+    # (consultant, as of, since) → Member: deals of one chunk share consultants and days.
+    members: dict = field(default_factory=dict)
 
 
 def _names(session: Session, model, ids: set[int]) -> dict[int, str]:
@@ -63,7 +66,7 @@ def load_context(session: Session, deals: Sequence[Deal]) -> Context:
     network = ReferralNetwork.load(session, consultant_ids={d.consultant_id for d in deals},
                                    buyer_ids={d.buyer_id for d in deals})
     consultants = {d.consultant_id for d in deals}
-    buyers = {d.buyer_id for d in deals}
+    buyers = set()  # a buyer's name shows only as a 老带新 referrer's, and every referrer is in the graph
     for kind, party_id in network.graph.nodes:
         (consultants if kind == "consultant" else buyers).add(party_id)
     projects = sorted({d.project_id for d in deals})
@@ -87,10 +90,16 @@ def chain_for(context: Context, deal: Deal) -> tuple[Chain, Policy]:
     as_of = end_of_local_day(deal.subscribed_on)
     names, standing, network = context.consultant_names, context.standing, context.network
 
+    members = context.members
+
     def member(consultant_id: int, since: datetime | None = None) -> Member:
-        return Member(consultant_id, names.get(consultant_id, f"#{consultant_id}"),
-                      eligible=standing.operating_at(consultant_id, as_of),
-                      since=local_date(since).isoformat() if since else None)
+        key = (consultant_id, as_of, since)
+        found = members.get(key)
+        if found is None:
+            found = members[key] = Member(consultant_id, names.get(consultant_id, f"#{consultant_id}"),
+                                          eligible=standing.operating_at(consultant_id, as_of),
+                                          since=local_date(since).isoformat() if since else None)
+        return found
 
     referrer_link = network.handoff_referrer(deal.consultant_id, deal.buyer_id, deal.project_id, as_of)
     uplines = tuple(member(link.party_id, link.since)
@@ -121,24 +130,46 @@ def recognition_entry(deal: Deal, developer_id: int, lines: Iterable[Line], vers
                  legs=tuple(legs), deal_id=deal.id)
 
 
+# What recognition reads of a deal: the batch loads these columns as rows (no ORM objects).
+RECOGNITION_COLUMNS = (Deal.id, Deal.project_id, Deal.buyer_id, Deal.consultant_id, Deal.unit, Deal.subscribed_on,
+                       Deal.stage, Deal.trigger_reached_on, Deal.commission_cents, Deal.lines_version,
+                       Deal.recognised, Deal.policy_snapshot)
+_CHANGED = ["recognised", "lines_version", "updated_at"]
+
+
 def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_type: str = "system",
               actor_id: int | None = None) -> int:
     """Recognise those of these deals that reached their trigger and are not recognised.
     Returns how many were posted now; a deal whose key was posted before (by a concurrent
     run) posts nothing."""
+    return len(_recognise(session, deals, now=now, actor_type=actor_type, actor_id=actor_id))
+
+
+def _expire_loaded(session: Session, deal_ids: Iterable[int]) -> None:
+    """The deals of ``deal_ids`` that the session holds as objects no longer say what the table does."""
+    identity_map = session.identity_map
+    for deal_id in deal_ids:
+        deal = identity_map.get(identity_key(Deal, deal_id))
+        if deal is not None:
+            session.expire(deal, _CHANGED)
+
+
+def _recognise(session: Session, deals: Sequence, *, now: datetime, actor_type: str = "system",
+               actor_id: int | None = None) -> list[int]:
+    """``recognise`` for deals as objects or as rows of ``RECOGNITION_COLUMNS``; returns the ids of
+    the deals recognised now (loaded objects among them are expired)."""
     deals = [d for d in deals if not d.recognised and d.stage != "cancelled" and d.trigger_reached_on is not None]
     if not deals:
-        return 0
+        return []
     # A commission that rounds to nothing moves no money: it is recognised without a transaction.
-    nothing = [d for d in deals if d.commission_cents == 0]
+    nothing = [d.id for d in deals if d.commission_cents == 0]
     if nothing:
         bulk_update(session, Deal.__table__, [{"id": d.id, "recognised": True, "lines_version": d.lines_version + 1,
-                                               "updated_at": now} for d in nothing])
-        for deal in nothing:
-            session.expire(deal, ["recognised", "lines_version", "updated_at"])
+                                               "updated_at": now} for d in deals if d.commission_cents == 0])
+        _expire_loaded(session, nothing)
         deals = [d for d in deals if d.commission_cents > 0]
         if not deals:
-            return len(nothing)
+            return nothing
     context = load_context(session, deals)
     planned: dict[str, tuple[Deal, list[Line], int]] = {}
     entries = []
@@ -150,7 +181,7 @@ def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_t
         entries.append(entry)
     created = ledger.post_many(session, entries, actor_type=actor_type, actor_id=actor_id, now=now)
     if not created:
-        return len(nothing)
+        return nothing
     line_rows, deal_rows = [], []
     per_consultant: dict[int, list[int]] = defaultdict(list)
     for key in created:
@@ -164,13 +195,14 @@ def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_t
         deal_rows.append({"id": deal.id, "recognised": True, "lines_version": version, "updated_at": now})
     copy_rows(session, CommissionLine.__table__, line_rows)
     bulk_update(session, Deal.__table__, deal_rows)
-    for key in created:
-        session.expire(planned[key][0], ["recognised", "lines_version", "updated_at"])
+    recognised = [row["id"] for row in deal_rows]
+    _expire_loaded(session, recognised)
+    earnings = {"page": "earnings"}
     notify_many(session, [
         (consultant_id, "commission_recognised",
-         f"{len(amounts)} 笔成交佣金已确认，共 {yuan(sum(amounts))}，待开发商回款后可提现", {"page": "earnings"})
+         f"{len(amounts)} 笔成交佣金已确认，共 {yuan(sum(amounts))}，待开发商回款后可提现", earnings)
         for consultant_id, amounts in sorted(per_consultant.items())], now=now)
-    return len(created) + len(nothing)
+    return recognised + nothing
 
 
 def current_lines(session: Session, deal: Deal) -> list[CommissionLine]:
@@ -232,9 +264,15 @@ def reverse(session: Session, deal: Deal, *, reason: str, now: datetime, actor_t
 
 # --- the batch -------------------------------------------------------------------------
 
+DUE = (Deal.recognised.is_(False), Deal.trigger_reached_on.is_not(None), Deal.stage != "cancelled")
+
+
 def due_query():
-    return select(Deal.id).where(Deal.recognised.is_(False), Deal.trigger_reached_on.is_not(None),
-                                 Deal.stage != "cancelled")
+    return select(Deal.id).where(*DUE)
+
+
+def due_rows():
+    return select(*RECOGNITION_COLUMNS).where(*DUE)
 
 
 def count_due(session: Session) -> int:
@@ -251,15 +289,16 @@ def recognise_due(session: Session, *, now: datetime, chunk_size: int = 1000,
     seen = 0
     while limit is None or seen < limit:
         size = chunk_size if limit is None else min(chunk_size, limit - seen)
-        ids = list(session.scalars(due_query().where(Deal.id > last_id).order_by(Deal.id).limit(size)))
-        if not ids:
+        # The chunk's deals as plain rows, in one query: the batch changes them with bulk statements
+        # and reads nothing else of them (objects the session holds are expired as they change).
+        deals = session.execute(due_rows().where(Deal.id > last_id).order_by(Deal.id).limit(size)).all()
+        if not deals:
             break
-        deals = list(session.scalars(select(Deal).where(Deal.id.in_(ids)).order_by(Deal.id)))
-        posted += recognise(session, deals, now=now)
-        last_id = ids[-1]
-        seen += len(ids)
+        posted += len(_recognise(session, deals, now=now))
+        last_id = deals[-1].id
+        seen += len(deals)
         if after_chunk is not None:
             after_chunk()
         if progress is not None:
-            progress(len(ids))
+            progress(len(deals))
     return posted

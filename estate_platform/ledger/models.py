@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UtcDateTime, db
@@ -49,7 +49,9 @@ class LedgerTransaction(db.Model):
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
     description: Mapped[str] = mapped_column(Text)
-    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id"))
+    # A reference without a FOREIGN KEY (a row-level check per transaction): a statement trigger
+    # refuses the same, and a deal with transactions cannot be deleted or renumbered (d1f2a3b4c5d6).
+    deal_id: Mapped[int | None] = mapped_column(Integer)
     actor_type: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

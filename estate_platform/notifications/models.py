@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import UtcDateTime, db, utcnow
@@ -13,7 +13,9 @@ class Notification(db.Model):
     __table_args__ = (Index("ix_notifications_consultant_id_created_at", "consultant_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    consultant_id: Mapped[int] = mapped_column(ForeignKey("consultants.id"))
+    # A reference without a FOREIGN KEY (a row-level check per notification): triggers refuse the
+    # same, and a consultant with notifications cannot be deleted or renumbered (d1f2a3b4c5d6).
+    consultant_id: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(Text)

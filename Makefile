@@ -5,8 +5,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
-# Tests run in parallel on every core (each worker gets its own databases).
+# Tests run in parallel on every core (each worker gets its own databases); a worker that
+# runs out of tests takes some from the other's queue, so the run ends with both busy.
 PYTEST_WORKERS ?= auto
+PYTEST_DIST ?= worksteal
 
 .PHONY: run test worker migrate clean
 
@@ -23,7 +25,7 @@ run: $(STAMP)
 
 ## The whole test suite (SQLite by default; TEST_DATABASE_URL=postgresql://… for PostgreSQL).
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist $(PYTEST_DIST) $(PYTEST_ARGS)
 
 ## Apply migrations to DATABASE_URL (default: the SQLite file under instance/).
 migrate: $(STAMP)

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..adapters.stripe_connect import GatewayUnavailable, PayoutGateway
-from ..db import bulk_update
+from ..db import among, bulk_update
 from ..errors import Conflict, ValidationFailed
 from ..ledger import services as ledger
 from . import secrets
@@ -84,22 +84,21 @@ def send_batch(session: Session, gateway: PayoutGateway, batch_id: int, *, now: 
                after_chunk: Callable[[], None] | None = None) -> dict[str, int]:
     """Send every item still ``sending``; returns counts. Restartable and safe to run twice.
 
-    Chunk by chunk in id order (each chunk one query with its payout accounts, the transfers,
-    then the outcomes posted and recorded and ``after_chunk`` — the commit)."""
+    Chunk by chunk in id order (each chunk one query by primary key with its payout accounts, the
+    transfers, then the outcomes posted and recorded and ``after_chunk`` — the commit)."""
     batch = get_batch(session, batch_id)
     counts = {"paid": 0, "failed": 0, "pending": 0}
     if batch.channel != "gateway":
         return counts
-    last_id = 0
-    while True:
+    ids = list(session.scalars(select(SettlementItem.id).where(SettlementItem.batch_id == batch_id,
+                                                               SettlementItem.status == "sending")
+                               .order_by(SettlementItem.id)))
+    for start in range(0, len(ids), chunk_size):
         items = session.execute(
             select(*ITEM_TO_SEND).join(PayoutAccount, PayoutAccount.id == SettlementItem.payout_account_id)
-            .where(SettlementItem.batch_id == batch_id, SettlementItem.status == "sending",
-                   SettlementItem.id > last_id)
-            .order_by(SettlementItem.id).limit(chunk_size)).all()
-        if not items:
-            break
-        last_id = items[-1].id
+            .where(among(session, SettlementItem.id, ids[start:start + chunk_size]),
+                   SettlementItem.status == "sending")  # still: a concurrent run may have sent some
+            .order_by(SettlementItem.id)).all()
         outcomes, connected, destinations = [], [], {}
         try:
             for item in items:

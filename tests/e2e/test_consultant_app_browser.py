@@ -237,7 +237,12 @@ def test_a_consultants_whole_day_on_his_phone(phones, day, world, client, app):
     expect(tab.locator("#visit-when")).to_contain_text("14:30")
     expect(tab.get_by_role("img", name="核销码二维码")).to_be_visible()
     # The QR arrives after the page (fetched with the token); its box is sized before it decodes.
-    tab.wait_for_function("document.getElementById('visit-qr').naturalWidth > 0")
+    # Awaited through the image's load event: wait_for_function would poll a string predicate,
+    # which the page's CSP (no 'unsafe-eval') refuses once it has to poll.
+    assert tab.locator("#visit-qr").evaluate(
+        "img => img.naturalWidth > 0 || new Promise(done =>"
+        " img.addEventListener('load', () => done(img.naturalWidth > 0), {once: true}))"
+    )
     phone.snap("10-visit-code")
     code = tab.locator("#visit-code").inner_text()
     tab.goto("/m/")

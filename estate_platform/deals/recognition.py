@@ -17,11 +17,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -38,21 +37,55 @@ from ..ledger.services import Entry, Leg
 from ..money import yuan
 from ..notifications.services import notify_many
 from ..projects.models import Project
-from ..referrals.graph import ReferralNetwork
+from ..referrals.links import ChainLinks
 from .models import Deal
 
 ACCOUNT_OF_LINE = {"platform": ("revenue",), "consultant": ("pending",), "buyer": ("pending",)}
 
 
-@dataclass
 class Context:
-    network: ReferralNetwork
-    standing: Standing
-    consultant_names: dict[int, str]
-    buyer_names: dict[int, str]
-    developer_of_project: dict[int, int]
-    # (consultant, as of, since) → Member: deals of one chunk share consultants and days.
-    members: dict = field(default_factory=dict)
+    """What a deal's chain reads besides the deal: the referral links, each consultant's standing
+    and name, the referring buyers' names, the projects' developers.
+
+    ``load`` adds what a chunk of deals needs. What belongs to a consultant (his invite edge, his
+    standing, his name) is read once and kept, so a batch that meets him in many chunks reads him
+    once: memory grows with the consultants met (and the projects), not with the deals. What belongs
+    to a buyer (handoffs, 老带新 edges, referrers' names) and the members built for the chunk's days
+    are replaced on every ``load``.
+    """
+
+    def __init__(self) -> None:
+        self.links = ChainLinks()
+        self._standing_of: dict[int, Standing] = {}  # consultant → the Standing loaded with him
+        self.consultant_names: dict[int, str] = {}
+        self.buyer_names: dict[int, str] = {}
+        self.developer_of_project: dict[int, int] = {}
+        # (consultant, as of, since) → Member: deals of one chunk share consultants and days.
+        self.members: dict = {}
+
+    def load(self, session: Session, deals: Sequence) -> "Context":
+        self.members = {}
+        consultants = self.links.load_consultants(session, {d.consultant_id for d in deals})
+        handed_by, referrers = self.links.load_buyers(session, {d.buyer_id for d in deals})
+        consultants |= handed_by
+        new = consultants - self._standing_of.keys()
+        if new:
+            standing = Standing.load(session, new)
+            for consultant_id in new:
+                self._standing_of[consultant_id] = standing
+            self.consultant_names.update(_names(session, Consultant, new))
+        # A buyer's name shows only as a 老带新 referrer's.
+        self.buyer_names = _names(session, Buyer, referrers)
+        projects = {d.project_id for d in deals} - self.developer_of_project.keys()
+        if projects:
+            for chunk in id_chunks(session, projects):
+                self.developer_of_project.update(session.execute(
+                    select(Project.id, Project.developer_id).where(among(session, Project.id, chunk))).all())
+        return self
+
+    def operating_at(self, consultant_id: int, at: datetime) -> bool:
+        standing = self._standing_of.get(consultant_id)
+        return standing is not None and standing.operating_at(consultant_id, at)
 
 
 def _names(session: Session, model, ids: set[int]) -> dict[int, str]:
@@ -63,18 +96,7 @@ def _names(session: Session, model, ids: set[int]) -> dict[int, str]:
 
 
 def load_context(session: Session, deals: Sequence[Deal]) -> Context:
-    network = ReferralNetwork.load(session, consultant_ids={d.consultant_id for d in deals},
-                                   buyer_ids={d.buyer_id for d in deals})
-    consultants = {d.consultant_id for d in deals}
-    buyers = set()  # a buyer's name shows only as a 老带新 referrer's, and every referrer is in the graph
-    for kind, party_id in network.graph.nodes:
-        (consultants if kind == "consultant" else buyers).add(party_id)
-    projects = sorted({d.project_id for d in deals})
-    developers = dict(session.execute(select(Project.id, Project.developer_id)
-                                      .where(among(session, Project.id, projects))).all())
-    return Context(network=network, standing=Standing.load(session, consultants),
-                   consultant_names=_names(session, Consultant, consultants),
-                   buyer_names=_names(session, Buyer, buyers), developer_of_project=developers)
+    return Context().load(session, deals)
 
 
 @lru_cache(maxsize=256)
@@ -88,24 +110,22 @@ def chain_for(context: Context, deal: Deal) -> tuple[Chain, Policy]:
     """The deal's chain as of the end of its subscription day (edges that began later are ignored)."""
     policy, reward = _policy_of_snapshot(deal.policy_snapshot)
     as_of = end_of_local_day(deal.subscribed_on)
-    names, standing, network = context.consultant_names, context.standing, context.network
-
-    members = context.members
+    names, links, members = context.consultant_names, context.links, context.members
 
     def member(consultant_id: int, since: datetime | None = None) -> Member:
         key = (consultant_id, as_of, since)
         found = members.get(key)
         if found is None:
             found = members[key] = Member(consultant_id, names.get(consultant_id, f"#{consultant_id}"),
-                                          eligible=standing.operating_at(consultant_id, as_of),
+                                          eligible=context.operating_at(consultant_id, as_of),
                                           since=local_date(since).isoformat() if since else None)
         return found
 
-    referrer_link = network.handoff_referrer(deal.consultant_id, deal.buyer_id, deal.project_id, as_of)
+    referrer_link = links.handoff_referrer(deal.consultant_id, deal.buyer_id, deal.project_id, as_of)
     uplines = tuple(member(link.party_id, link.since)
-                    for link in network.uplines(deal.consultant_id, as_of, policy.max_upline_levels))
+                    for link in links.uplines(deal.consultant_id, as_of, policy.max_upline_levels))
     buyer_referrer = None
-    buyer_link = network.buyer_referrer(deal.buyer_id, as_of) if reward > 0 else None
+    buyer_link = links.buyer_referrer(deal.buyer_id, as_of) if reward > 0 else None
     if buyer_link is not None and buyer_link.party_id != deal.buyer_id:
         buyer_referrer = BuyerReferrer(buyer_link.party_id, context.buyer_names.get(buyer_link.party_id, "老业主"),
                                        reward, since=local_date(buyer_link.since).isoformat())
@@ -155,22 +175,22 @@ def _expire_loaded(session: Session, deal_ids: Iterable[int]) -> None:
 
 
 def _recognise(session: Session, deals: Sequence, *, now: datetime, actor_type: str = "system",
-               actor_id: int | None = None) -> list[int]:
+               actor_id: int | None = None, context: Context | None = None) -> list[int]:
     """``recognise`` for deals as objects or as rows of ``RECOGNITION_COLUMNS``; returns the ids of
-    the deals recognised now (loaded objects among them are expired)."""
+    the deals recognised now (loaded objects among them are expired). A batch passes one ``context``
+    for all its chunks (see ``Context``)."""
     deals = [d for d in deals if not d.recognised and d.stage != "cancelled" and d.trigger_reached_on is not None]
     if not deals:
         return []
     # A commission that rounds to nothing moves no money: it is recognised without a transaction.
     nothing = [d.id for d in deals if d.commission_cents == 0]
     if nothing:
-        bulk_update(session, Deal.__table__, [{"id": d.id, "recognised": True, "lines_version": d.lines_version + 1,
-                                               "updated_at": now} for d in deals if d.commission_cents == 0])
+        _mark_recognised(session, [(d.id, d.lines_version + 1) for d in deals if d.commission_cents == 0], now)
         _expire_loaded(session, nothing)
         deals = [d for d in deals if d.commission_cents > 0]
         if not deals:
             return nothing
-    context = load_context(session, deals)
+    context = (context or Context()).load(session, deals)
     planned: dict[str, tuple[Deal, list[Line], int]] = {}
     entries = []
     for deal in deals:
@@ -182,7 +202,7 @@ def _recognise(session: Session, deals: Sequence, *, now: datetime, actor_type: 
     created = ledger.post_many(session, entries, actor_type=actor_type, actor_id=actor_id, now=now)
     if not created:
         return nothing
-    line_rows, deal_rows = [], []
+    line_rows, deal_rows = [], []  # deal_rows: (id, version)
     per_consultant: dict[int, list[int]] = defaultdict(list)
     for key in created:
         deal, lines, version = planned[key]
@@ -192,10 +212,10 @@ def _recognise(session: Session, deals: Sequence, *, now: datetime, actor_type: 
                               "amount_cents": line.amount_cents, "reason": line.reason, "created_at": now})
             if line.party_type == "consultant":
                 per_consultant[line.party_id].append(line.amount_cents)
-        deal_rows.append({"id": deal.id, "recognised": True, "lines_version": version, "updated_at": now})
+        deal_rows.append((deal.id, version))
     copy_rows(session, CommissionLine.__table__, line_rows)
-    bulk_update(session, Deal.__table__, deal_rows)
-    recognised = [row["id"] for row in deal_rows]
+    _mark_recognised(session, deal_rows, now)
+    recognised = [deal_id for deal_id, _ in deal_rows]
     _expire_loaded(session, recognised)
     earnings = {"page": "earnings"}
     notify_many(session, [
@@ -203,6 +223,25 @@ def _recognise(session: Session, deals: Sequence, *, now: datetime, actor_type: 
          f"{len(amounts)} 笔成交佣金已确认，共 {yuan(sum(amounts))}，待开发商回款后可提现", earnings)
         for consultant_id, amounts in sorted(per_consultant.items())], now=now)
     return recognised + nothing
+
+
+_MARK_RECOGNISED = text(
+    "UPDATE deals SET recognised = true, lines_version = u.version, updated_at = :now "
+    "FROM unnest(CAST(:ids AS integer[]), CAST(:versions AS integer[])) AS u(id, version) WHERE deals.id = u.id"
+).bindparams(bindparam("now", type_=Deal.__table__.c.updated_at.type))
+
+
+def _mark_recognised(session: Session, rows: list[tuple[int, int]], now: datetime) -> None:
+    """Set ``recognised`` and the new lines version of these (deal id, version) pairs: one statement
+    on PostgreSQL, only the ids and versions sent as arrays (the other two columns are the same for all)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_MARK_RECOGNISED, {"ids": [deal_id for deal_id, _ in rows],
+                                           "versions": [version for _, version in rows], "now": now})
+        return
+    bulk_update(session, Deal.__table__, [{"id": deal_id, "recognised": True, "lines_version": version,
+                                           "updated_at": now} for deal_id, version in rows])
 
 
 def current_lines(session: Session, deal: Deal) -> list[CommissionLine]:
@@ -287,6 +326,7 @@ def recognise_due(session: Session, *, now: datetime, chunk_size: int = 1000,
     posted = 0
     last_id = 0
     seen = 0
+    context = Context()  # kept across chunks: each consultant is read once per batch
     while limit is None or seen < limit:
         size = chunk_size if limit is None else min(chunk_size, limit - seen)
         # The chunk's deals as plain rows, in one query: the batch changes them with bulk statements
@@ -294,7 +334,7 @@ def recognise_due(session: Session, *, now: datetime, chunk_size: int = 1000,
         deals = session.execute(due_rows().where(Deal.id > last_id).order_by(Deal.id).limit(size)).all()
         if not deals:
             break
-        posted += len(_recognise(session, deals, now=now))
+        posted += len(_recognise(session, deals, now=now, context=context))
         last_id = deals[-1].id
         seen += len(deals)
         if after_chunk is not None:

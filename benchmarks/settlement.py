@@ -146,9 +146,10 @@ def plain_insert(engine, how: str, txns: list[dict], postings: list[dict]) -> fl
                 conn.execute(insert(t_table).values(chunk))
                 conn.execute(insert(p_table).values(legs))
             elif how == "unnest":
-                for table, rows in ((t_table, chunk), (p_table, legs)):
-                    with Session(bind=conn) as s:
+                with Session(bind=conn) as s:  # (a session on the connection: its commit commits)
+                    for table, rows in ((t_table, chunk), (p_table, legs)):
                         bulk_insert(s, table, rows)
+                    s.commit()
             elif how == "copy":
                 raw = conn.connection.driver_connection
                 with raw.cursor() as cur:
@@ -158,8 +159,14 @@ def plain_insert(engine, how: str, txns: list[dict], postings: list[dict]) -> fl
                     with cur.copy("COPY plain_postings FROM STDIN") as copy:
                         for r in legs:
                             copy.write_row(list(r.values()))
+                raw.commit()  # past SQLAlchemy, which has no transaction of its own to commit here
             conn.commit()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    with engine.connect() as conn:  # every way must have committed every row it timed
+        kept = conn.execute(text("SELECT (SELECT count(*) FROM plain_transactions), "
+                                 "(SELECT count(*) FROM plain_postings)")).one()
+    assert tuple(kept) == (len(txns), len(postings)), (how, tuple(kept))
+    return seconds
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from ..db import among, bulk_insert, id_chunks
-from .copy import copy_rows
+from .copy import copy_insert, copy_rows
 from .models import ACCOUNT_KINDS, PARTY_TYPES, Account, LedgerTransaction, Posting
 
 PLATFORM = ("platform", 0)
@@ -104,7 +104,7 @@ def _chunks(items: Sequence, size: int):
 
 def _insert_transactions(session: Session, chunk: Sequence[Entry], *, actor_type: str, actor_id: int | None,
                          now: datetime) -> dict[str, int]:
-    rows = bulk_insert(session, LedgerTransaction.__table__, [
+    rows = copy_insert(session, LedgerTransaction.__table__, [
         {"idempotency_key": e.idempotency_key, "kind": e.kind, "description": e.description, "deal_id": e.deal_id,
          "actor_type": actor_type, "actor_id": actor_id, "created_at": now} for e in chunk],
         conflict_do_nothing=("idempotency_key",), returning=("id", "idempotency_key"))
@@ -115,10 +115,12 @@ def post_many(session: Session, entries: Sequence[Entry], *, actor_type: str = "
               now: datetime, chunk_size: int = 1000) -> dict[str, int]:
     """Post each entry whose key is new; return {key: transaction id} of those posted now.
     Entries whose key exists (posted before, or concurrently) post nothing."""
+    unique: dict[str, Entry] = {}
     for entry in entries:
         check_balanced(entry)
+        unique.setdefault(entry.idempotency_key, entry)  # a key twice in one call: the first posts
     created: dict[str, int] = {}
-    for chunk in _chunks(list(entries), chunk_size):
+    for chunk in _chunks(list(unique.values()), chunk_size):
         accounts = account_ids(session, {(leg.party_type, leg.party_id, leg.kind)
                                          for entry in chunk for leg in entry.legs}, now=now)
         new_ids = _insert_transactions(session, chunk, actor_type=actor_type, actor_id=actor_id, now=now)

@@ -62,9 +62,10 @@ class Context:
         self.developer_of_project: dict[int, int] = {}
         # (consultant, as of, since) → Member: deals of one chunk share consultants and days.
         self.members: dict = {}
+        self._ends_of_days: dict = {}  # subscription day → its last instant (few days, many deals)
 
     def load(self, session: Session, deals: Sequence) -> "Context":
-        self.members = {}
+        self.members, self._ends_of_days = {}, {}
         consultants = self.links.load_consultants(session, {d.consultant_id for d in deals})
         handed_by, referrers = self.links.load_buyers(session, {d.buyer_id for d in deals})
         consultants |= handed_by
@@ -82,6 +83,12 @@ class Context:
                 self.developer_of_project.update(session.execute(
                     select(Project.id, Project.developer_id).where(among(session, Project.id, chunk))).all())
         return self
+
+    def end_of_day(self, day) -> datetime:
+        found = self._ends_of_days.get(day)
+        if found is None:
+            found = self._ends_of_days[day] = end_of_local_day(day)
+        return found
 
     def operating_at(self, consultant_id: int, at: datetime) -> bool:
         standing = self._standing_of.get(consultant_id)
@@ -109,7 +116,7 @@ def _policy_of_snapshot(snapshot: str) -> tuple[Policy, int]:
 def chain_for(context: Context, deal: Deal) -> tuple[Chain, Policy]:
     """The deal's chain as of the end of its subscription day (edges that began later are ignored)."""
     policy, reward = _policy_of_snapshot(deal.policy_snapshot)
-    as_of = end_of_local_day(deal.subscribed_on)
+    as_of = context.end_of_day(deal.subscribed_on)
     names, links, members = context.consultant_names, context.links, context.members
 
     def member(consultant_id: int, since: datetime | None = None) -> Member:

@@ -173,8 +173,12 @@ def prepare(session: Session, *, key: str, channel: str, staff: StaffUser | None
     month = month_of(now)
     table = withholding.table_for(local_date(now))
     balances = _balances(session)
+    # Open items belong to batches not completed (a batch completes when none is left open or
+    # sending): found through their batch, as no index names an item's status.
     busy = set(session.execute(select(SettlementItem.party_type, SettlementItem.party_id)
-                               .where(SettlementItem.status.in_(OPEN_ITEM_STATUSES))).all())
+                               .join(SettlementBatch, SettlementBatch.id == SettlementItem.batch_id)
+                               .where(SettlementBatch.status != "completed",
+                                      SettlementItem.status.in_(OPEN_ITEM_STATUSES))).all())
     accounts = {(t, i): a for a, t, i in session.execute(select(
         PayoutAccount.id, PayoutAccount.party_type, PayoutAccount.party_id).where(
         PayoutAccount.status == "verified", PayoutAccount.payable_from <= now))}
@@ -308,7 +312,9 @@ def approve(session: Session, batch_id: int, staff: StaffUser, *, limits: Limits
 
 def failures(session: Session, *, page: int, per_page: int):
     """The failures queue: items whose transfer failed (money back in available)."""
-    return paginate(session, select(SettlementItem).where(SettlementItem.status == "failed"),
+    # ``failure_reason IS NOT NULL`` is the same set (CHECK failure_has_reason) and has an index.
+    return paginate(session, select(SettlementItem).where(SettlementItem.status == "failed",
+                                                          SettlementItem.failure_reason.is_not(None)),
                     SettlementItem.id.desc(), page=page, per_page=per_page)
 
 

@@ -63,7 +63,7 @@ def _record(session: Session, outcomes: list[tuple[SettlementItem, bool, str | N
     entries = [settled_entry(i) if ok else returned_entry(i) for i, ok, _, _ in outcomes]
     ledger.post_many(session, entries, actor_type=actor_type, actor_id=actor_id, now=now, chunk_size=5000)
     paid = [(i.id, ref) for i, ok, ref, _ in outcomes if ok]
-    failed = [(i.id, ref, reason) for i, ok, ref, reason in outcomes if not ok]
+    failed = [(i.id, ref, reason or "付款失败") for i, ok, ref, reason in outcomes if not ok]  # always a reason
     if paid:
         set_items(session, [i for i, _ in paid], {"status": "paid", "failure_reason": None, "settled_at": now},
                   {"gateway_ref": [ref for _, ref in paid]})

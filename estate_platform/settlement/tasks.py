@@ -53,7 +53,8 @@ def send_batch_task(batch_id: int, now_iso: str | None = None) -> dict[str, int]
 def send_pending_task(now_iso: str | None = None) -> int:
     ids = list(db.session.scalars(select(SettlementBatch.id).join(
         SettlementItem, SettlementItem.batch_id == SettlementBatch.id).where(
-        SettlementBatch.channel == "gateway", SettlementItem.status == "sending").distinct()))
+        SettlementBatch.channel == "gateway", SettlementBatch.status != "completed",  # (through the batch)
+        SettlementItem.status == "sending").distinct()))
     db.session.rollback()
     for batch_id in ids:
         send_batch_task(batch_id, now_iso)

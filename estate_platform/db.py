@@ -6,6 +6,8 @@ refer to them. Times are stored as naive UTC and handed back timezone-aware.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -74,20 +76,55 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
 
 def after_commit_deliver(session: Session, kind: str, item_id: int) -> None:
     """The outbox: a row written in this unit of work (``kind``: a notification, a buyer's
-    registration notice …) is delivered by the worker once the unit of work has committed. Every
-    item of the unit of work travels in ONE broker message (task ``outbox.deliver``), whatever
-    their number and kinds: a publish costs more than a statement on the request path (issue 16
-    §1). A lost message loses nothing: each kind's beat sweep finds its pending rows again."""
-    items = session.info.get("outbox")
-    if items is None:
-        items = session.info["outbox"] = {}
-        after_commit(session, lambda: _send_outbox(items))
-    items.setdefault(kind, []).append(item_id)
+    registration notice …) is delivered by the worker once the unit of work has committed.
+
+    The rows themselves are the outbox (an undelivered notification, a registration whose
+    ``buyer_notice`` is pending): the worker's ``outbox.drain`` claims them in batches
+    (``tasks.drain_outbox``). The unit of work only wakes the drain after its commit, and a
+    process publishes at most one wake-up per ``OUTBOX_WAKE_MS`` (``wake_outbox_drain``):
+    a broker publish costs more than the statements of the registration path (issue 16 §1).
+    A skipped or lost wake-up loses nothing: the beat runs the drain every few seconds."""
+    if kind not in OUTBOX_KINDS:
+        raise ValueError(f"unknown outbox kind {kind!r}")
+    if not session.info.get("outbox"):
+        session.info["outbox"] = True
+        after_commit(session, wake_outbox_drain)
 
 
-def _send_outbox(items: dict[str, list[int]]) -> None:
-    from .tasks import deliver_outbox_task
-    deliver_outbox_task.delay(items)
+#: What the drain delivers (``tasks.OUTBOX``), by outbox kind.
+OUTBOX_KINDS = ("notification", "registration_notice")
+#: The default window of ``wake_outbox_drain`` (config ``OUTBOX_WAKE_MS``).
+OUTBOX_WAKE_MS = 300
+
+_wake_lock = threading.Lock()
+_wake_due = 0.0  # (time.monotonic) when this process's last wake-up runs the drain
+
+
+def wake_outbox_drain() -> None:
+    """Ask the worker to drain the outbox, at most once per window in this process.
+
+    The first unit of work of a window publishes ``outbox.drain`` with a countdown of the window,
+    so the drain starts after every commit whose wake-up was skipped inside that window (theirs
+    committed before they skipped, which was before the countdown ended). Tasks run eagerly (tests,
+    ``CELERY_TASK_ALWAYS_EAGER``): no window, the drain runs at once in this process."""
+    global _wake_due
+    from flask import current_app
+    from .tasks import drain_outbox_task
+    if current_app.config["CELERY"].get("task_always_eager"):
+        drain_outbox_task.delay()
+        return
+    window = current_app.config.get("OUTBOX_WAKE_MS", OUTBOX_WAKE_MS) / 1000
+    now = time.monotonic()
+    with _wake_lock:
+        if now < _wake_due:
+            return  # the wake-up already sent drains this unit of work's rows too
+        _wake_due = now + window
+    # (a publish that fails has still used the window: with the broker down, one request per
+    # window pays the connection timeout, not every request; the beat drain sends the rows.)
+    if window > 0:
+        drain_outbox_task.apply_async(countdown=window)
+    else:
+        drain_outbox_task.delay()
 
 
 def commit(session: Session) -> None:

@@ -10,7 +10,9 @@ are safe to run twice (``acks_late`` + ``task_reject_on_worker_lost``).
 Broker down: a task sent after a commit (``db.after_commit``) may be lost, never the request.
 Every such task derives its work from committed rows, and a beat sweep finds that work again:
 notifications (``notifications.redeliver_pending``), due recognitions (``deals.recognise_due``),
-queued reconciliation uploads (``reconciliation.resend_queued``). That state is the outbox.
+queued reconciliation uploads (``reconciliation.resend_queued``). That state is the outbox; its
+rows of notifications and buyer notices are drained by ``outbox.drain`` (woken after commits, and
+every few seconds by the beat).
 """
 from __future__ import annotations
 
@@ -60,6 +62,9 @@ BEAT_SCHEDULE = {
     "follow-up-reminders": {"task": "crm.send_follow_up_reminders", "schedule": timedelta(minutes=15)},
     "recognise-commissions": {"task": "deals.recognise_due", "schedule": timedelta(hours=1)},
     "release-payable-commissions": {"task": "receivables.release_due", "schedule": timedelta(hours=1)},
+    # The outbox's backstop: requests wake the drain (at most once per window per process); this
+    # runs it when a wake-up was skipped or lost (db.after_commit_deliver).
+    "drain-outbox": {"task": "outbox.drain", "schedule": timedelta(seconds=5)},
     "redeliver-notifications": {"task": "notifications.redeliver_pending", "schedule": timedelta(minutes=10)},
     "resend-queued-reconciliations": {"task": "reconciliation.resend_queued", "schedule": timedelta(minutes=5)},
     "credit-award-tenure": {"task": "credit.award_tenure", "schedule": timedelta(hours=24)},

@@ -6,7 +6,9 @@ registers them with the Celery app.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from celery import shared_task
 from flask import current_app
@@ -20,7 +22,10 @@ from .exports import tasks as _export_tasks  # noqa: F401
 from .handoffs import tasks as _handoff_tasks  # noqa: F401
 from .identity import throttle
 from .identity.services import purge_expired_sms_codes
+from .notifications import delivery as _notification_delivery
+from .notifications import services as _notification_services
 from .notifications import tasks as _notification_tasks  # noqa: F401
+from .privacy import notices as _privacy_notices
 from .privacy import tasks as _privacy_tasks  # noqa: F401
 from .receivables import tasks as _receivables_tasks  # noqa: F401
 from .reconciliation import tasks as _reconciliation_tasks  # noqa: F401
@@ -31,17 +36,90 @@ from .settlement import tasks as _settlement_tasks  # noqa: F401
 
 
 # What an outbox item of each kind is delivered by (db.after_commit_deliver): each its own unit of
-# work, sending once however often it runs.
+# work, sending once however often it runs (``outbox.deliver``, the message of earlier releases).
 OUTBOX_HANDLERS = {
     "notification": _notification_tasks.deliver_one,
     "registration_notice": _privacy_tasks.send_one,
 }
 
 
+@dataclass(frozen=True)
+class OutboxKind:
+    """How the drain finds and delivers one kind of outbox row.
+
+    ``claim(session, after=, limit=, now=)``: the keys of the next pending rows after ``after`` in
+    key order, locked ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (a row another drain holds is
+    skipped, so two drains never send the same row); ``key(row)``: the cursor after a row;
+    ``deliver(id)``: deliver one claimed row in the current transaction (the kind's idempotent
+    handler without its commit), returning its outcome; ``sent``: the outcomes that count as sent;
+    ``upstream_down``: the outcome that means the provider is unavailable (the kind stops for this
+    run and its beat sweep retries it later: no drain hammers a provider that is down)."""
+    claim: Callable
+    deliver: Callable
+    sent: tuple[str, ...]
+    upstream_down: str
+
+
+OUTBOX = {
+    "notification": OutboxKind(claim=_notification_services.claim_undelivered,
+                               deliver=_notification_tasks.deliver_claimed,
+                               sent=(_notification_delivery.DELIVERED,), upstream_down=_notification_delivery.FAILED),
+    "registration_notice": OutboxKind(claim=_privacy_notices.claim_pending, deliver=_privacy_tasks.send_claimed,
+                                      sent=("sent",), upstream_down="pending"),
+}
+
+
+def drain_outbox(session, *, batch: int, now) -> int:
+    """Deliver every pending outbox row, kind by kind, a claimed batch per transaction.
+
+    Each row is delivered in a savepoint, so one failing row does not undo the record of the
+    others already sent in its batch (they would be sent again); the batch commits as one. A row
+    is visited at most once per run (the claim's cursor moves on), so a row that fails stays for
+    the next run or its kind's sweep. Returns how many rows were sent."""
+    sent = 0
+    for kind_name, kind in OUTBOX.items():
+        after = None
+        while True:
+            claimed = kind.claim(session, after=after, limit=batch, now=now)
+            if not claimed:
+                session.rollback()
+                break
+            stop = False
+            for key, item_id in claimed:
+                try:
+                    with session.begin_nested():
+                        outcome = kind.deliver(item_id)
+                except Exception:
+                    logging.getLogger(__name__).exception("outbox: delivery of %s %s failed", kind_name, item_id)
+                    continue
+                sent += outcome in kind.sent
+                if outcome == kind.upstream_down:
+                    stop = True
+                    break
+            commit(session)
+            after = claimed[-1][0]
+            if stop or len(claimed) < batch:
+                break
+    return sent
+
+
+@shared_task(name="outbox.drain", acks_late=True, reject_on_worker_lost=True)
+def drain_outbox_task(batch: int | None = None) -> int:
+    """Deliver the outbox (woken after commits, at most once per window per process, and run by the
+    beat every few seconds). Running it twice, or two at once, sends each row once."""
+    try:
+        return drain_outbox(db.session, batch=batch or current_app.config.get("OUTBOX_DRAIN_BATCH", 20),
+                            now=utcnow())
+    except Exception:
+        db.session.rollback()
+        raise
+
+
 @shared_task(name="outbox.deliver", acks_late=True, reject_on_worker_lost=True)
 def deliver_outbox_task(items: dict[str, list[int]]) -> int:
-    """Deliver one unit of work's outbox: ``{kind: [ids]}``. One failure does not hold back the
-    others; what fails stays pending for its kind's sweep. Returns how many were handled."""
+    """Deliver one unit of work's outbox: ``{kind: [ids]}`` (the message of earlier releases, still
+    honoured for messages queued before an upgrade). One failure does not hold back the others;
+    what fails stays pending for the drain and its kind's sweep. Returns how many were handled."""
     delivered = 0
     for kind, ids in items.items():
         handler = OUTBOX_HANDLERS[kind]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import UtcDateTime, db, utcnow
@@ -10,7 +10,13 @@ from ..db import UtcDateTime, db, utcnow
 
 class Notification(db.Model):
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_consultant_id_created_at", "consultant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_notifications_consultant_id_created_at", "consultant_id", "created_at"),
+        # The outbox (notifications never tried), claimed by the drain (services.claim_undelivered).
+        Index("ix_notifications_undelivered", "created_at", "id",
+              sqlite_where=text("delivered_at IS NULL AND delivery_error IS NULL"),
+              postgresql_where=text("delivered_at IS NULL AND delivery_error IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # A reference without a FOREIGN KEY (a row-level check per notification): triggers refuse the

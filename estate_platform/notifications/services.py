@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import insert, literal, select
+from sqlalchemy import insert, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..consultants.models import Consultant
 from ..db import after_commit_deliver
 from ..ledger.copy import copy_rows
+from .delivery import REDELIVERY_WINDOW
 from .models import Notification
 
 KINDS = {
@@ -50,8 +51,8 @@ KINDS = {
 def notify(session: Session, consultant_id: int, kind: str, body: str, *, now: datetime,
            **payload) -> int:
     """Record a notification and deliver it (WeChat subscribe message) once the unit of work commits.
-    Returns its id. The row is one Core INSERT (nothing loaded back: issue 16 §1); the delivery
-    goes out with the unit of work's one outbox message (``db.after_commit_deliver``)."""
+    Returns its id. The row is one Core INSERT (nothing loaded back: issue 16 §1); the row is the
+    outbox: the commit wakes the worker's drain, which sends it (``db.after_commit_deliver``)."""
     values = notification_values(consultant_id, kind, body, now=now, **payload)
     session.flush()  # pending ORM changes first, as callers expect of a write
     notification_id = session.connection().execute(_INSERT, values).scalar_one()
@@ -75,9 +76,26 @@ def deliver_after_commit(session: Session, notification_id: int) -> None:
 _INSERT = Notification.__table__.insert().returning(Notification.__table__.c.id)
 
 
+def claim_undelivered(session: Session, *, after: tuple | None, limit: int, now: datetime) -> list[tuple]:
+    """The outbox drain's claim (``tasks.drain_outbox``): up to ``limit`` notifications never tried
+    (not delivered, no error) of the redelivery window, after the cursor ``after`` in
+    ``(created_at, id)`` order, as ``((created_at, id), id)``. Locked ``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL: another drain's rows are skipped. The partial index
+    ``ix_notifications_undelivered`` holds only these rows, so the claim never scans delivered
+    ones. A failure worth retrying leaves the drain's rows (``delivery_error``): the redelivery
+    sweep retries it."""
+    n = Notification.__table__.c
+    query = select(n.created_at, n.id).where(n.delivered_at.is_(None), n.delivery_error.is_(None),
+                                             n.created_at > now - REDELIVERY_WINDOW)
+    if after is not None:
+        query = query.where(tuple_(n.created_at, n.id) > tuple_(*after))
+    rows = session.execute(query.order_by(n.created_at, n.id).limit(limit).with_for_update(skip_locked=True))
+    return [((created_at, notification_id), notification_id) for created_at, notification_id in rows]
+
+
 def notify_many(session: Session, rows: list[tuple[int, str, str, dict]], *, now: datetime) -> int:
     """Record many notifications at once (a batch job): ``(consultant_id, kind, body, payload)``.
-    They are delivered by the periodic redelivery sweep rather than one task each."""
+    They are delivered by the outbox drain's next run (the beat's, within seconds), not one task each."""
     if not rows:
         return 0
     for _, kind, _, _ in rows:
@@ -92,7 +110,7 @@ def notify_many(session: Session, rows: list[tuple[int, str, str, dict]], *, now
 
 def notify_active_consultants(session: Session, kind: str, body: str, *, now: datetime, **payload) -> int:
     """The same notification to every active consultant (a new agreement to sign), written by one
-    INSERT … SELECT however many they are; the redelivery sweep sends them (``notify_many``)."""
+    INSERT … SELECT however many they are; the outbox drain sends them (``notify_many``)."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     rows = select(Consultant.id, literal(kind), literal(KINDS[kind]), literal(body),

@@ -27,6 +27,11 @@ def _deliver_one(notification_id: int, sender) -> str:
     return outcome
 
 
+def deliver_claimed(notification_id: int) -> str:
+    """Send one notification the outbox drain claimed, in the drain's transaction (no commit)."""
+    return delivery.deliver(db.session, notification_id, _sender(), now=utcnow())
+
+
 def deliver_one(notification_id: int) -> str:
     """Send one notification (an outbox item: db.after_commit_deliver)."""
     return _deliver_one(notification_id, _sender())

@@ -3,8 +3,9 @@
 The text names the project and the consultant's public name and carries a link on which
 the buyer may object; it deters fake registrations and is what a buyer expects. The outbox
 is the registration row itself: ``buyer_notice = 'pending'`` is written by the
-registration's own INSERT (no statement added to the registration path); a task sent after
-the commit delivers it, and a beat sweep retries what a lost task or an SMS outage left.
+registration's own INSERT (no statement added to the registration path); the worker's outbox
+drain (``outbox.drain``, woken after the commit and run by the beat every few seconds) sends
+it, and a beat sweep retries what an SMS outage left.
 Per project (``notify_buyer_on_registration``, on by default).
 
 An objection (异议) is recorded once per registration, told to operations (the objections
@@ -41,8 +42,8 @@ class AlreadyObjected(Conflict):
 
 
 def queue_registration_notice(session: Session, registration_id: int) -> None:
-    """Send the notice once the registration has committed (never for a rolled-back one), with the
-    unit of work's other outbox items in one message."""
+    """Send the notice once the registration has committed (never for a rolled-back one): the
+    commit wakes the outbox drain (``db.after_commit_deliver``)."""
     after_commit_deliver(session, "registration_notice", registration_id)
 
 
@@ -83,6 +84,18 @@ def send_registration_notice(session: Session, sms: SmsSender, registration_id: 
         return "pending"
     registration.buyer_notice = "sent"
     return "sent"
+
+
+def claim_pending(session: Session, *, after: int | None, limit: int, now: datetime) -> list[tuple[int, int]]:
+    """The outbox drain's claim (``tasks.drain_outbox``): up to ``limit`` registrations whose notice
+    is pending, after the id ``after``, as ``(id, id)``; locked ``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL (another drain's rows are skipped). The partial index
+    ``ix_registrations_buyer_notice_pending`` holds only these rows."""
+    query = select(Registration.id).where(Registration.buyer_notice == "pending")
+    if after is not None:
+        query = query.where(Registration.id > after)
+    ids = session.scalars(query.order_by(Registration.id).limit(limit).with_for_update(skip_locked=True))
+    return [(registration_id, registration_id) for registration_id in ids]
 
 
 def pending_notices(session: Session, *, now: datetime, limit: int = 200) -> list[int]:

@@ -24,6 +24,12 @@ def objection_link(registration_id: int) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/p/o/{token}"
 
 
+def send_claimed(registration_id: int) -> str:
+    """Send one notice the outbox drain claimed, in the drain's transaction (no commit)."""
+    return notices.send_registration_notice(db.session, current_app.extensions["adapters"].sms, registration_id,
+                                            link_for=objection_link)
+
+
 def send_one(registration_id: int) -> str:
     """Send one pending notice (an outbox item: db.after_commit_deliver); once however often it runs."""
     try:

@@ -359,8 +359,8 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
     won, the index made the insert do nothing and the refusal reads the winner's protection
     end); then the evidence record, the client card and the notification (one statement on
     PostgreSQL, ``_Statements``).
-    The buyer's SMS notice and the consultant's message go out after the commit, in one outbox
-    message (``db.after_commit_deliver``)."""
+    The buyer's SMS notice and the consultant's message are outbox rows: the commit wakes the
+    worker's drain (at most one broker message per process per window, ``db.after_commit_deliver``)."""
     phone = _validate(data, now)
     situation = _situation(session, data.project_id, phone, consultant, now)
     project = situation.project

@@ -1,11 +1,12 @@
 """The registration path's statement budget (issue 16 §1): ≤ 8 SQL statements per
 request, the commit included, on SQLite and PostgreSQL, for the happy path and
-the main refusals. Counted with SQLAlchemy's ``before_cursor_execute`` and
+the main refusals; and no broker message per request (the outbox drain's wake-up). Counted with SQLAlchemy's ``before_cursor_execute`` and
 ``commit`` events, so a new query on the path fails here."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import event, func, select
 
 from estate_platform.consultants.models import Consultant
@@ -107,43 +108,104 @@ def test_a_low_credit_consultant_under_his_cap_registers_within_the_budget(world
     assert len(ran) <= BUDGET, "\n".join(ran)
 
 
-def test_a_registration_sends_one_broker_message_for_its_whole_outbox(world, app, monkeypatch):
-    """The consultant's message and the buyer's SMS notice travel in ONE message after the commit
-    (db.after_commit_deliver): a publish costs a broker round trip on the request path."""
+@pytest.fixture
+def wake_ups(app, monkeypatch):
+    """The drain's wake-ups as production sends them (tasks not eager, a window of a minute),
+    recorded instead of published: ``[(args, kwargs)]``; ``wake_ups.new_window()`` forgets them
+    and starts a new window."""
+    from estate_platform import db as db_module
     from estate_platform import tasks
+
+    class WakeUps(list):
+        def new_window(self):
+            self.clear()
+            db_module._wake_due = 0.0
+
+    sent = WakeUps()
+    monkeypatch.setitem(app.config["CELERY"], "task_always_eager", False)
+    monkeypatch.setitem(app.config, "OUTBOX_WAKE_MS", 60_000)
+    monkeypatch.setattr(db_module, "_wake_due", 0.0)
+    monkeypatch.setattr(tasks.drain_outbox_task, "apply_async", lambda *a, **k: sent.append((a, k)))
+    monkeypatch.setattr(tasks.drain_outbox_task, "delay", lambda *a, **k: sent.append((a, k)))
+    return sent
+
+
+def pending(app, consultant_id: int, registration_id: int) -> tuple[bool, str | None]:
+    """(the registration's notification is undelivered, its buyer notice)."""
     from estate_platform.notifications.models import Notification
     from estate_platform.registrations.models import Registration
-    sent: list[dict] = []
-    monkeypatch.setattr(tasks.deliver_outbox_task, "delay", lambda items: sent.append(items))
+    with app.app_context():
+        delivered_at = db.session.scalar(select(Notification.delivered_at).where(
+            Notification.consultant_id == consultant_id, Notification.kind == "registration_accepted",
+            Notification.payload.contains(f'"registration_id": {registration_id}')))
+        notice = db.session.get(Registration, registration_id).buyer_notice
+        db.session.rollback()
+        return delivered_at is None, notice
+
+
+def test_registrations_wake_the_drain_at_most_once_a_window_and_the_drain_delivers_them_all(world, app, wake_ups):
+    """The request path publishes no message per request (db.wake_outbox_drain): the first commit
+    of a window sends one wake-up (counted down by the window), the others in that window none.
+    The drain then delivers every registration's notification and buyer notice, the skipped
+    wake-ups' too; run again it sends nothing more."""
+    from estate_platform.tasks import drain_outbox_task
     consultant = world.operating_consultant()
     project = world.project()
-    sent.clear()  # approving the consultant told him too
-    registration = world.register(consultant, project)
+    wake_ups.new_window()  # approving the consultant told him too
+    registered = [world.register(consultant, project) for _ in range(3)]
+    assert len(wake_ups) == 1 and wake_ups[0][1] == {"countdown": 60.0}
+    assert [pending(app, consultant.id, r["id"]) for r in registered] == [(True, "pending")] * 3
+
+    sms = app.extensions["adapters"].sms.notices
+    sms_before = len(sms)
     with app.app_context():
-        notification_id = db.session.scalar(select(Notification.id).where(
-            Notification.consultant_id == consultant.id, Notification.kind == "registration_accepted"))
-        assert db.session.get(Registration, registration["id"]).buyer_notice == "pending"
-    assert sent == [{"notification": [notification_id], "registration_notice": [registration["id"]]}]
+        assert drain_outbox_task.apply().get() >= 6  # 3 WeChat messages and 3 SMS (and his approval's)
+    assert [pending(app, consultant.id, r["id"]) for r in registered] == [(False, "sent")] * 3
+    assert len(sms) == sms_before + 3
+    with app.app_context():
+        assert drain_outbox_task.apply().get() == 0
+    assert len(sms) == sms_before + 3
 
 
-def test_a_refused_registration_sends_no_message(world, app, monkeypatch):
-    from estate_platform import tasks
-    sent: list[dict] = []
-    monkeypatch.setattr(tasks.deliver_outbox_task, "delay", lambda items: sent.append(items))
+def test_a_refused_registration_wakes_nothing(world, app, wake_ups):
     first, second = world.operating_consultant(), world.operating_consultant()
     project = world.project()
     phone = world.next_buyer_phone()
     world.register(first, project, phone=phone)
-    sent.clear()
+    wake_ups.new_window()  # a wake-up would be sent if the refusal asked for one
     world.register(second, project, phone=phone, expect=409)
-    assert sent == []
+    assert wake_ups == []
 
 
-def test_the_outbox_message_delivers_each_item_once_however_often_it_runs(world, app):
-    """Run eagerly (tests), the message delivered both; run again it sends nothing more."""
+def test_a_wake_up_lost_to_a_broker_outage_loses_nothing(world, app, monkeypatch):
+    """Redis down: the commit stands (201), the wake-up is lost, the rows stay pending; the beat's
+    drain (here run by hand) delivers them."""
+    from kombu.exceptions import OperationalError
+    from estate_platform import db as db_module
+    from estate_platform import tasks
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    consultant = world.operating_consultant()
+    project = world.project()
+    monkeypatch.setitem(app.config["CELERY"], "task_always_eager", False)
+    monkeypatch.setattr(db_module, "_wake_due", 0.0)
+    monkeypatch.setattr(tasks.drain_outbox_task, "apply_async", broker_down)
+    registration = world.register(consultant, project)
+    assert pending(app, consultant.id, registration["id"]) == (True, "pending")
+    monkeypatch.undo()
+    with app.app_context():
+        assert tasks.drain_outbox_task.apply().get() >= 2
+    assert pending(app, consultant.id, registration["id"]) == (False, "sent")
+
+
+def test_run_eagerly_a_registration_is_delivered_once_however_often_the_outbox_runs(world, app):
+    """Tasks run eagerly (tests, in-process): the drain runs after the commit and delivered both;
+    the drain and the message of earlier releases (``outbox.deliver``) run again send nothing more."""
     from estate_platform.notifications.models import Notification
     from estate_platform.registrations.models import Registration
-    from estate_platform.tasks import deliver_outbox_task
+    from estate_platform.tasks import deliver_outbox_task, drain_outbox_task
     consultant = world.operating_consultant()
     registration = world.register(consultant, world.project())
     with app.app_context():
@@ -153,6 +215,7 @@ def test_the_outbox_message_delivers_each_item_once_however_often_it_runs(world,
         assert db.session.get(Registration, registration["id"]).buyer_notice == "sent"
         delivered_at = notification.delivered_at
         sms_before = len(app.extensions["adapters"].sms.notices)
+        assert drain_outbox_task.apply().get() == 0
         deliver_outbox_task.apply(args=[{"notification": [notification.id],
                                          "registration_notice": [registration["id"]]}])
         db.session.expire_all()

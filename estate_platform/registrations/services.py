@@ -2,14 +2,15 @@
 
 First valid registration wins: the partial unique index on binding
 registrations is the guarantee under concurrency; the checks here give the
-clear refusal. Every state change appends to the evidence chain.
+clear refusal. Every state change appends to the evidence chain. The statements of
+``register`` (the request path, issue 16 §1) are built once in ``path``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, bindparam, exists, func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,17 +24,16 @@ from ..errors import Conflict, NotFound, TooManyRequests, ValidationFailed
 from ..evidence import services as evidence
 from ..evidence.services import SYSTEM, Actor
 from ..evidence.pseudonyms import buyer_facts
-from ..identity.models import Buyer, StaffUser, new_buyer_key
-from ..evidence.models import EvidenceRecord
-from ..notifications.models import Notification
+from ..identity.models import Buyer, new_buyer_key
 from ..notifications.services import deliver_after_commit, notification_values, notify
 from ..privacy.notices import queue_registration_notice
 from ..phones import InvalidPhone, mask_phone, normalise_phone
-from ..projects.models import ExistingCustomer, Project
-from ..projects.services import ProjectNotFound, require_accepting
+from ..projects.models import Project
+from ..projects.services import require_accepting
 from ..risk.attempts import recording_refusals
-from . import rules
+from . import path, rules
 from .models import OPEN_STATUSES, Registration
+from .path import BuyerBrief, Registered
 
 
 class AlreadyRegistered(Conflict):
@@ -108,81 +108,7 @@ def binding_registration(session: Session, project_id: int, buyer_id: int) -> Re
                                                      Registration.binding.is_(True)))
 
 
-@dataclass
-class _Situation:
-    """Everything the rules need to judge one registration, read in one SELECT (issue 16 §1)."""
-    project: Row  # the project's columns the rules and the response read (``_PROJECT_COLUMNS``)
-    buyer_id: int | None
-    buyer_key: str | None  # the buyer's evidence key
-    is_staff: bool
-    known_to_developer: bool
-    bound_until: datetime | None  # the binding registration's protection end (anyone's)
-    own_open_until: datetime | None  # this consultant's open registration of the buyer
-    projects_today: int  # other projects the buyer was registered for this Shanghai day
-    last_expired: datetime | None  # this consultant's last expired registration of the buyer here
-    consultant_today: int | None  # this consultant's registrations here today (only when credit is low)
-
-
-_P, _B, _R = Project.__table__, Buyer.__table__, Registration.__table__
-# What the rules (projects.services.require_accepting and ``_refuse``) and the response read: a
-# narrow row, not the whole project (a wide row costs more to read than its statement).
-_PROJECT_COLUMNS = ("id", "name", "city", "district", "status", "cooperation_start", "cooperation_end",
-                    "protection_mode", "visit_window_hours", "deal_window_hours", "notify_buyer_on_registration",
-                    "daily_buyer_project_limit", "reregister_cooldown_hours",
-                    "daily_consultant_registration_cap_low_credit")
-
-
-def _situation_statement(low_credit: bool):
-    """The one SELECT of ``_situation``, built once per variant (bound parameters: ``project_id``,
-    ``phone``, ``consultant_id``, ``day_start``). Each check is a correlated subquery on an index
-    (``uq_registrations_binding_project_buyer``, ``uq_registrations_open_per_consultant``,
-    ``ix_registrations_buyer_id_created_at``, ``ix_registrations_consultant_project_created``),
-    so its cost does not grow with the table (benchmarks/scale.py)."""
-    r = _R.c
-    phone, consultant_id, day_start = bindparam("phone"), bindparam("consultant_id"), bindparam("day_start")
-    same = (r.project_id == _P.c.id, r.buyer_id == _B.c.id)
-    columns = [*(_P.c[name] for name in _PROJECT_COLUMNS),
-               _B.c.id.label("buyer_id"), _B.c.evidence_key.label("buyer_key"),
-               exists().where(StaffUser.__table__.c.phone == phone).label("is_staff"),
-               exists().where(ExistingCustomer.__table__.c.project_id == _P.c.id,
-                              ExistingCustomer.__table__.c.phone == phone).label("known"),
-               select(r.protected_until).where(*same, r.binding.is_(True)).limit(1)
-               .scalar_subquery().label("bound"),
-               select(r.protected_until).where(*same, r.consultant_id == consultant_id, r.status.in_(OPEN_STATUSES))
-               .limit(1).scalar_subquery().label("own_open"),
-               select(func.count(func.distinct(r.project_id))).where(
-                   r.buyer_id == _B.c.id, r.created_at >= day_start, r.project_id != _P.c.id)
-               .scalar_subquery().label("projects_today"),
-               select(func.max(r.ended_at)).where(*same, r.consultant_id == consultant_id, r.status == "expired")
-               .scalar_subquery().label("last_expired")]
-    if low_credit:
-        columns.append(select(func.count()).select_from(_R).where(
-            r.consultant_id == consultant_id, r.project_id == _P.c.id, r.created_at >= day_start)
-            .scalar_subquery().label("consultant_today"))
-    return (select(*columns).select_from(_P.outerjoin(_B, _B.c.phone == phone))
-            .where(_P.c.id == bindparam("project_id")))
-
-
-_SITUATION = {low: _situation_statement(low) for low in (False, True)}
-
-
-def _situation(session: Session, project_id: int, phone: str, consultant: Consultant,
-               now: datetime) -> _Situation:
-    """The project, the buyer of ``phone`` (if known) and every count and window the rules
-    compare, as one statement (``_situation_statement``)."""
-    low_credit = credit_rules.is_low(consultant.rating)
-    row = session.connection().execute(_SITUATION[low_credit], {
-        "project_id": project_id, "phone": phone, "consultant_id": consultant.id,
-        "day_start": start_of_local_day(now)}).first()
-    if row is None:
-        raise ProjectNotFound()
-    return _Situation(project=row, buyer_id=row.buyer_id, buyer_key=row.buyer_key, is_staff=bool(row.is_staff),
-                      known_to_developer=bool(row.known), bound_until=row.bound, own_open_until=row.own_open,
-                      projects_today=row.projects_today or 0, last_expired=row.last_expired,
-                      consultant_today=row.consultant_today if low_credit else None)
-
-
-def _refuse(situation: _Situation, consultant: Consultant, phone: str, now: datetime, attempt) -> None:
+def _refuse(situation: path.Situation, consultant: Consultant, phone: str, now: datetime, attempt) -> None:
     """The business rules, in their order (the first that fails is the refusal), on values
     already read: credit cap, own phone, staff, existing customer, already registered,
     the buyer's daily project limit, the re-registration cooldown."""
@@ -242,105 +168,6 @@ def _create_buyer(session: Session, phone: str, name: str, now: datetime) -> Buy
     return buyer
 
 
-def _bound(table, prefix: str, columns: tuple[str, ...]) -> dict:
-    """``column = :<prefix>_<column>`` for each column: several INSERTs in one statement keep their
-    parameters apart."""
-    return {name: bindparam(f"{prefix}_{name}", type_=table.c[name].type) for name in columns}
-
-
-def _prefixed(prefix: str, values: dict) -> dict:
-    return {f"{prefix}_{name}": value for name, value in values.items()}
-
-
-_EVIDENCE_COLUMNS = ("subject_type", "subject_id", "seq", "event", "actor_type", "actor_id", "payload", "created_at",
-                     "prev_hash", "hash")  # evidence.record_values
-_CARD_COLUMNS = ("consultant_id", "buyer_id", "display_name", "created_at", "updated_at")
-_NOTIFICATION_COLUMNS = ("consultant_id", "kind", "title", "body", "payload", "created_at")  # notification_values
-
-
-class _Statements:
-    """The registration's INSERTs, built once per dialect (``ON CONFLICT`` is the dialect's) and
-    executed on the session's connection: nothing is compiled, flushed or loaded back per request
-    beyond the ids (issue 16 §1). On PostgreSQL the evidence record, the client card and the
-    notification (independent rows) are one statement: two INSERTs as data-modifying CTEs of
-    the third; SQLite has no such CTEs and runs the three."""
-
-    def __init__(self, dialect: str):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        evidence_table, card_table = EvidenceRecord.__table__, ClientCard.__table__
-        notification_table = Notification.__table__
-        self.buyer = (dialect_insert(_B).on_conflict_do_nothing(index_elements=["phone"])
-                      .returning(_B.c.id, _B.c.evidence_key))
-        self.registration = dialect_insert(_R).on_conflict_do_nothing().returning(_R.c.id)
-        self.evidence = evidence_table.insert().values(_bound(evidence_table, "e", _EVIDENCE_COLUMNS))
-        self.card = dialect_insert(card_table).values(_bound(card_table, "c", _CARD_COLUMNS)).on_conflict_do_nothing(
-            index_elements=["consultant_id", "buyer_id"])  # crm.ensure_card as one statement
-        self.notification = (notification_table.insert()
-                             .values(_bound(notification_table, "n", _NOTIFICATION_COLUMNS))
-                             .returning(notification_table.c.id))
-        self.together = (self.notification.add_cte(self.evidence.cte("evidence"))
-                         .add_cte(self.card.cte("card")) if dialect == "postgresql" else None)
-
-    def write_trailing(self, connection, params: dict) -> int:
-        """The evidence record, the client card and the notification; the notification's id."""
-        if self.together is not None:
-            return connection.execute(self.together, params).scalar_one()
-        connection.execute(self.evidence, params)
-        connection.execute(self.card, params)
-        return connection.execute(self.notification, params).scalar_one()
-
-
-_STATEMENTS: dict[str, _Statements] = {}
-
-
-def _statements(session: Session) -> _Statements:
-    dialect = session.get_bind().dialect.name
-    if dialect not in _STATEMENTS:
-        _STATEMENTS[dialect] = _Statements(dialect)
-    return _STATEMENTS[dialect]
-
-
-@dataclass(frozen=True)
-class BuyerBrief:
-    id: int
-    phone: str
-
-
-@dataclass(frozen=True)
-class Registered:
-    """A registration just made, as the response shows it (the columns of ``Registration`` it was
-    inserted with, its project's brief row and its buyer): built from values at hand, not read back."""
-    id: int
-    project: Row  # id, name, city, district …
-    buyer: BuyerBrief
-    consultant_id: int
-    buyer_name: str
-    note: str | None
-    expected_visit_at: datetime | None
-    binding: bool
-    protection_mode: str
-    protected_until: datetime
-    source_link_id: int | None
-    referrer_consultant_id: int | None
-    handoff_id: int | None
-    buyer_notice: str | None
-    created_at: datetime
-    status: str = "reported"
-    ended_at: datetime | None = None
-    end_reason: str | None = None
-
-    @property
-    def project_id(self) -> int:
-        return self.project.id
-
-    @property
-    def buyer_id(self) -> int:
-        return self.buyer.id
-
-
 def register(session: Session, consultant: Consultant, data: NewRegistration, *, now: datetime,
              source_link_id: int | None = None, referrer_consultant_id: int | None = None,
              handoff_id: int | None = None, actor: Actor | None = None,
@@ -354,19 +181,19 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
     the log match attempts of one buyer it had not looked up yet.
 
     Statements (issue 16 §1): one SELECT reads the project and every check
-    (``_situation``); a new buyer is one INSERT; the registration is one
+    (``path.situation``); a new buyer is one INSERT; the registration is one
     ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (no savepoint: when a concurrent request
     won, the index made the insert do nothing and the refusal reads the winner's protection
     end); then the evidence record, the client card and the notification (one statement on
-    PostgreSQL, ``_Statements``).
+    PostgreSQL, ``path._Statements``).
     The buyer's SMS notice and the consultant's message are outbox rows: the commit wakes the
     worker's drain (at most one broker message per process per window, ``db.after_commit_deliver``)."""
     phone = _validate(data, now)
-    situation = _situation(session, data.project_id, phone, consultant, now)
+    situation = path.situation(session, data.project_id, phone, consultant, now)
     project = situation.project
     name = data.buyer_name.strip()
     connection = session.connection()
-    statements = _statements(session)
+    statements = path.statements(session)
     with recording_refusals(session, consultant_id=consultant.id, project_id=project.id, phone=phone,
                             phone_key=phone_key, now=now) as attempt:
         _refuse(situation, consultant, phone, now, attempt)
@@ -375,7 +202,7 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
             created = connection.execute(statements.buyer, {
                 "phone": phone, "name": name, "created_at": now, "evidence_key": new_buyer_key()}).first()
             if created is None:  # created by a concurrent request
-                created = connection.execute(select(_B.c.id, _B.c.evidence_key).where(_B.c.phone == phone)).first()
+                created = connection.execute(select(Buyer.id, Buyer.evidence_key).where(Buyer.phone == phone)).first()
             buyer_id, buyer_key = created
         attempt.buyer_id = buyer_id
         protection = rules.on_registration(project.protection_mode, now,
@@ -419,7 +246,7 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
     card = {"consultant_id": consultant.id, "buyer_id": buyer_id, "display_name": name, "created_at": now,
             "updated_at": now}
     notification_id = statements.write_trailing(connection, {
-        **_prefixed("e", record), **_prefixed("c", card), **_prefixed("n", notification)})
+        **path.prefixed("e", record), **path.prefixed("c", card), **path.prefixed("n", notification)})
     deliver_after_commit(session, notification_id)
     if registration.buyer_notice == "pending":
         queue_registration_notice(session, registration_id)

@@ -63,9 +63,10 @@ class Context:
         # (consultant, as of, since) → Member: deals of one chunk share consultants and days.
         self.members: dict = {}
         self._ends_of_days: dict = {}  # subscription day → its last instant (few days, many deals)
+        self._day_texts: dict = {}  # an edge's start → its Shanghai date as text
 
     def load(self, session: Session, deals: Sequence) -> "Context":
-        self.members, self._ends_of_days = {}, {}
+        self.members, self._ends_of_days, self._day_texts = {}, {}, {}
         consultants = self.links.load_consultants(session, {d.consultant_id for d in deals})
         handed_by, referrers = self.links.load_buyers(session, {d.buyer_id for d in deals})
         consultants |= handed_by
@@ -88,6 +89,13 @@ class Context:
         found = self._ends_of_days.get(day)
         if found is None:
             found = self._ends_of_days[day] = end_of_local_day(day)
+        return found
+
+    def day_text(self, instant: datetime) -> str:
+        """An edge's start as the Shanghai date the reason texts show (edges are few, members many)."""
+        found = self._day_texts.get(instant)
+        if found is None:
+            found = self._day_texts[instant] = local_date(instant).isoformat()
         return found
 
     def operating_at(self, consultant_id: int, at: datetime) -> bool:
@@ -125,7 +133,7 @@ def chain_for(context: Context, deal: Deal) -> tuple[Chain, Policy]:
         if found is None:
             found = members[key] = Member(consultant_id, names.get(consultant_id, f"#{consultant_id}"),
                                           eligible=context.operating_at(consultant_id, as_of),
-                                          since=local_date(since).isoformat() if since else None)
+                                          since=context.day_text(since) if since else None)
         return found
 
     referrer_link = links.handoff_referrer(deal.consultant_id, deal.buyer_id, deal.project_id, as_of)
@@ -175,6 +183,8 @@ def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_t
 def _expire_loaded(session: Session, deal_ids: Iterable[int]) -> None:
     """The deals of ``deal_ids`` that the session holds as objects no longer say what the table does."""
     identity_map = session.identity_map
+    if not len(identity_map):  # the batch's usual case: it holds no objects at all
+        return
     for deal_id in deal_ids:
         deal = identity_map.get(identity_key(Deal, deal_id))
         if deal is not None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UtcDateTime, db
@@ -43,7 +43,9 @@ class LedgerTransaction(db.Model):
     """A balanced, immutable set of postings. ``idempotency_key`` makes every money
     operation safe to retry: the same key never posts twice."""
     __tablename__ = "ledger_transactions"
-    __table_args__ = (Index("ix_ledger_transactions_deal_id", "deal_id"),)
+    # Only transactions of a deal are indexed (a payout has none; migration a6b7c8d9e0f1).
+    __table_args__ = (Index("ix_ledger_transactions_deal_id", "deal_id", postgresql_where=text("deal_id IS NOT NULL"),
+                            sqlite_where=text("deal_id IS NOT NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)

@@ -16,6 +16,9 @@ for the new row version on the same page. Now:
    approval's version is dead and pruned, its paid version fit on the page), ``payout_accounts``
    to 50 % (one more version: the gateway account, set once). PostgreSQL only; SQLite has no
    fillfactor. Pages written before keep their fill.
+3. ``ix_ledger_transactions_deal_id`` holds only transactions of a deal (``WHERE deal_id IS NOT
+   NULL``): a payout or settled transaction (no deal) writes no entry into it. Every query by
+   deal (``deal_id = …``, the statement check, the deals' kept trigger) implies the predicate.
 
 Revision ID: a6b7c8d9e0f1
 Revises: f5a6b7c8d9e0
@@ -45,6 +48,9 @@ def upgrade():
         op.execute("PRAGMA defer_foreign_keys = ON")  # consultant_invoices refers to the rebuilt table
     with op.batch_alter_table("settlement_items", schema=None) as batch_op:
         batch_op.create_check_constraint(op.f("ck_settlement_items_failure_has_reason"), FAILED_HAS_REASON)
+    op.drop_index("ix_ledger_transactions_deal_id", table_name="ledger_transactions")
+    op.create_index("ix_ledger_transactions_deal_id", "ledger_transactions", ["deal_id"],
+                    postgresql_where=sa.text("deal_id IS NOT NULL"), sqlite_where=sa.text("deal_id IS NOT NULL"))
     if dialect == "postgresql":
         op.execute("ALTER TABLE settlement_items SET (fillfactor = 45)")
         op.execute("ALTER TABLE payout_accounts SET (fillfactor = 50)")
@@ -55,6 +61,8 @@ def downgrade():
     if dialect == "postgresql":
         op.execute("ALTER TABLE payout_accounts RESET (fillfactor)")
         op.execute("ALTER TABLE settlement_items RESET (fillfactor)")
+    op.drop_index("ix_ledger_transactions_deal_id", table_name="ledger_transactions")
+    op.create_index("ix_ledger_transactions_deal_id", "ledger_transactions", ["deal_id"])
     if dialect == "sqlite":
         op.execute("PRAGMA defer_foreign_keys = ON")
     with op.batch_alter_table("settlement_items", schema=None) as batch_op:

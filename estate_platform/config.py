@@ -84,7 +84,7 @@ def load_config(env: dict | None = None) -> dict:
         "CELERY": celery,
         # The outbox (db.wake_outbox_drain): a process wakes the worker's drain at most once per
         # this many milliseconds (0: after every commit); the drain claims this many rows a batch.
-        "OUTBOX_WAKE_MS": _int(env, "OUTBOX_WAKE_MS", 300),
+        "OUTBOX_WAKE_MS": _int(env, "OUTBOX_WAKE_MS", 500),
         "OUTBOX_DRAIN_BATCH": _int(env, "OUTBOX_DRAIN_BATCH", 20),
         # Sign-in tokens (mini-program, H5 buyers, staff JSON API).
         "TOKEN_TTL_SECONDS": _int(env, "TOKEN_TTL_SECONDS", 7 * 24 * 3600),

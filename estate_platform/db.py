@@ -9,11 +9,13 @@ import logging
 import threading
 import time
 from datetime import datetime, timezone
+from collections import namedtuple
 from typing import Callable
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event, func, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
@@ -94,7 +96,7 @@ def after_commit_deliver(session: Session, kind: str, item_id: int) -> None:
 #: What the drain delivers (``tasks.OUTBOX``), by outbox kind.
 OUTBOX_KINDS = ("notification", "registration_notice")
 #: The default window of ``wake_outbox_drain`` (config ``OUTBOX_WAKE_MS``).
-OUTBOX_WAKE_MS = 300
+OUTBOX_WAKE_MS = 500
 
 _wake_lock = threading.Lock()
 _wake_due = 0.0  # (time.monotonic) when this process's last wake-up runs the drain
@@ -160,6 +162,98 @@ def _drop_after_commit(session, previous_transaction):
     if previous_transaction.parent is None:  # outermost transaction only
         session.info.pop("after_commit", None)
         session.info.pop("outbox", None)
+
+
+# --- hot paths: prebuilt statements on the DBAPI connection -----------------------------
+
+class RawStatement:
+    """A Core statement compiled once per dialect into the DBAPI's own SQL and run on the session's
+    DBAPI connection, inside the session's transaction (issue 16 §1: SQLAlchemy's per-execution
+    Python — execution context, parameter processing, result metadata — cost more than the
+    statement's round trip on this path). The same SQL text and parameters as
+    ``connection.execute(statement, params)`` would send: the binds' processors (``UtcDateTime``:
+    aware UTC to naive) run on the parameters, the result columns' processors (SQLite's dates
+    and booleans, ``UtcDateTime`` back to aware) on the rows; rows are named tuples. A connection's
+    cursor events (``before_cursor_execute``, ``after_cursor_execute``) fire as for any
+    statement, so what counts statements (tests/integration/test_statement_budget.py) sees these;
+    a DBAPI error is raised as SQLAlchemy's (``IntegrityError`` …)."""
+
+    def __init__(self, statement, dialect, runtime: tuple[str, ...], *, column_keys: list[str] | None = None):
+        """``runtime``: the names of the parameters each execution gives; ``column_keys``: an
+        INSERT's columns when they come from the parameters (as ``execute(insert, {…})``)."""
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+        # The text with its IN lists expanded (their values are constants of the statement).
+        expanded = compiled.construct_expanded_state(dict.fromkeys(runtime))
+        self.sql = expanded.statement
+        self.positional = tuple(expanded.positiontup) if expanded.positiontup else None
+        self.constants = {name: value for name, value in expanded.parameters.items() if name not in runtime}
+        processors = {}
+        for name in expanded.parameters:
+            bind = compiled.binds.get(name)
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect) if bind is not None else None
+            if process is not None:
+                processors[name] = process
+        self.processors = processors
+        self.defaults = {}  # an INSERT's Python-side column defaults (SQLAlchemy's "prefetch")
+        for column in getattr(compiled, "insert_prefetch", ()):
+            default = column.default
+            if default is None or not (default.is_scalar or default.is_callable):
+                raise NotImplementedError(f"column {column.name}: only scalar or callable defaults")
+            if default.is_scalar:
+                self.constants[column.key] = default.arg
+            else:
+                self.defaults[column.key] = default.arg
+        for name, value in list(self.constants.items()):
+            if name in processors:
+                self.constants[name] = processors[name](value)
+        columns = list(statement.selected_columns) if hasattr(statement, "selected_columns") else []
+        if not columns:
+            columns = list(statement.exported_columns)
+        self.names = [column.key for column in columns]
+        self.results = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
+        self.row = namedtuple("Row", self.names, rename=True)
+        self.dialect = dialect
+
+    def rows(self, connection, params: dict) -> list:
+        """Run on ``connection`` (the session's ``Connection``: its transaction) with ``params``."""
+        values = dict(self.constants)
+        if self.defaults:
+            params = {**{name: make(None) for name, make in self.defaults.items()}, **params}
+        for name, value in params.items():
+            process = self.processors.get(name)
+            values[name] = process(value) if process is not None and value is not None else value
+        arguments = tuple(values[name] for name in self.positional) if self.positional else values
+        fairy = connection.connection
+        cursor = fairy.cursor()
+        sql = self.sql
+        events = connection._has_events or connection.engine._has_events
+        try:
+            if events:
+                for fn in connection.dispatch.before_cursor_execute:
+                    sql, arguments = fn(connection, cursor, sql, arguments, None, False)
+            cursor.execute(sql, arguments)
+            fetched = cursor.fetchall() if cursor.description is not None else []
+            if events:
+                connection.dispatch.after_cursor_execute(connection, cursor, sql, arguments, None, False)
+        except self.dialect.loaded_dbapi.Error as error:
+            disconnected = self.dialect.is_disconnect(error, fairy, cursor)
+            if disconnected:
+                connection.invalidate(error)
+            raise DBAPIError.instance(sql, arguments, error, self.dialect.loaded_dbapi.Error,
+                                      connection_invalidated=disconnected, dialect=self.dialect) from error
+        finally:
+            cursor.close()
+        results, make = self.results, self.row._make
+        return [make([process(value) if process is not None else value
+                      for process, value in zip(results, row)]) for row in fetched]
+
+    def first(self, connection, params: dict):
+        found = self.rows(connection, params)
+        return found[0] if found else None
+
+    def scalar(self, connection, params: dict):
+        found = self.rows(connection, params)
+        return found[0][0] if found else None
 
 
 # --- serialising rules the database cannot express as a constraint ---------------

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..contracts.models import AgreementSignature, AgreementVersion
 from ..contracts.services import signature_of_current
+from ..db import RawStatement
 from ..identity.models import WechatUser
 from ..errors import Forbidden
 from .models import Consultant
@@ -71,6 +72,16 @@ class BriefConsultant:
 
 
 _OPERATING_CALLER = {brief: _operating_caller_statement(brief) for brief in (False, True)}
+_BRIEF: dict[str, RawStatement] = {}
+
+
+def _brief_statement(session: Session) -> RawStatement:
+    """The brief variant as a ``db.RawStatement`` (the registration path: no SQLAlchemy execution
+    Python per request, issue 16 §1), built once per dialect."""
+    dialect = session.get_bind().dialect
+    if dialect.name not in _BRIEF:
+        _BRIEF[dialect.name] = RawStatement(_OPERATING_CALLER[True], dialect, ("user_id",))
+    return _BRIEF[dialect.name]
 
 
 def operating_caller(session: Session, wechat_user_id: int, *, brief: bool = False):
@@ -81,7 +92,7 @@ def operating_caller(session: Session, wechat_user_id: int, *, brief: bool = Fal
     if not brief:
         row = session.execute(_OPERATING_CALLER[False], {"user_id": wechat_user_id}).first()
         return (None, None, False) if row is None else (row[0], row[1], bool(row[2]))
-    row = session.connection().execute(_OPERATING_CALLER[True], {"user_id": wechat_user_id}).first()
+    row = _brief_statement(session).first(session.connection(), {"user_id": wechat_user_id})
     if row is None:
         return None, None, False
     user = BriefUser(row.id, row.token_version)

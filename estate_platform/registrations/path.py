@@ -19,6 +19,7 @@ from ..clock import start_of_local_day
 from ..consultants.models import Consultant
 from ..credit import rules as credit_rules
 from ..crm.models import ClientCard
+from ..db import RawStatement
 from ..evidence.models import EvidenceRecord
 from ..identity.models import Buyer, StaffUser
 from ..notifications.models import Notification
@@ -86,19 +87,19 @@ _SITUATION = {low: _situation_statement(low) for low in (False, True)}
 
 
 def situation(session: Session, project_id: int, phone: str, consultant: Consultant,
-               now: datetime) -> Situation:
+              now: datetime) -> Situation:
     """The project, the buyer of ``phone`` (if known) and every count and window the rules
     compare, as one statement (``_situation_statement``)."""
     low_credit = credit_rules.is_low(consultant.rating)
-    row = session.connection().execute(_SITUATION[low_credit], {
+    row = statements(session).situation[low_credit].first(session.connection(), {
         "project_id": project_id, "phone": phone, "consultant_id": consultant.id,
-        "day_start": start_of_local_day(now)}).first()
+        "day_start": start_of_local_day(now)})
     if row is None:
         raise ProjectNotFound()
     return Situation(project=row, buyer_id=row.buyer_id, buyer_key=row.buyer_key, is_staff=bool(row.is_staff),
-                      known_to_developer=bool(row.known), bound_until=row.bound, own_open_until=row.own_open,
-                      projects_today=row.projects_today or 0, last_expired=row.last_expired,
-                      consultant_today=row.consultant_today if low_credit else None)
+                     known_to_developer=bool(row.known), bound_until=row.bound, own_open_until=row.own_open,
+                     projects_today=row.projects_today or 0, last_expired=row.last_expired,
+                     consultant_today=row.consultant_today if low_credit else None)
 
 
 def _bound(table, prefix: str, columns: tuple[str, ...]) -> dict:
@@ -117,49 +118,66 @@ _CARD_COLUMNS = ("consultant_id", "buyer_id", "display_name", "created_at", "upd
 _NOTIFICATION_COLUMNS = ("consultant_id", "kind", "title", "body", "payload", "created_at")  # notification_values
 
 
+#: The parameters of the buyer's and the registration's INSERTs (``services.register``).
+BUYER_COLUMNS = ("phone", "name", "created_at", "evidence_key")
+REGISTRATION_COLUMNS = ("project_id", "buyer_id", "consultant_id", "buyer_name", "note", "expected_visit_at", "status",
+                        "binding", "protection_mode", "protected_until", "source_link_id", "referrer_consultant_id",
+                        "handoff_id", "buyer_notice", "created_at", "updated_at")
+
+
 class _Statements:
-    """The registration's INSERTs, built once per dialect (``ON CONFLICT`` is the dialect's) and
-    executed on the session's connection: nothing is compiled, flushed or loaded back per request
-    beyond the ids (issue 16 §1). On PostgreSQL the evidence record, the client card and the
+    """The path's statements, built once per dialect (``ON CONFLICT`` is the dialect's) and run as
+    ``db.RawStatement`` on the session's DBAPI connection, in its transaction: nothing is compiled,
+    flushed or loaded back per request beyond the ids, and none of SQLAlchemy's per-execution
+    Python runs (issue 16 §1). On PostgreSQL the evidence record, the client card and the
     notification (independent rows) are one statement: two INSERTs as data-modifying CTEs of
     the third; SQLite has no such CTEs and runs the three."""
 
-    def __init__(self, dialect: str):
-        if dialect == "postgresql":
+    def __init__(self, dialect):
+        if dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
         else:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
         evidence_table, card_table = EvidenceRecord.__table__, ClientCard.__table__
         notification_table = Notification.__table__
-        self.buyer = (dialect_insert(_B).on_conflict_do_nothing(index_elements=["phone"])
-                      .returning(_B.c.id, _B.c.evidence_key))
-        self.registration = dialect_insert(_R).on_conflict_do_nothing().returning(_R.c.id)
-        self.evidence = evidence_table.insert().values(_bound(evidence_table, "e", _EVIDENCE_COLUMNS))
-        self.card = dialect_insert(card_table).values(_bound(card_table, "c", _CARD_COLUMNS)).on_conflict_do_nothing(
+        self.situation = {low: RawStatement(statement, dialect, ("project_id", "phone", "consultant_id", "day_start"))
+                          for low, statement in _SITUATION.items()}
+        buyer = dialect_insert(_B).on_conflict_do_nothing(index_elements=["phone"]).returning(_B.c.id,
+                                                                                              _B.c.evidence_key)
+        self.buyer = RawStatement(buyer, dialect, BUYER_COLUMNS, column_keys=list(BUYER_COLUMNS))
+        registration = dialect_insert(_R).on_conflict_do_nothing().returning(_R.c.id)
+        self.registration = RawStatement(registration, dialect, REGISTRATION_COLUMNS,
+                                         column_keys=list(REGISTRATION_COLUMNS))
+        evidence = evidence_table.insert().values(_bound(evidence_table, "e", _EVIDENCE_COLUMNS))
+        card = dialect_insert(card_table).values(_bound(card_table, "c", _CARD_COLUMNS)).on_conflict_do_nothing(
             index_elements=["consultant_id", "buyer_id"])  # crm.ensure_card as one statement
-        self.notification = (notification_table.insert()
-                             .values(_bound(notification_table, "n", _NOTIFICATION_COLUMNS))
-                             .returning(notification_table.c.id))
-        self.together = (self.notification.add_cte(self.evidence.cte("evidence"))
-                         .add_cte(self.card.cte("card")) if dialect == "postgresql" else None)
+        notification = (notification_table.insert().values(_bound(notification_table, "n", _NOTIFICATION_COLUMNS))
+                        .returning(notification_table.c.id))
+        trailing = (tuple(f"e_{name}" for name in _EVIDENCE_COLUMNS) + tuple(f"c_{name}" for name in _CARD_COLUMNS)
+                    + tuple(f"n_{name}" for name in _NOTIFICATION_COLUMNS))
+        if dialect.name == "postgresql":
+            together = notification.add_cte(evidence.cte("evidence")).add_cte(card.cte("card"))
+            self.trailing = (RawStatement(together, dialect, trailing),)
+        else:
+            self.trailing = tuple(RawStatement(statement, dialect, trailing) for statement in (evidence, card,
+                                                                                                notification))
 
     def write_trailing(self, connection, params: dict) -> int:
         """The evidence record, the client card and the notification; the notification's id."""
-        if self.together is not None:
-            return connection.execute(self.together, params).scalar_one()
-        connection.execute(self.evidence, params)
-        connection.execute(self.card, params)
-        return connection.execute(self.notification, params).scalar_one()
+        *before, last = self.trailing
+        for statement in before:
+            statement.rows(connection, params)
+        return last.scalar(connection, params)
 
 
 _STATEMENTS: dict[str, _Statements] = {}
 
 
 def statements(session: Session) -> _Statements:
-    dialect = session.get_bind().dialect.name
-    if dialect not in _STATEMENTS:
-        _STATEMENTS[dialect] = _Statements(dialect)
-    return _STATEMENTS[dialect]
+    dialect = session.get_bind().dialect
+    if dialect.name not in _STATEMENTS:
+        _STATEMENTS[dialect.name] = _Statements(dialect)
+    return _STATEMENTS[dialect.name]
 
 
 @dataclass(frozen=True)

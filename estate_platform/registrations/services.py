@@ -199,8 +199,8 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
         _refuse(situation, consultant, phone, now, attempt)
         buyer_id, buyer_key = situation.buyer_id, situation.buyer_key
         if buyer_id is None:
-            created = connection.execute(statements.buyer, {
-                "phone": phone, "name": name, "created_at": now, "evidence_key": new_buyer_key()}).first()
+            created = statements.buyer.first(connection, {
+                "phone": phone, "name": name, "created_at": now, "evidence_key": new_buyer_key()})
             if created is None:  # created by a concurrent request
                 created = connection.execute(select(Buyer.id, Buyer.evidence_key).where(Buyer.phone == phone)).first()
             buyer_id, buyer_key = created
@@ -216,13 +216,13 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
             referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id,
             buyer_notice="pending" if project.notify_buyer_on_registration else None,  # privacy.notices outbox
             created_at=now)
-        registration_id = connection.execute(statements.registration, {
+        registration_id = statements.registration.scalar(connection, {
             "project_id": project.id, "buyer_id": buyer_id, "consultant_id": consultant.id,
             "buyer_name": name, "note": registration.note, "expected_visit_at": registration.expected_visit_at,
             "status": "reported", "binding": registration.binding, "protection_mode": registration.protection_mode,
             "protected_until": registration.protected_until, "source_link_id": source_link_id,
             "referrer_consultant_id": referrer_consultant_id, "handoff_id": handoff_id,
-            "buyer_notice": registration.buyer_notice, "created_at": now, "updated_at": now}).scalar()
+            "buyer_notice": registration.buyer_notice, "created_at": now, "updated_at": now})
         if registration_id is None:
             # Another request registered the same buyer in the same instant: the index decided.
             holder = binding_registration(session, project.id, buyer_id) or session.scalar(

@@ -63,6 +63,11 @@ def test_a_registration_of_a_new_buyer_runs_within_the_budget(world, app):
     ran = run_counted(app, lambda: world.register(consultant, project))
     assert len(ran) <= BUDGET, "\n".join(ran)
     assert not any(s.startswith(("SAVEPOINT", "RELEASE")) for s in ran), ran  # the index decides races
+    # The path's statements run on the DBAPI connection (db.RawStatement) and are counted all the same.
+    for table in ("buyers", "registrations"):
+        assert any(s.startswith(f"INSERT INTO {table} ") for s in ran), ran
+    assert any(s.startswith(("INSERT INTO notifications ", "WITH evidence AS")) for s in ran), ran
+    assert sum(s.startswith("SELECT") for s in ran) == 2, ran  # the caller, the situation
 
 
 def test_a_registration_of_a_known_buyer_elsewhere_runs_within_the_budget(world, app):

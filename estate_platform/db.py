@@ -210,18 +210,21 @@ class RawStatement:
         if not columns:
             columns = list(statement.exported_columns)
         self.names = [column.key for column in columns]
-        self.results = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
+        results = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
+        self.converted = [(index, process) for index, process in enumerate(results) if process is not None]
         self.row = namedtuple("Row", self.names, rename=True)
         self.dialect = dialect
 
     def rows(self, connection, params: dict) -> list:
         """Run on ``connection`` (the session's ``Connection``: its transaction) with ``params``."""
-        values = dict(self.constants)
-        if self.defaults:
-            params = {**{name: make(None) for name, make in self.defaults.items()}, **params}
-        for name, value in params.items():
-            process = self.processors.get(name)
-            values[name] = process(value) if process is not None and value is not None else value
+        values = {**self.constants, **params}
+        for name, make in self.defaults.items():
+            if name not in params:
+                values[name] = make(None)
+        for name, process in self.processors.items():
+            value = values.get(name)
+            if value is not None and name not in self.constants:
+                values[name] = process(value)
         arguments = tuple(values[name] for name in self.positional) if self.positional else values
         fairy = connection.connection
         cursor = fairy.cursor()
@@ -243,9 +246,16 @@ class RawStatement:
                                       connection_invalidated=disconnected, dialect=self.dialect) from error
         finally:
             cursor.close()
-        results, make = self.results, self.row._make
-        return [make([process(value) if process is not None else value
-                      for process, value in zip(results, row)]) for row in fetched]
+        make, converted = self.row._make, self.converted
+        if not converted:
+            return [make(row) for row in fetched]
+        processed = []
+        for row in fetched:
+            row = list(row)
+            for index, process in converted:
+                row[index] = process(row[index])
+            processed.append(make(row))
+        return processed
 
     def first(self, connection, params: dict):
         found = self.rows(connection, params)

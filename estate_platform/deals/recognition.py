@@ -49,15 +49,16 @@ class Context:
 
     ``load`` adds what a chunk of deals needs. What belongs to a consultant (his invite edge, his
     standing, his name) is read once and kept, so a batch that meets him in many chunks reads him
-    once: memory grows with the consultants met (and the projects), not with the deals. What belongs
-    to a buyer (handoffs, 老带新 edges, referrers' names) and the members built for the chunk's days
-    are replaced on every ``load``.
+    once: memory grows with the consultants met (about 0.7 KB each), not with the deals, and is
+    bounded: past ``KEEP_AT_MOST`` consultants the kept ones are dropped and read again as met. What
+    belongs to a buyer (handoffs, 老带新 edges, referrers' names) and the members built for the
+    chunk's days are replaced on every ``load``.
     """
 
+    KEEP_AT_MOST = 50_000  # consultants (~35 MB)
+
     def __init__(self) -> None:
-        self.links = ChainLinks()
-        self._standing_of: dict[int, Standing] = {}  # consultant → the Standing loaded with him
-        self.consultant_names: dict[int, str] = {}
+        self._forget_consultants()
         self.buyer_names: dict[int, str] = {}
         self.developer_of_project: dict[int, int] = {}
         # (consultant, as of, since) → Member: deals of one chunk share consultants and days.
@@ -65,8 +66,15 @@ class Context:
         self._ends_of_days: dict = {}  # subscription day → its last instant (few days, many deals)
         self._day_texts: dict = {}  # an edge's start → its Shanghai date as text
 
+    def _forget_consultants(self) -> None:
+        self.links = ChainLinks()
+        self._standing_of: dict[int, Standing] = {}  # consultant → the Standing loaded with him
+        self.consultant_names: dict[int, str] = {}
+
     def load(self, session: Session, deals: Sequence) -> "Context":
         self.members, self._ends_of_days, self._day_texts = {}, {}, {}
+        if len(self._standing_of) > self.KEEP_AT_MOST:
+            self._forget_consultants()
         consultants = self.links.load_consultants(session, {d.consultant_id for d in deals})
         handed_by, referrers = self.links.load_buyers(session, {d.buyer_id for d in deals})
         consultants |= handed_by

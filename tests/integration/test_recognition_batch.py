@@ -2,6 +2,7 @@
 lines it writes must be the ones a deal recognised on its own would get (DESIGN §3)."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from estate_platform.clock import SHANGHAI
@@ -15,7 +16,11 @@ from tests.conftest import now
 MP = "/api/mp/v1"
 
 
-def test_a_batch_in_chunks_of_one_deal_writes_the_lines_each_deal_gets_alone(world, client, app):
+@pytest.mark.parametrize("keep_at_most", [recognition.Context.KEEP_AT_MOST, 1],
+                         ids=["consultants kept", "consultants dropped after every chunk"])
+def test_a_batch_in_chunks_of_one_deal_writes_the_lines_each_deal_gets_alone(world, client, app, monkeypatch,
+                                                                            keep_at_most):
+    monkeypatch.setattr(recognition.Context, "KEEP_AT_MOST", keep_at_most)
     # Z invited A, A invited B, B invited C; D hands a buyer to C. The first chunk (C's deal) reads
     # C's and B's invite edges and meets A only as an inviter; B's deal, a later chunk, needs A's own
     # edge for its second level: what an earlier chunk read must not stop the walk.

@@ -47,10 +47,10 @@ OUTBOX_HANDLERS = {
 class OutboxKind:
     """How the drain finds and delivers one kind of outbox row.
 
-    ``claim(session, after=, limit=, now=)``: the keys of the next pending rows after ``after`` in
-    key order, locked ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (a row another drain holds is
-    skipped, so two drains never send the same row); ``key(row)``: the cursor after a row;
-    ``deliver(id)``: deliver one claimed row in the current transaction (the kind's idempotent
+    ``claim(session, after=, limit=, now=)``: the next pending rows after the cursor ``after`` in
+    key order, as ``(key, id)`` pairs (a row's key is the cursor after it), locked
+    ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (a row another drain holds is skipped, so two drains
+    never send the same row); ``deliver(id)``: deliver one claimed row in the current transaction (the kind's idempotent
     handler without its commit), returning its outcome; ``sent``: the outcomes that count as sent;
     ``upstream_down``: the outcome that means the provider is unavailable (the kind stops for this
     run and its beat sweep retries it later: no drain hammers a provider that is down)."""

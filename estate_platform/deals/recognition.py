@@ -49,13 +49,13 @@ class Context:
 
     ``load`` adds what a chunk of deals needs. What belongs to a consultant (his invite edge, his
     standing, his name) is read once and kept, so a batch that meets him in many chunks reads him
-    once: memory grows with the consultants met (about 0.7 KB each), not with the deals, and is
+    once: memory grows with the consultants met (about 1 KB each), not with the deals, and is
     bounded: past ``KEEP_AT_MOST`` consultants the kept ones are dropped and read again as met. What
     belongs to a buyer (handoffs, 老带新 edges, referrers' names) and the members built for the
     chunk's days are replaced on every ``load``.
     """
 
-    KEEP_AT_MOST = 50_000  # consultants (~35 MB)
+    KEEP_AT_MOST = 20_000  # consultants (~20 MB)
 
     def __init__(self) -> None:
         self._forget_consultants()

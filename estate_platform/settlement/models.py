@@ -154,10 +154,13 @@ class SettlementItem(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("settlement_batches.id"))
+    # References without a FOREIGN KEY (a row-level check per item): statement triggers refuse a
+    # missing batch or payout account the same way (SQLSTATE 23503), and neither can be deleted or
+    # renumbered while an item refers to it (migration a6b7c8d9e0f1).
+    batch_id: Mapped[int] = mapped_column(Integer)
     party_type: Mapped[str] = mapped_column(String(20))
     party_id: Mapped[int] = mapped_column(Integer)
-    payout_account_id: Mapped[int] = mapped_column(ForeignKey("payout_accounts.id"))
+    payout_account_id: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(30))
     gross_cents: Mapped[int] = mapped_column(BigInteger)
     owes_netted_cents: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -175,8 +178,10 @@ class SettlementItem(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
-    batch: Mapped[SettlementBatch] = relationship()
-    payout_account: Mapped[PayoutAccount] = relationship()
+    batch: Mapped[SettlementBatch] = relationship(
+        primaryjoin="SettlementBatch.id == foreign(SettlementItem.batch_id)")
+    payout_account: Mapped[PayoutAccount] = relationship(
+        primaryjoin="PayoutAccount.id == foreign(SettlementItem.payout_account_id)")
 
 
 class ConsultantInvoice(db.Model):

@@ -28,14 +28,14 @@ for the new row version on the same page. Now:
    deal (``deal_id = …``, the statement check, the deals' kept trigger) implies the predicate.
 
 Revision ID: a6b7c8d9e0f1
-Revises: f5a6b7c8d9e0
+Revises: e4f5a6b7c8d9
 Create Date: 2026-12-03 00:20:00+00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "a6b7c8d9e0f1"
-down_revision = "f5a6b7c8d9e0"
+down_revision = "e4f5a6b7c8d9"
 branch_labels = None
 depends_on = None
 

@@ -225,7 +225,7 @@ def test_payouts_per_month_sum_paid_items_by_their_shanghai_settlement_month(wor
                 batch_id=batch.id, party_type="consultant", party_id=consultant.id, payout_account_id=account.id,
                 status=status, gross_cents=gross, owes_netted_cents=owes, tax_cents=tax, net_cents=gross - owes - tax,
                 withheld_by="platform", tax_month="2026-01", idempotency_key=f"k{n}", created_at=now(),
-                settled_at=settled))
+                settled_at=settled, failure_reason="收款账户已注销" if status == "failed" else None))
         db.session.commit()
     body = client.get("/admin/api/v1/dashboards/payouts", headers=world.staff_auth("finance")).get_json()
     assert [(m["month"], m["items"], m["gross_cents"], m["owes_netted_cents"], m["tax_cents"], m["net_cents"])

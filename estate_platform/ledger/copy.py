@@ -78,23 +78,26 @@ def copy_values(session: Session, table, columns: tuple[str, ...], rows: list[tu
         cursor.close()
 
 
-def copy_insert(session: Session, table, rows: list[dict], *, conflict_do_nothing: tuple[str, ...],
-                returning: tuple[str, ...]) -> list[tuple]:
+def copy_insert(session: Session, table, rows: list, *, conflict_do_nothing: tuple[str, ...],
+                returning: tuple[str, ...], columns: tuple[str, ...] | None = None) -> list[tuple]:
     """Insert ``rows`` skipping those that conflict on ``conflict_do_nothing``; the ``returning``
-    columns of the rows inserted (``db.bulk_insert``'s contract)."""
+    columns of the rows inserted (``db.bulk_insert``'s contract). ``rows``: dicts with the same
+    keys, or tuples of ``columns`` (no dict per row)."""
     if not rows:
         return []
     session.flush()
     if not _copies(session):
+        if columns is not None:
+            rows = [dict(zip(columns, row)) for row in rows]
         return bulk_insert(session, table, rows, conflict_do_nothing=conflict_do_nothing, returning=returning)
-    columns = list(rows[0])
+    columns = list(columns if columns is not None else rows[0])
     names = ", ".join(columns)
     # One staging table per table and column set, made once per connection (temporary: no other
     # session sees it; emptied at every commit, and by the INSERT that consumes its rows).
     stage = f"stage_{table.name}_{zlib.crc32(names.encode()):08x}"
     session.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
                          f"SELECT {names} FROM {table.name} WITH NO DATA"))
-    _copy(session, table, stage, rows)
+    _copy(session, table, stage, rows, columns)
     result = session.execute(text(
         f"WITH staged AS (DELETE FROM {stage} RETURNING {names}) "
         f"INSERT INTO {table.name} ({names}) SELECT {names} FROM staged "
@@ -102,10 +105,13 @@ def copy_insert(session: Session, table, rows: list[dict], *, conflict_do_nothin
     return [tuple(r) for r in result]
 
 
-def _copy(session: Session, table, target: str, rows: list[dict]) -> None:
+def _copy(session: Session, table, target: str, rows: list, columns: list[str] | None = None) -> None:
+    """COPY ``rows`` (dicts, or tuples of ``columns``) into ``target`` with ``table``'s column types."""
     connection = session.connection()
     dialect = connection.dialect
-    columns = list(rows[0])
+    by_name = columns is None
+    if by_name:
+        columns = list(rows[0])
     processors = []
     for name in columns:
         process = table.c[name].type.bind_processor(dialect)
@@ -117,13 +123,16 @@ def _copy(session: Session, table, target: str, rows: list[dict]) -> None:
         with cursor.copy(statement) as copy:
             write = copy.write_row
             if any(processors):
-                pairs = [(name, _remembering(process) if process else None)
-                         for name, process in zip(columns, processors)]
+                pairs = [(name if by_name else i, _remembering(process) if process else None)
+                         for i, (name, process) in enumerate(zip(columns, processors))]
                 for row in rows:
-                    write([process(row[name]) if process else row[name] for name, process in pairs])
-            else:
+                    write([process(row[key]) if process else row[key] for key, process in pairs])
+            elif by_name:
                 for row in rows:
                     write([row[name] for name in columns])
+            else:
+                for row in rows:
+                    write(row)
     except dbapi_error as error:  # as SQLAlchemy raises it (IntegrityError for a refused check)
         raise DBAPIError.instance(statement, None, error, dbapi_error, dialect=dialect) from error
     finally:

@@ -157,6 +157,7 @@ def plan_item(*, available: int, owes: int, limits: Limits, withholds: bool, ear
     return gross, netted, tax, net
 
 
+@ledger.cycle_collection_paused()
 def prepare(session: Session, *, key: str, channel: str, staff: StaffUser | None, limits: Limits, now: datetime,
             note: str | None = None) -> tuple[SettlementBatch, bool]:
     """Prepare a batch (idempotent by ``key``): (the batch, True) when made now."""
@@ -256,6 +257,7 @@ def _release(session: Session, items: list, *, staff: StaffUser, now: datetime) 
     return len(items)
 
 
+@ledger.cycle_collection_paused()
 def approve(session: Session, batch_id: int, staff: StaffUser, *, limits: Limits, now: datetime) -> SettlementBatch:
     """First approval (another user than the maker) releases every item that may go now;
     a second approval (a third user) releases first payouts to new accounts."""

@@ -80,6 +80,7 @@ ITEM_TO_SEND = (SettlementItem.id, SettlementItem.party_type, SettlementItem.par
                 PayoutAccount.gateway_account_id, PayoutAccount.holder_name, PayoutAccount.kind)
 
 
+@ledger.cycle_collection_paused()
 def send_batch(session: Session, gateway: PayoutGateway, batch_id: int, *, now: datetime, chunk_size: int = 500,
                after_chunk: Callable[[], None] | None = None) -> dict[str, int]:
     """Send every item still ``sending``; returns counts. Restartable and safe to run twice.
@@ -93,6 +94,9 @@ def send_batch(session: Session, gateway: PayoutGateway, batch_id: int, *, now: 
     ids = list(session.scalars(select(SettlementItem.id).where(SettlementItem.batch_id == batch_id,
                                                                SettlementItem.status == "sending")
                                .order_by(SettlementItem.id)))
+    # Read once: after every chunk's commit the batch is expired, and an attribute of an ORM
+    # object costs microseconds, many per item (0.3 s in 50,000 items).
+    batch_number, transfer_group = batch.id, batch.transfer_group
     for start in range(0, len(ids), chunk_size):
         items = session.execute(
             select(*ITEM_TO_SEND).join(PayoutAccount, PayoutAccount.id == SettlementItem.payout_account_id)
@@ -102,16 +106,17 @@ def send_batch(session: Session, gateway: PayoutGateway, batch_id: int, *, now: 
         outcomes, connected, destinations = [], [], {}
         try:
             for item in items:
-                destination = item.gateway_account_id or destinations.get(item.payout_account_id)
+                item_id, _, _, net_cents, _, key, account_id, destination, holder_name, kind = item  # ITEM_TO_SEND
                 if not destination:
-                    destination = gateway.connected_account(payout_account_id=item.payout_account_id,
-                                                            holder_name=item.holder_name, kind=item.kind)
-                    destinations[item.payout_account_id] = destination
-                    connected.append({"id": item.payout_account_id, "gateway_account_id": destination})
-                result = gateway.transfer(idempotency_key=item.idempotency_key, amount_cents=item.net_cents,
-                                          destination=destination,
-                                          transfer_group=batch.transfer_group,
-                                          description=f"结算批次 {batch.id} 明细 {item.id}")
+                    destination = destinations.get(account_id)
+                    if not destination:
+                        destination = gateway.connected_account(payout_account_id=account_id,
+                                                                holder_name=holder_name, kind=kind)
+                        destinations[account_id] = destination
+                        connected.append({"id": account_id, "gateway_account_id": destination})
+                result = gateway.transfer(idempotency_key=key, amount_cents=net_cents, destination=destination,
+                                          transfer_group=transfer_group,
+                                          description=f"结算批次 {batch_number} 明细 {item_id}")
                 outcomes.append((item, result.ok, result.reference, result.failure_reason))
         except GatewayUnavailable:
             bulk_update(session, PayoutAccount.__table__, connected)

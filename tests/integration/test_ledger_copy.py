@@ -4,6 +4,7 @@ reads only the statement's own legs. Both must refuse exactly what they refused 
 """
 from __future__ import annotations
 
+import gc
 import itertools
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from estate_platform.db import commit
 from estate_platform.ledger import services as ledger
-from estate_platform.ledger.copy import copy_rows
+from estate_platform.ledger.copy import copy_insert, copy_rows
 from estate_platform.ledger.models import LedgerTransaction, Posting
 from estate_platform.ledger.services import Entry, Leg
 from tests.conftest import now
@@ -151,3 +152,55 @@ def test_an_account_with_legs_cannot_be_deleted_or_renumbered_and_an_unused_one_
     session.execute(text(f"DELETE FROM ledger_accounts WHERE id = {unused}"))
     commit(session)
     assert ledger.balances(session, "developer", 1)["receivable"] == 500
+
+
+def test_copy_insert_takes_tuples_of_named_columns_and_skips_known_keys(session):
+    at = now()
+    description = "付款成功（明细 a\tb）\n反斜杠\\"
+    first, second = key("tuple"), key("tuple")
+    columns = ("idempotency_key", "kind", "description", "deal_id", "actor_type", "actor_id", "created_at")
+    rows = copy_insert(session, LedgerTransaction.__table__, [
+        (first, "test", description, None, "system", None, at), (second, "test", "二", None, "staff", 7, at)],
+        columns=columns, conflict_do_nothing=("idempotency_key",), returning=("id", "idempotency_key"))
+    assert sorted(k for _, k in rows) == sorted([first, second])
+    stored = session.execute(select(LedgerTransaction.idempotency_key, LedgerTransaction.description,
+                                    LedgerTransaction.actor_type, LedgerTransaction.actor_id,
+                                    LedgerTransaction.created_at)
+                             .where(LedgerTransaction.idempotency_key.in_([first, second]))
+                             .order_by(LedgerTransaction.id)).all()
+    assert [tuple(r) for r in stored] == [(first, description, "system", None, at), (second, "二", "staff", 7, at)]
+    third = key("tuple")
+    again = copy_insert(session, LedgerTransaction.__table__, [
+        (first, "test", "又一次", None, "system", None, at), (third, "test", "三", None, "system", None, at)],
+        columns=columns, conflict_do_nothing=("idempotency_key",), returning=("id", "idempotency_key"))
+    assert [k for _, k in again] == [third]  # the known key skipped, the new one inserted
+    session.rollback()
+
+
+def test_the_cycle_collector_is_paused_inside_a_batch_and_left_as_found_after():
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with ledger.cycle_collection_paused():
+            assert not gc.isenabled()
+            with ledger.cycle_collection_paused():  # nested: still paused after the inner block
+                pass
+            assert not gc.isenabled()
+            raise RuntimeError("a failing batch")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with ledger.cycle_collection_paused():
+            pass
+        assert not gc.isenabled()  # paused by someone else: not resumed by the batch
+    finally:
+        gc.enable()
+
+
+def test_post_many_runs_with_the_collector_paused_and_resumes_it(session, monkeypatch):
+    seen = []
+    real = ledger.account_ids
+    monkeypatch.setattr(ledger, "account_ids", lambda *a, **k: (seen.append(gc.isenabled()), real(*a, **k))[1])
+    ledger.post_many(session, [Entry(key("gc"), "test", "测试", (Leg("developer", 1, "receivable", 5, None),
+                                                                 Leg("platform", 0, "revenue", -5, None)))], now=now())
+    assert seen == [False] and gc.isenabled()
+    session.rollback()

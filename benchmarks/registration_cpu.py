@@ -1,0 +1,139 @@
+#!/usr/bin/env python
+"""Benchmark: the registration path's own cost in-process, against the one-row reference (issue 16 §1).
+
+No HTTP server and no load generator: the app's test client in this one process, on a fresh
+PostgreSQL database (``bench_regcpu_<pid>``, migrated, with the reference table of
+``web_common.benchmark_reference``, the route ``benchmarks/api_load.py`` measures against). In
+alternating rounds, N ``POST /api/mp/v1/registrations`` of distinct buyers (rotating over the
+consultants) and N ``POST /benchmark/reference``; each round prints the process CPU
+(``time.process_time``) and the wall time per request, and last the medians of the per-round
+ratios reference/registration (what ``api_load`` compares as throughput: ≥ 0.7 is the target
+under load; CPU on this process is the part of it the code decides, the server's share is not in it).
+
+The outbox wake-up (``db.wake_outbox_drain``) is not run eagerly as in tests: it is recorded
+instead of published, as production publishes at most one per window (``OUTBOX_WAKE_MS``).
+
+    .venv/bin/python benchmarks/registration_cpu.py                 # 300 of each, 3 rounds, < 1 min
+    .venv/bin/python benchmarks/registration_cpu.py --requests 200 --rounds 5
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from benchmarks._measure import log, median  # noqa: E402
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=DEFAULT_PG, help="a PostgreSQL server (a fresh database is made)")
+    parser.add_argument("--requests", type=int, default=300, help="requests of each kind per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--consultants", type=int, default=20)
+    parser.add_argument("--profile", metavar="FILE", help="cProfile (CPU clock) the registrations into FILE")
+    args = parser.parse_args(argv)
+
+    os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ["BENCHMARK_REFERENCE_ROUTE"] = "1"
+    from estate_platform import db as db_module
+    from estate_platform import migrate, tasks
+    from tests.conftest import World, make_app
+    from web_common.benchmark_reference import CREATE_TABLE
+    import estate_platform
+    log(f"code: {Path(estate_platform.__file__).parent.parent}")
+
+    server = make_url(args.database_url)
+    name = f"bench_regcpu_{os.getpid()}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    database_url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        log(f"migrating {name}")
+        migrate.upgrade(database_url)
+        engine = create_engine(database_url)
+        with engine.begin() as connection:
+            connection.execute(text(CREATE_TABLE))
+        engine.dispose()
+        app = make_app(database_url, Path(tempfile.mkdtemp(prefix="bench_regcpu_")))
+        client = app.test_client()
+        world = World(app, client)
+        world.publish_agreement()
+        consultants = [world.operating_consultant(name=f"顾问{i:03d}") for i in range(args.consultants)]
+        project = world.project(name="基准楼盘")
+        # Production's wake-up: at most one per window, recorded here instead of published.
+        app.config["CELERY"]["task_always_eager"] = False
+        wake_ups = []
+        tasks.drain_outbox_task.apply_async = lambda *a, **k: wake_ups.append(k)
+        tasks.drain_outbox_task.delay = lambda *a, **k: wake_ups.append(k)
+        headers = [c.auth for c in consultants]
+        counter = iter(range(10**9))
+
+        def registrations(n: int) -> None:
+            for _ in range(n):
+                i = next(counter)
+                response = client.post("/api/mp/v1/registrations", headers=headers[i % len(headers)], json={
+                    "project_id": project, "buyer_name": "周先生", "buyer_phone": f"137{i:08d}"})
+                assert response.status_code == 201, response.get_json()
+
+        def references(n: int) -> None:
+            for _ in range(n):
+                i = next(counter)
+                response = client.post("/benchmark/reference", headers=headers[i % len(headers)], json={
+                    "project_id": project, "buyer_name": "周先生", "buyer_phone": f"137{i:08d}"})
+                assert response.status_code == 201, response.get_data(as_text=True)
+
+        registrations(30)  # warm-up: statements built, connections open
+        references(30)
+        runs = {"registration": registrations, "reference": references}
+        print(f"{args.requests} requests of each kind per round, PostgreSQL {server.host}:{server.port}, "
+              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+        print(f"{'round':<6}{'endpoint':<14}{'CPU ms/req':>11}{'wall ms/req':>12}")
+        cpu_ratios, wall_ratios = [], []
+        for number in range(1, args.rounds + 1):
+            order = ("registration", "reference") if number % 2 else ("reference", "registration")
+            figures = {}
+            for kind in order:
+                cpu, wall = time.process_time(), time.perf_counter()
+                runs[kind](args.requests)
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                figures[kind] = (cpu * 1000 / args.requests, wall * 1000 / args.requests)
+                print(f"{number:<6}{kind:<14}{figures[kind][0]:>11.2f}{figures[kind][1]:>12.2f}", flush=True)
+            cpu_ratios.append(figures["reference"][0] / figures["registration"][0])
+            wall_ratios.append(figures["reference"][1] / figures["registration"][1])
+        print(f"CPU ratio reference/registration = {median(cpu_ratios):.2f} "
+              f"(per round: {', '.join(f'{x:.2f}' for x in cpu_ratios)})")
+        print(f"wall ratio reference/registration = {median(wall_ratios):.2f} "
+              f"(per round: {', '.join(f'{x:.2f}' for x in wall_ratios)})")
+        if args.profile:
+            import cProfile
+            profiler = cProfile.Profile(time.process_time)
+            profiler.runcall(registrations, args.requests)
+            profiler.dump_stats(args.profile)
+            log(f"profile of {args.requests} registrations in {args.profile}")
+        with app.app_context():
+            db_module.db.session.remove()
+            db_module.db.engine.dispose()
+        return 0
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

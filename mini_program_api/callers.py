@@ -2,11 +2,16 @@
 the caller on ``flask.g`` for the handler."""
 from __future__ import annotations
 
-from flask import current_app, g
+from functools import wraps
 
-from estate_platform.consultants.guard import operating_caller, require_operating_signed
+from flask import current_app, g
+from werkzeug.exceptions import HTTPException
+
+from estate_platform.consultants.guard import (TokenCaller, operating_caller, require_operating_caller,
+                                               require_operating_signed)
 from estate_platform.consultants.services import NotYetApplied, consultant_of_user
 from estate_platform.db import db, utcnow
+from estate_platform.errors import ValidationFailed
 from estate_platform.identity.services import authenticate
 from estate_platform.security import TokenInvalid, TokenRevoked, read_token
 
@@ -48,6 +53,28 @@ def operating_consultant(token: str, *, brief: bool = False) -> None:
 
 
 def registering_consultant(token: str) -> None:
-    """``operating_consultant`` for registering a buyer: the same checks, with the caller as small
-    read-only records instead of entities (the registration path, issue 16 §1)."""
-    operating_consultant(token, brief=True)
+    """``operating_consultant`` for registering a buyer (issue 16 §1): here only the token itself
+    (signature, expiry, kind) is checked, before any SQL; its owner is read and checked by the
+    registration's own SELECT (``registrations.services.register`` with ``g.token_caller``,
+    ``consultants.guard.operating_brief``), the same checks in the same order, still before
+    every business rule. A request refused before that SELECT (an invalid body: 422) checks its
+    caller alone first (``caller_before_invalid_body``), so a bad caller is still answered first."""
+    claims = read_token(current_app.config["SECRET_KEY"], token, now=utcnow())
+    if claims.kind != "wechat":
+        raise TokenInvalid()
+    g.token_caller = TokenCaller(claims.subject_id, claims.version)
+
+
+def caller_before_invalid_body(func):
+    """Between ``authenticated(registering_consultant)`` and ``arguments``: a body refused (422,
+    by the schema or by the service's own validation) is answered as before only once the caller
+    has passed the operating-consultant guard (one SELECT, on this error path only)."""
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (HTTPException, ValidationFailed) as error:
+            if getattr(error, "code", None) == 422 or isinstance(error, ValidationFailed):
+                require_operating_caller(db.session, g.token_caller)
+            raise
+    return wrapper

@@ -38,14 +38,20 @@ def require_operating(session: Session, consultant: Consultant) -> Consultant:
     return consultant
 
 
+def signed_current_agreement(consultant_id):
+    """EXISTS a signature of ``consultant_id`` (a column or a bound parameter) on the current
+    agreement version (the latest ``version``: a backward scan of one index entry)."""
+    current = select(AgreementVersion.id).order_by(AgreementVersion.version.desc()).limit(1).scalar_subquery()
+    return exists().where(AgreementSignature.consultant_id == consultant_id,
+                          AgreementSignature.agreement_version_id == current)
+
+
 def _operating_caller_statement(brief: bool):
     """(wechat user, his consultant, signed the current agreement) for ``:user_id``, built once.
     The current version is a subquery on the unique ``version`` index (a backward index scan of
     one entry), so a newly published agreement takes effect on the next request in every
     process, with no cache to invalidate."""
-    current = select(AgreementVersion.id).order_by(AgreementVersion.version.desc()).limit(1).scalar_subquery()
-    signed = exists().where(AgreementSignature.consultant_id == Consultant.id,
-                            AgreementSignature.agreement_version_id == current).label("signed")
+    signed = signed_current_agreement(Consultant.id).label("signed")
     if brief:
         user, consultant = WechatUser.__table__.c, Consultant.__table__.c
         columns = [user.id, user.token_version, consultant.id.label("consultant_id"), consultant.status,
@@ -99,6 +105,52 @@ def operating_caller(session: Session, wechat_user_id: int, *, brief: bool = Fal
     found = None if row.consultant_id is None else BriefConsultant(row.consultant_id, row.status, row.phone,
                                                                    row.rating)
     return user, found, bool(row.signed)
+
+
+@dataclass(frozen=True)
+class TokenCaller:
+    """A WeChat token whose signature, kind and expiry are checked (``security.read_token``) but
+    not yet its owner: the registration path checks him inside its one SELECT
+    (``registrations.path``, issue 16 §1) with ``operating_brief``."""
+    user_id: int
+    token_version: int
+
+
+def operating_brief(caller: TokenCaller, row) -> BriefConsultant:
+    """The operating-consultant guard on values read with the registration's SELECT (``row``:
+    ``token_version``, ``consultant_id``, ``consultant_status``, ``consultant_phone``, ``rating``,
+    ``signed``; None when the token's user does not exist): the checks and the order of
+    ``mini_program_api.callers.operating_consultant`` (revoked token 401, not yet applied 404,
+    inactive 403, unsigned 403)."""
+    from ..consultants.services import NotYetApplied
+    from ..security import TokenRevoked
+    if row is None or row.token_version != caller.token_version:
+        raise TokenRevoked()
+    if row.consultant_id is None:
+        raise NotYetApplied()
+    consultant = BriefConsultant(row.consultant_id, row.consultant_status, row.consultant_phone, row.rating)
+    require_operating_signed(consultant, bool(row.signed))
+    return consultant
+
+
+def require_operating_caller(session: Session, caller: TokenCaller) -> BriefConsultant:
+    """``operating_brief`` with the caller read alone (one SELECT): for a request refused before
+    the registration's SELECT (its body is invalid), so a bad caller is still answered first."""
+    user, found, signed = operating_caller(session, caller.user_id, brief=True)
+    if user is None:
+        return operating_brief(caller, None)
+    return operating_brief(caller, _CallerRow(user.token_version, found and found.id, found and found.status,
+                                              found and found.phone, found and found.rating, signed))
+
+
+@dataclass(frozen=True)
+class _CallerRow:
+    token_version: int
+    consultant_id: int | None
+    consultant_status: str | None
+    consultant_phone: str | None
+    rating: int | None
+    signed: bool
 
 
 def require_operating_signed(consultant: Consultant, signed: bool) -> Consultant:

@@ -12,16 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, bindparam, exists, func, select
+from sqlalchemy import Integer, Row, bindparam, case, exists, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from ..clock import start_of_local_day
+from ..consultants.guard import TokenCaller, operating_brief, signed_current_agreement
 from ..consultants.models import Consultant
 from ..credit import rules as credit_rules
 from ..crm.models import ClientCard
 from ..db import RawStatement
 from ..evidence.models import EvidenceRecord
-from ..identity.models import Buyer, StaffUser
+from ..identity.models import Buyer, StaffUser, WechatUser
 from ..notifications.models import Notification
 from ..projects.models import ExistingCustomer, Project
 from ..projects.services import ProjectNotFound
@@ -41,6 +42,9 @@ class Situation:
     projects_today: int  # other projects the buyer was registered for this Shanghai day
     last_expired: datetime | None  # this consultant's last expired registration of the buyer here
     consultant_today: int | None  # this consultant's registrations here today (only when credit is low)
+    consultant: object = None  # the registering consultant (``guard.BriefConsultant`` on the request path)
+    registration_id: int | None = None  # pre-allocated (PostgreSQL request path): the one INSERT's
+    new_buyer_id: int | None = None  # pre-allocated for a buyer never seen (PostgreSQL request path)
 
 
 _P, _B, _R = Project.__table__, Buyer.__table__, Registration.__table__
@@ -52,14 +56,27 @@ _PROJECT_COLUMNS = ("id", "name", "city", "district", "status", "cooperation_sta
                     "daily_consultant_registration_cap_low_credit")
 
 
-def _situation_statement(low_credit: bool):
+def _situation_statement(low_credit: bool | None, *, by_caller: bool = False, dialect_name: str = ""):
     """The one SELECT of ``situation``, built once per variant (bound parameters: ``project_id``,
     ``phone``, ``consultant_id``, ``day_start``). Each check is a correlated subquery on an index
     (``uq_registrations_binding_project_buyer``, ``uq_registrations_open_per_consultant``,
     ``ix_registrations_buyer_id_created_at``, ``ix_registrations_consultant_project_created``),
-    so its cost does not grow with the table (benchmarks/scale.py)."""
+    so its cost does not grow with the table (benchmarks/scale.py).
+
+    ``by_caller`` (the request path, ``situation_of_caller``): the caller is read in the same
+    statement from his token's ``user_id`` instead of ``consultant_id`` (the WeChat user, his
+    consultant row, whether he signed the current agreement: ``consultants.guard``), and the
+    consultant's count today only when his rating is low (``low_credit`` None: a ``CASE``, whose
+    subquery PostgreSQL runs only for that branch). On PostgreSQL it also takes the new
+    registration's id and, for a buyer never seen, the buyer's from their sequences: the evidence
+    record's hash needs the registration's id before the one INSERT statement writes them all."""
     r = _R.c
-    phone, consultant_id, day_start = bindparam("phone"), bindparam("consultant_id"), bindparam("day_start")
+    phone, day_start = bindparam("phone"), bindparam("day_start")
+    if by_caller:
+        user, consultant = WechatUser.__table__.c, Consultant.__table__.c
+        consultant_id = consultant.id
+    else:
+        consultant_id = bindparam("consultant_id")
     same = (r.project_id == _P.c.id, r.buyer_id == _B.c.id)
     columns = [*(_P.c[name] for name in _PROJECT_COLUMNS),
                _B.c.id.label("buyer_id"), _B.c.evidence_key.label("buyer_key"),
@@ -75,12 +92,30 @@ def _situation_statement(low_credit: bool):
                .scalar_subquery().label("projects_today"),
                select(func.max(r.ended_at)).where(*same, r.consultant_id == consultant_id, r.status == "expired")
                .scalar_subquery().label("last_expired")]
-    if low_credit:
-        columns.append(select(func.count()).select_from(_R).where(
-            r.consultant_id == consultant_id, r.project_id == _P.c.id, r.created_at >= day_start)
-            .scalar_subquery().label("consultant_today"))
-    return (select(*columns).select_from(_P.outerjoin(_B, _B.c.phone == phone))
-            .where(_P.c.id == bindparam("project_id")))
+    consultant_today = (select(func.count()).select_from(_R).where(
+        r.consultant_id == consultant_id, r.project_id == _P.c.id, r.created_at >= day_start).scalar_subquery())
+    if low_credit is None:
+        columns.append(case((consultant.rating < credit_rules.LOW_CREDIT_THRESHOLD, consultant_today))
+                       .label("consultant_today"))
+    elif low_credit:
+        columns.append(consultant_today.label("consultant_today"))
+    if not by_caller:
+        return (select(*columns).select_from(_P.outerjoin(_B, _B.c.phone == phone))
+                .where(_P.c.id == bindparam("project_id")))
+    columns += [user.token_version, consultant.id.label("consultant_id"),
+                consultant.status.label("consultant_status"), consultant.phone.label("consultant_phone"),
+                consultant.rating, signed_current_agreement(consultant.id).label("signed")]
+    if dialect_name == "postgresql":
+        columns += [_nextval(_R).label("registration_id"),
+                    case((_B.c.id.is_(None), _nextval(_B))).label("new_buyer_id")]
+    source = (WechatUser.__table__.outerjoin(Consultant.__table__, consultant.wechat_user_id == user.id)
+              .outerjoin(_P, _P.c.id == bindparam("project_id")).outerjoin(_B, _B.c.phone == phone))
+    return select(*columns).select_from(source).where(user.id == bindparam("user_id"))
+
+
+def _nextval(table):
+    """The next id of ``table``'s ``id`` sequence (the serial's own, ``<table>_id_seq``)."""
+    return literal_column(f"nextval('{table.name}_id_seq')", type_=Integer)
 
 
 _SITUATION = {low: _situation_statement(low) for low in (False, True)}
@@ -89,17 +124,37 @@ _SITUATION = {low: _situation_statement(low) for low in (False, True)}
 def situation(session: Session, project_id: int, phone: str, consultant: Consultant,
               now: datetime) -> Situation:
     """The project, the buyer of ``phone`` (if known) and every count and window the rules
-    compare, as one statement (``_situation_statement``)."""
+    compare, as one statement (``_situation_statement``), for a consultant already checked
+    (a service registering on his behalf: a handoff, an invite link)."""
     low_credit = credit_rules.is_low(consultant.rating)
     row = statements(session).situation[low_credit].first(session.connection(), {
         "project_id": project_id, "phone": phone, "consultant_id": consultant.id,
         "day_start": start_of_local_day(now)})
     if row is None:
         raise ProjectNotFound()
-    return Situation(project=row, buyer_id=row.buyer_id, buyer_key=row.buyer_key, is_staff=bool(row.is_staff),
-                     known_to_developer=bool(row.known), bound_until=row.bound, own_open_until=row.own_open,
-                     projects_today=row.projects_today or 0, last_expired=row.last_expired,
-                     consultant_today=row.consultant_today if low_credit else None)
+    return _situation(row, consultant, consultant_today=row.consultant_today if low_credit else None)
+
+
+def situation_of_caller(session: Session, project_id: int, phone: str, caller: TokenCaller,
+                        now: datetime) -> Situation:
+    """``situation`` and the caller in one statement (the request path, issue 16 §1): the guard
+    (``consultants.guard.operating_brief``: 401, 404, 403 in its order) runs on the caller's
+    values before the project is looked at, as when the caller was read alone first."""
+    row = statements(session).situation_of_caller.first(session.connection(), {
+        "user_id": caller.user_id, "project_id": project_id, "phone": phone, "day_start": start_of_local_day(now)})
+    consultant = operating_brief(caller, row)
+    if row.id is None:
+        raise ProjectNotFound()
+    return _situation(row, consultant, consultant_today=row.consultant_today,
+                      registration_id=getattr(row, "registration_id", None),
+                      new_buyer_id=getattr(row, "new_buyer_id", None))
+
+
+def _situation(row, consultant, **more) -> Situation:
+    return Situation(project=row, consultant=consultant, buyer_id=row.buyer_id, buyer_key=row.buyer_key,
+                     is_staff=bool(row.is_staff), known_to_developer=bool(row.known), bound_until=row.bound,
+                     own_open_until=row.own_open, projects_today=row.projects_today or 0,
+                     last_expired=row.last_expired, **more)
 
 
 def _bound(table, prefix: str, columns: tuple[str, ...]) -> dict:
@@ -155,12 +210,63 @@ class _Statements:
                         .returning(notification_table.c.id))
         trailing = (tuple(f"e_{name}" for name in _EVIDENCE_COLUMNS) + tuple(f"c_{name}" for name in _CARD_COLUMNS)
                     + tuple(f"n_{name}" for name in _NOTIFICATION_COLUMNS))
+        self.situation_of_caller = RawStatement(
+            _situation_statement(None, by_caller=True, dialect_name=dialect.name), dialect,
+            ("user_id", "project_id", "phone", "day_start"))
+        self.together = None
         if dialect.name == "postgresql":
             together = notification.add_cte(evidence.cte("evidence")).add_cte(card.cte("card"))
             self.trailing = (RawStatement(together, dialect, trailing),)
+            self.together = {new_buyer: self._together(dialect, dialect_insert, new_buyer)
+                             for new_buyer in (False, True)}
         else:
             self.trailing = tuple(RawStatement(statement, dialect, trailing) for statement in (evidence, card,
                                                                                                 notification))
+
+    @staticmethod
+    def _together(dialect, dialect_insert, new_buyer: bool) -> RawStatement:
+        """PostgreSQL: the whole accepted registration as ONE statement, keyed by the ids the
+        situation SELECT took from the sequences: the buyer (when new: ``ON CONFLICT (phone) DO
+        NOTHING``), the registration (``ON CONFLICT DO NOTHING``, inserted only from the buyer's
+        CTE when he is new), and from the registration's CTE the evidence record, the client card
+        and the notification, whose id it returns. A race lost on either index inserts none of
+        them and returns no row (``services.register`` then takes the step-by-step way)."""
+        evidence_table, card_table = EvidenceRecord.__table__, ClientCard.__table__
+        notification_table = Notification.__table__
+        registration_binds = _bound(_R, "r", ("id", *REGISTRATION_COLUMNS))
+        names = list(registration_binds)
+        ctes = []
+        if new_buyer:
+            buyer_values = {**_bound(_B, "b", ("id", *BUYER_COLUMNS)),
+                            "token_version": _B.c.token_version.default.arg}  # a CTE's defaults are not filled in
+            buyer = (dialect_insert(_B).values(buyer_values)
+                     .on_conflict_do_nothing(index_elements=["phone"]).returning(_B.c.id).cte("buyer"))
+            registration_binds["buyer_id"] = buyer.c.id
+            source = select(*registration_binds.values()).select_from(buyer)
+            ctes.append(buyer)
+        else:
+            source = select(*registration_binds.values())
+        registration = (dialect_insert(_R).from_select(names, source).on_conflict_do_nothing()
+                        .returning(_R.c.id).cte("registration"))
+
+        def each_registered(table, prefix, columns):
+            return select(*_bound(table, prefix, columns).values()).select_from(registration)
+
+        evidence = evidence_table.insert().from_select(
+            list(_EVIDENCE_COLUMNS), each_registered(evidence_table, "e", _EVIDENCE_COLUMNS)).cte("evidence")
+        card = dialect_insert(card_table).from_select(
+            list(_CARD_COLUMNS), each_registered(card_table, "c", _CARD_COLUMNS)).on_conflict_do_nothing(
+            index_elements=["consultant_id", "buyer_id"]).cte("card")
+        notification = notification_table.insert().from_select(
+            list(_NOTIFICATION_COLUMNS), each_registered(notification_table, "n", _NOTIFICATION_COLUMNS)
+        ).returning(notification_table.c.id)
+        for cte in (*ctes, registration, evidence, card):
+            notification = notification.add_cte(cte)
+        runtime = (tuple(f"r_{name}" for name in ("id", *REGISTRATION_COLUMNS) if not (new_buyer and name == "buyer_id"))
+                   + (tuple(f"b_{name}" for name in ("id", *BUYER_COLUMNS)) if new_buyer else ())
+                   + tuple(f"e_{name}" for name in _EVIDENCE_COLUMNS) + tuple(f"c_{name}" for name in _CARD_COLUMNS)
+                   + tuple(f"n_{name}" for name in _NOTIFICATION_COLUMNS))
+        return RawStatement(notification, dialect, runtime)
 
     def write_trailing(self, connection, params: dict) -> int:
         """The evidence record, the client card and the notification; the notification's id."""

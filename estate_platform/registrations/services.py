@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..clock import SHANGHAI, start_of_local_day
+from ..consultants.guard import TokenCaller
 from ..consultants.models import Consultant
 from ..crm.models import ClientCard, ClientTag
 from ..db import paginate
@@ -168,28 +169,37 @@ def _create_buyer(session: Session, phone: str, name: str, now: datetime) -> Buy
     return buyer
 
 
-def register(session: Session, consultant: Consultant, data: NewRegistration, *, now: datetime,
+def register(session: Session, consultant: Consultant | TokenCaller, data: NewRegistration, *, now: datetime,
              source_link_id: int | None = None, referrer_consultant_id: int | None = None,
              handoff_id: int | None = None, actor: Actor | None = None,
              phone_key: str | None = None) -> Registered:
-    """Register a buyer for a project. The caller has already checked the consultant
-    may operate (consultants.guard.require_operating); of him only ``id``, ``phone`` and
-    ``rating`` are read, so the request path passes a ``guard.BriefConsultant``.
+    """Register a buyer for a project. ``consultant``: one already checked to operate
+    (consultants.guard.require_operating; of him only ``id``, ``phone`` and ``rating`` are read),
+    or on the request path the token's caller (``guard.TokenCaller``), whom the situation SELECT
+    reads and ``guard.operating_brief`` checks before any rule (401/404/403 as ever).
 
     A refusal by a business rule is recorded in the attempt log (risk.attempts: one
     INSERT, kept although the request is refused); ``phone_key`` (the app secret) lets
     the log match attempts of one buyer it had not looked up yet.
 
-    Statements (issue 16 §1): one SELECT reads the project and every check
-    (``path.situation``); a new buyer is one INSERT; the registration is one
-    ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (no savepoint: when a concurrent request
-    won, the index made the insert do nothing and the refusal reads the winner's protection
-    end); then the evidence record, the client card and the notification (one statement on
-    PostgreSQL, ``path._Statements``).
+    Statements (issue 16 §1): one SELECT reads the caller, the project and every check
+    (``path.situation_of_caller``; on PostgreSQL it also takes the registration's id, and a new
+    buyer's, from their sequences); on PostgreSQL one INSERT statement then writes the buyer (when
+    new), the registration, the evidence record, the client card and the notification
+    (``path._Statements._together``); then the commit: 3 statements. When that statement inserts
+    nothing (a concurrent request created the buyer or registered him first: the unique indexes
+    decided, no savepoint), and on SQLite, the step-by-step way: the buyer's INSERT (or the
+    concurrent one read), the registration's ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (nothing:
+    refused with the winner's protection end), then the evidence record, the client card and
+    the notification (one statement on PostgreSQL).
     The buyer's SMS notice and the consultant's message are outbox rows: the commit wakes the
     worker's drain (at most one broker message per process per window, ``db.after_commit_deliver``)."""
     phone = _validate(data, now)
-    situation = path.situation(session, data.project_id, phone, consultant, now)
+    if isinstance(consultant, TokenCaller):
+        situation = path.situation_of_caller(session, data.project_id, phone, consultant, now)
+        consultant = situation.consultant
+    else:
+        situation = path.situation(session, data.project_id, phone, consultant, now)
     project = situation.project
     name = data.buyer_name.strip()
     connection = session.connection()
@@ -197,56 +207,81 @@ def register(session: Session, consultant: Consultant, data: NewRegistration, *,
     with recording_refusals(session, consultant_id=consultant.id, project_id=project.id, phone=phone,
                             phone_key=phone_key, now=now) as attempt:
         _refuse(situation, consultant, phone, now, attempt)
-        buyer_id, buyer_key = situation.buyer_id, situation.buyer_key
-        if buyer_id is None:
-            created = statements.buyer.first(connection, {
-                "phone": phone, "name": name, "created_at": now, "evidence_key": new_buyer_key()})
-            if created is None:  # created by a concurrent request
-                created = connection.execute(select(Buyer.id, Buyer.evidence_key).where(Buyer.phone == phone)).first()
-            buyer_id, buyer_key = created
-        attempt.buyer_id = buyer_id
         protection = rules.on_registration(project.protection_mode, now,
                                            visit_window_hours=project.visit_window_hours,
                                            deal_window_hours=project.deal_window_hours)
         registration = Registered(
-            id=0, project=project, buyer=BuyerBrief(buyer_id, phone), consultant_id=consultant.id, buyer_name=name,
+            id=0, project=project, buyer=BuyerBrief(0, phone), consultant_id=consultant.id, buyer_name=name,
             note=(data.note or "").strip() or None, expected_visit_at=data.expected_visit_at,
             binding=protection.binding, protection_mode=project.protection_mode,
             protected_until=protection.protected_until, source_link_id=source_link_id,
             referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id,
             buyer_notice="pending" if project.notify_buyer_on_registration else None,  # privacy.notices outbox
             created_at=now)
-        registration_id = statements.registration.scalar(connection, {
-            "project_id": project.id, "buyer_id": buyer_id, "consultant_id": consultant.id,
-            "buyer_name": name, "note": registration.note, "expected_visit_at": registration.expected_visit_at,
-            "status": "reported", "binding": registration.binding, "protection_mode": registration.protection_mode,
-            "protected_until": registration.protected_until, "source_link_id": source_link_id,
-            "referrer_consultant_id": referrer_consultant_id, "handoff_id": handoff_id,
-            "buyer_notice": registration.buyer_notice, "created_at": now, "updated_at": now})
-        if registration_id is None:
-            # Another request registered the same buyer in the same instant: the index decided.
-            holder = binding_registration(session, project.id, buyer_id) or session.scalar(
-                select(Registration).where(Registration.project_id == project.id, Registration.buyer_id == buyer_id,
-                                           Registration.consultant_id == consultant.id,
-                                           Registration.status.in_(OPEN_STATUSES)))
-            until = holder.protected_until.isoformat() if holder else None
-            raise AlreadyRegistered(details={"protected_until": until})
-    registration = replace(registration, id=registration_id)
+        values = {"project_id": project.id, "consultant_id": consultant.id, "buyer_name": name,
+                  "note": registration.note, "expected_visit_at": registration.expected_visit_at,
+                  "status": "reported", "binding": registration.binding,
+                  "protection_mode": registration.protection_mode, "protected_until": registration.protected_until,
+                  "source_link_id": source_link_id, "referrer_consultant_id": referrer_consultant_id,
+                  "handoff_id": handoff_id, "buyer_notice": registration.buyer_notice, "created_at": now,
+                  "updated_at": now}
+        actor = actor or Actor("consultant", consultant.id)
 
-    record = evidence.record_values(
-        "registration", registration_id, "registered", actor or Actor("consultant", consultant.id), now=now,
-        project_id=project.id, buyer_id=buyer_id, consultant_id=consultant.id, **buyer_facts(buyer_key, phone, name),
-        mode=project.protection_mode, binding=protection.binding,
-        protected_until=protection.protected_until.isoformat(), source_link_id=source_link_id,
-        referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id)
-    until_text = protection.protected_until.astimezone(SHANGHAI).strftime("%Y-%m-%d")
-    notification = notification_values(consultant.id, "registration_accepted",
-                                       f"{name}（{mask_phone(phone)}）已报备至{project.name}，保护至 {until_text}",
-                                       now=now, registration_id=registration_id)
-    card = {"consultant_id": consultant.id, "buyer_id": buyer_id, "display_name": name, "created_at": now,
-            "updated_at": now}
-    notification_id = statements.write_trailing(connection, {
-        **path.prefixed("e", record), **path.prefixed("c", card), **path.prefixed("n", notification)})
+        def trailing(registration_id: int, buyer_id: int, buyer_key: str) -> dict:
+            """The evidence record's, the client card's and the notification's parameters."""
+            record = evidence.record_values(
+                "registration", registration_id, "registered", actor, now=now, project_id=project.id,
+                buyer_id=buyer_id, consultant_id=consultant.id, **buyer_facts(buyer_key, phone, name),
+                mode=project.protection_mode, binding=protection.binding,
+                protected_until=protection.protected_until.isoformat(), source_link_id=source_link_id,
+                referrer_consultant_id=referrer_consultant_id, handoff_id=handoff_id)
+            until_text = protection.protected_until.astimezone(SHANGHAI).strftime("%Y-%m-%d")
+            notification = notification_values(
+                consultant.id, "registration_accepted",
+                f"{name}（{mask_phone(phone)}）已报备至{project.name}，保护至 {until_text}", now=now,
+                registration_id=registration_id)
+            card = {"consultant_id": consultant.id, "buyer_id": buyer_id, "display_name": name, "created_at": now,
+                    "updated_at": now}
+            return {**path.prefixed("e", record), **path.prefixed("c", card), **path.prefixed("n", notification)}
+
+        buyer_id, buyer_key = situation.buyer_id, situation.buyer_key
+        new_buyer = buyer_id is None
+        registration_id = notification_id = None
+        if statements.together is not None and situation.registration_id is not None:
+            # PostgreSQL, ids taken by the situation SELECT: everything in one statement.
+            registration_id = situation.registration_id
+            if new_buyer:
+                buyer_id, buyer_key = situation.new_buyer_id, new_buyer_key()
+            params = {**path.prefixed("r", {"id": registration_id, "buyer_id": buyer_id, **values}),
+                      **trailing(registration_id, buyer_id, buyer_key)}
+            if new_buyer:
+                params.update(path.prefixed("b", {"id": buyer_id, "phone": phone, "name": name, "created_at": now,
+                                                  "evidence_key": buyer_key}))
+            notification_id = statements.together[new_buyer].scalar(connection, params)
+            if notification_id is None:  # a race lost on the buyer's or the registration's index
+                buyer_id, buyer_key, registration_id = situation.buyer_id, situation.buyer_key, None
+        if notification_id is None:
+            if buyer_id is None:
+                created = statements.buyer.first(connection, {
+                    "phone": phone, "name": name, "created_at": now, "evidence_key": new_buyer_key()})
+                if created is None:  # created by a concurrent request
+                    created = connection.execute(select(Buyer.id, Buyer.evidence_key)
+                                                 .where(Buyer.phone == phone)).first()
+                buyer_id, buyer_key = created
+            attempt.buyer_id = buyer_id
+            registration_id = statements.registration.scalar(connection, {"buyer_id": buyer_id, **values})
+            if registration_id is None:
+                # Another request registered the same buyer in the same instant: the index decided.
+                holder = binding_registration(session, project.id, buyer_id) or session.scalar(
+                    select(Registration).where(Registration.project_id == project.id,
+                                               Registration.buyer_id == buyer_id,
+                                               Registration.consultant_id == consultant.id,
+                                               Registration.status.in_(OPEN_STATUSES)))
+                until = holder.protected_until.isoformat() if holder else None
+                raise AlreadyRegistered(details={"protected_until": until})
+    if notification_id is None:
+        notification_id = statements.write_trailing(connection, trailing(registration_id, buyer_id, buyer_key))
+    registration = replace(registration, id=registration_id, buyer=BuyerBrief(buyer_id, phone))
     deliver_after_commit(session, notification_id)
     if registration.buyer_notice == "pending":
         queue_registration_notice(session, registration_id)

@@ -238,6 +238,12 @@ def check_config(config: dict) -> None:
         problems.append("WECHAT_APP_ID and WECHAT_APP_SECRET must be set for the notification adapter")
     if config.get("NOTIFY_ADAPTER") == "http" and not config.get("WECHAT_TEMPLATES"):
         problems.append("NOTIFY_ADAPTER=http needs a template per notification kind (WECHAT_TEMPLATE_<KIND>)")
+    if config.get("STRIPE_ADAPTER") != "http":
+        # The local gateway records transfers in a file and moves no money: a gateway batch
+        # approved in production would show consultants paid who were not.
+        problems.append("STRIPE_ADAPTER must be 'http' in production, not the local fake (payouts)")
+    elif not config.get("STRIPE_API_KEY"):
+        problems.append("STRIPE_API_KEY must be set for the Stripe Connect adapter")
     if config.get("SMS_ADAPTER") == "http" and not (config.get("SMS_API_URL") and config.get("SMS_API_KEY")):
         problems.append("SMS_API_URL and SMS_API_KEY must be set for the SMS adapter")
     if not config.get("PAYOUT_ENCRYPTION_KEY"):

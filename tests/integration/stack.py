@@ -2,7 +2,7 @@
 
 Processes are started exactly as the README says (``gunicorn wsgi:app``, ``celery -A
 wsgi:celery_app worker`` / ``beat``) with ``APP_ENV=production`` and nothing but environment
-variables; WeChat and the SMS gateway are the real HTTP adapters pointed at ``ProviderStub``,
+variables; WeChat, the SMS gateway and Stripe Connect are the real HTTP adapters pointed at ``ProviderStub``,
 a small server on loopback. ``PostgresCluster`` and ``RedisServer`` are throwaway servers on
 free ports, so a test may stop them without disturbing any other test. Every wait polls a
 condition with a deadline; nothing sleeps a fixed time.
@@ -56,12 +56,17 @@ def wait_until(condition: Callable[[], object], *, timeout: float, what: str, in
 # --- the providers' stub ------------------------------------------------------------------------
 
 class ProviderStub:
-    """WeChat (jscode2session, access token, subscribe messages) and a JSON SMS gateway.
-    ``dev:<openid>`` signs in as that openid, like the local adapter; everything sent is kept."""
+    """WeChat (jscode2session, access token, subscribe messages), a JSON SMS gateway and Stripe
+    Connect (connected accounts, transfers: form-encoded, an ``Idempotency-Key`` answered with its
+    first result, as Stripe does). ``dev:<openid>`` signs in as that openid, like the local adapter;
+    everything sent is kept."""
 
     def __init__(self):
         self.sms: list[dict] = []
         self.messages: list[dict] = []
+        self.transfers: list[dict] = []  # each POST /v1/transfers: its form and Idempotency-Key
+        self._stripe_answers: dict[str, dict] = {}  # Idempotency-Key → the first answer
+        self._lock = threading.Lock()
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,8 +95,12 @@ class ProviderStub:
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
                 url = urlparse(self.path)
+                if url.path in ("/v1/accounts", "/v1/transfers"):
+                    return self._answer(stub._stripe(url.path, self.headers.get("Idempotency-Key", ""),
+                                                     {k: v[0] for k, v in parse_qs(raw.decode()).items()}))
+                body = json.loads(raw or b"{}")
                 if url.path == "/sms":
                     stub.sms.append(body)
                     return self._answer({"code": "OK"})
@@ -104,6 +113,19 @@ class ProviderStub:
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def _stripe(self, path: str, key: str, form: dict) -> dict:
+        with self._lock:
+            if key in self._stripe_answers:
+                return self._stripe_answers[key]
+            if path == "/v1/accounts":
+                answer = {"id": f"acct_stub_{form['metadata[payout_account_id]']}", "object": "account"}
+            else:
+                self.transfers.append({"idempotency_key": key, **form})
+                answer = {"id": f"tr_stub_{len(self.transfers)}", "object": "transfer",
+                          "amount": int(form["amount"]), "destination": form["destination"]}
+            self._stripe_answers[key] = answer
+            return answer
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -129,6 +151,7 @@ def production_env(*, database_url: str, broker_url: str, instance: Path, stub: 
         "PAYOUT_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         # The public address the links in buyers' SMS start with (required in production).
         "PUBLIC_BASE_URL": "https://estate.example.test",
+        "STRIPE_ADAPTER": "http", "STRIPE_API_KEY": "sk_test_stack", "STRIPE_API_BASE": stub.base,
         "LOG_FORMAT": "text", "PYTHONUNBUFFERED": "1",
     })
     return env

@@ -3,9 +3,12 @@
 Deploy as documented: an empty PostgreSQL database, ``flask db upgrade``, then gunicorn (2
 workers), one Celery worker and exactly one beat on Redis (a database number of its own),
 ``APP_ENV=production`` with the real HTTP adapters pointed at a stub of WeChat and the SMS
-gateway. The flow: onboarding → 报备 (its WeChat notice sent by the worker) → visit → deal (signing
-recognises it in the request) and a second due deal the batch recognises in the worker → earnings,
-and the ledger sums to zero.
+gateway and Stripe Connect. The flow: onboarding → 报备 (its WeChat notice sent by the worker) →
+visit → deal (signing recognises it in the request) and a second due deal the batch recognises in
+the worker → earnings → the developer's payment (回款) making the consultant's share available →
+his payout account (SMS code) → a settlement batch prepared, approved and released by three
+finance users and paid by the worker through Stripe Connect → earnings paid and his statement, and
+the ledger sums to zero.
 """
 from __future__ import annotations
 
@@ -19,8 +22,10 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from estate_platform.clock import local_date
 from tests.conftest import PG_SERVER_URL, REDIS_URL, World, make_app, now, postgres_available
 from tests.integration import stack
+from tests.integration.settlement_scene import finance_token, id_number
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -148,11 +153,75 @@ def test_the_production_stack_runs_a_whole_flow_over_http(empty_database, stack_
         assert earnings["pending_cents"] == (6_000_000 + 4_000_000) * 9 // 10, earnings
         assert sorted(h["deal_id"] for h in earnings["history"]) == sorted([deal["id"], second["id"]])
 
+        # 回款 → 结算 (issue 12): the developer pays both commissions; pay-when-paid (the default
+        # rule) makes the consultant's share available at once.
+        finance = [finance_token(world, client) for _ in range(3)]  # maker, checker, second checker
+        collected = client.post("/admin/api/v1/collections", headers=finance[0], json={
+            "developer_id": developer_id, "amount_cents": 6_000_000 + 4_000_000,
+            "received_on": local_date(now()).isoformat(), "bank_reference": "ICBC-STACK-0001"})
+        assert collected.status_code == 201, collected.get_json()
+        earnings = client.get(f"{MP}/earnings", headers=consultant.auth).get_json()
+        assert (earnings["pending_cents"], earnings["available_cents"]) == (0, 9_000_000), earnings
+
+        # His payout account: an independent's own name and ID number, verified by the SMS code
+        # the gateway carried; payable 24 hours after verification (a data fix stands in for the wait).
+        account = client.post(f"{MP}/payout-accounts", headers=consultant.auth, json={
+            "holder_name": "王强", "bank_name": "招商银行南京分行", "account_number": "6225880112345678",
+            "id_number": id_number(7)})
+        assert account.status_code == 201, account.get_json()
+        account_id = account.get_json()["id"]
+        sms_before = len(stub.sms)
+        sent = client.post(f"{MP}/payout-accounts/{account_id}/send-code", headers=consultant.auth)
+        assert sent.status_code == 200, sent.get_json()
+        code = stack.wait_until(lambda: [m["params"]["code"] for m in stub.sms[sms_before:] if "code" in m["params"]],
+                                timeout=30, what="the payout account's SMS code")[-1]
+        verified = client.post(f"{MP}/payout-accounts/{account_id}/verify", headers=consultant.auth,
+                               json={"code": code})
+        assert verified.status_code == 200 and verified.get_json()["status"] == "verified", verified.get_json()
+        with seeding_app.app_context():
+            from estate_platform.db import db
+            db.session.execute(text("UPDATE payout_accounts SET verified_at = verified_at - interval '25 hours', "
+                                    "payable_from = payable_from - interval '25 hours' WHERE id = :id"),
+                               {"id": account_id})
+            db.session.commit()
+
+        # Maker-checker: one prepares, another approves, a third releases the first payout to a new
+        # account; the worker sends it through Stripe Connect with the item's stored key.
+        prepared = client.post("/admin/api/v1/settlements", headers=finance[0], json={"channel": "gateway"})
+        assert prepared.status_code == 201 and prepared.get_json()["item_count"] == 1, prepared.get_json()
+        batch = prepared.get_json()
+        refused = client.post(f"/admin/api/v1/settlements/{batch['id']}/approve", headers=finance[0])
+        assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "self_approval"
+        for checker in finance[1:]:
+            approved = client.post(f"/admin/api/v1/settlements/{batch['id']}/approve", headers=checker)
+            assert approved.status_code == 200, approved.get_json()
+
+        def completed():
+            body = client.get(f"/admin/api/v1/settlements/{batch['id']}", headers=finance[0]).get_json()
+            return body["status"] == "completed"
+        stack.wait_until(completed, timeout=60, what="the worker to pay the settlement batch")
+        [item] = client.get(f"/admin/api/v1/settlements/{batch['id']}/items", headers=finance[0]).get_json()["items"]
+        # 90,000 元 of 劳务报酬 in one month: taxable 80% = 72,000, 40% − 7,000 = 21,800 元 withheld.
+        assert (item["status"], item["gross_cents"], item["tax_cents"], item["net_cents"]) == (
+            "paid", 9_000_000, 2_180_000, 6_820_000), item
+        [transfer] = stub.transfers
+        assert transfer["idempotency_key"] == item["idempotency_key"] and transfer["amount"] == "6820000"
+        assert transfer["transfer_group"] == batch["transfer_group"]
+        assert transfer["destination"] == f"acct_stub_{account_id}" and item["gateway_ref"] == "tr_stub_1"
+        earnings = client.get(f"{MP}/earnings", headers=consultant.auth).get_json()
+        assert (earnings["available_cents"], earnings["paid_cents"]) == (0, 9_000_000), earnings
+        [statement] = client.get(f"{MP}/statements", headers=consultant.auth).get_json()["items"]
+        assert statement["tax_cents"] == 2_180_000 and statement["withheld_by"] == "platform", statement
+
         with seeding_app.app_context():
             from estate_platform.db import db
             from estate_platform.ledger import services as ledger
             assert ledger.total(db.session) == 0
             assert ledger.unbalanced_transactions(db.session) == []
+            platform = ledger.balances(db.session, "platform", 0)
+            assert (platform["cash"], platform["tax_payable"], platform["in_transit"]) == (
+                10_000_000 - 6_820_000, -2_180_000, 0), platform
+        assert "settlement.send_batch" in processes[1].output()
         assert all(process.alive() for process in processes), [p.output()[-2000:] for p in processes]
         assert "Traceback" not in processes[0].output(), processes[0].output()[-5000:]
 

@@ -28,6 +28,8 @@ def production_env(instance: Path, **changes) -> dict:
         "SMS_ADAPTER": "http",
         "SMS_API_URL": "https://sms.example.test/send",
         "SMS_API_KEY": "sms-key",
+        "STRIPE_ADAPTER": "http",
+        "STRIPE_API_KEY": "sk_live_example",
         "PAYOUT_ENCRYPTION_KEY": "q7y1O0Cl7rKQ4ZbmVwQ0y1dJp3M9n3b2xv1y0pX6u3A=",
         "PUBLIC_BASE_URL": "https://estate.example.test",
     }
@@ -162,6 +164,9 @@ def test_a_valid_production_env_passes(instance):
     pytest.param({"WECHAT_ADAPTER": "local"}, "WECHAT_ADAPTER", id="wechat local"),
     pytest.param({"SMS_ADAPTER": None}, "SMS_ADAPTER", id="sms default local"),
     pytest.param({"SMS_ADAPTER": "local"}, "SMS_ADAPTER", id="sms local"),
+    pytest.param({"STRIPE_ADAPTER": None}, "STRIPE_ADAPTER", id="stripe default local"),
+    pytest.param({"STRIPE_ADAPTER": "local"}, "STRIPE_ADAPTER", id="stripe local"),
+    pytest.param({"STRIPE_API_KEY": None}, "STRIPE_API_KEY", id="stripe key missing"),
     pytest.param({"PUBLIC_BASE_URL": None}, "PUBLIC_BASE_URL", id="public base url missing"),
     pytest.param({"PUBLIC_BASE_URL": ""}, "PUBLIC_BASE_URL", id="public base url empty"),
     pytest.param({"PUBLIC_BASE_URL": "estate.example.test"}, "PUBLIC_BASE_URL", id="public base url without scheme"),
@@ -182,7 +187,7 @@ def test_production_lists_every_problem_at_once(instance):
         load_config({"APP_ENV": "production", "INSTANCE_PATH": str(instance)})
     message = str(caught.value)
     for needle in ("SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "WECHAT_ADAPTER", "SMS_ADAPTER",
-                   "PUBLIC_BASE_URL"):
+                   "STRIPE_ADAPTER", "PUBLIC_BASE_URL"):
         assert needle in message, message
 
 

@@ -529,7 +529,8 @@ class CpuMeter:
             return None
         wall = after[0] - before[0]
         ours = {os.getpid(), self.backend}
-        own = sum(after[2][pid][0] - before[2][pid][0] for pid in ours if pid in before[2] and pid in after[2])
+        own_each = {pid: after[2][pid][0] - before[2][pid][0] for pid in ours if pid in before[2] and pid in after[2]}
+        own = sum(own_each.values())
         others = (after[1] - before[1]) - own
         used = [(cpu - before[2][pid][0] if pid in before[2] else cpu, pid,
                  command if pid in before[2] else f"(started in between) {command}")
@@ -538,6 +539,8 @@ class CpuMeter:
         # What processes that both started and ended in between used (e.g. short test runs).
         vanished = max(0.0, others - sum(cpu for cpu, _, _ in used if cpu > 0))
         return {"wall": wall, "other_cores": max(0.0, others) / wall, "load": os.getloadavg(),
+                # This run's own work, which the others' load barely changes (side-by-side comparisons).
+                "own_python": own_each.get(os.getpid(), 0.0), "own_database": own_each.get(self.backend, 0.0),
                 "busiest": [(round(cpu, 1), pid, command[:80]) for cpu, pid, command in busiest if cpu >= 1.0],
                 "vanished": vanished}
 
@@ -695,6 +698,8 @@ def describe_cpu(label: str, cpu: dict | None, cores: int) -> list[str]:
     lines = [f"  {label}: other processes kept {cpu['other_cores']:.2f} of {cores} cores busy on average over "
              f"{cpu['wall']:.0f}s; load average {' / '.join(f'{v:.2f}' for v in cpu['load'])} (1/5/15 min) at its end"
              + ("  <- MACHINE BUSY: timings are pessimistic" if busy else "")]
+    lines.append(f"      this run's own CPU: {cpu['own_python'] + cpu['own_database']:.2f} s "
+                 f"(Python {cpu['own_python']:.2f} s + database backend {cpu['own_database']:.2f} s)")
     for seconds, pid, command in cpu["busiest"]:
         lines.append(f"      {seconds:>7.1f} CPU s  pid {pid}  {command}")
     if cpu.get("vanished", 0) >= 1.0:

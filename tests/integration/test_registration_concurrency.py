@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from estate_platform.db import db
+from estate_platform.identity.models import Buyer
 from estate_platform.registrations.models import Registration
 from tests.parallel import parallel
 
@@ -33,3 +34,21 @@ def test_one_consultant_double_tapping_registers_once(world, app):
     body = {"project_id": project, "buyer_name": "双击", "buyer_phone": "13912345555"}
     outcome = parallel(app, [(lambda c: c.post("/api/mp/v1/registrations", json=body, headers=consultant.auth))] * 10)
     assert outcome == Counter({(201, None): 1, (409, "already_registered"): 9})
+
+
+def test_consultants_registering_one_new_buyer_in_different_projects_at_once_share_one_buyer(world, app):
+    """The one INSERT statement of a new buyer loses the race on ``uq_buyers_phone`` but to one
+    request: the others register the buyer the winner created (the step-by-step way)."""
+    consultants = [world.operating_consultant() for _ in range(8)]
+    projects = [world.project(daily_buyer_project_limit=20) for _ in consultants]
+    phone = "13912346666"
+    outcome = parallel(app, [
+        (lambda c, who=who, project=project: c.post("/api/mp/v1/registrations", headers=who.auth, json={
+            "project_id": project, "buyer_name": "新客户", "buyer_phone": phone}))
+        for who, project in zip(consultants, projects)])
+    assert outcome == Counter({(201, None): 8})
+    with app.app_context():
+        buyers = db.session.scalars(select(Buyer.id).where(Buyer.phone.endswith(phone[-8:]))).all()
+        rows = db.session.execute(select(Registration.buyer_id, Registration.project_id)).all()
+    assert len(buyers) == 1
+    assert sorted(rows) == sorted((buyers[0], project) for project in projects)

@@ -210,6 +210,9 @@ class RawStatement:
         if not columns:
             columns = list(statement.exported_columns)
         self.names = [column.key for column in columns]
+        # Known here, not asked of the cursor per execution: psycopg builds a Column object per
+        # result column each time ``cursor.description`` is read (the situation SELECT has 32).
+        self.returns_rows = bool(self.names)
         results = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
         self.converted = [(index, process) for index, process in enumerate(results) if process is not None]
         self.row = namedtuple("Row", self.names, rename=True)
@@ -235,7 +238,7 @@ class RawStatement:
                 for fn in connection.dispatch.before_cursor_execute:
                     sql, arguments = fn(connection, cursor, sql, arguments, None, False)
             cursor.execute(sql, arguments)
-            fetched = cursor.fetchall() if cursor.description is not None else []
+            fetched = cursor.fetchall() if self.returns_rows else []
             if events:
                 connection.dispatch.after_cursor_execute(connection, cursor, sql, arguments, None, False)
         except self.dialect.loaded_dbapi.Error as error:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, Row, bindparam, case, exists, func, literal_column, select
+from sqlalchemy import Connection, Integer, Row, bindparam, case, exists, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from ..clock import start_of_local_day
@@ -140,7 +140,8 @@ def situation_of_caller(session: Session, project_id: int, phone: str, caller: T
     """``situation`` and the caller in one statement (the request path, issue 16 §1): the guard
     (``consultants.guard.operating_brief``: 401, 404, 403 in its order) runs on the caller's
     values before the project is looked at, as when the caller was read alone first."""
-    row = statements(session).situation_of_caller.first(session.connection(), {
+    connection = session.connection()
+    row = statements(connection).situation_of_caller.first(connection, {
         "user_id": caller.user_id, "project_id": project_id, "phone": phone, "day_start": start_of_local_day(now)})
     consultant = operating_brief(caller, row)
     if row.id is None:
@@ -279,11 +280,14 @@ class _Statements:
 _STATEMENTS: dict[str, _Statements] = {}
 
 
-def statements(session: Session) -> _Statements:
-    dialect = session.get_bind().dialect
-    if dialect.name not in _STATEMENTS:
-        _STATEMENTS[dialect.name] = _Statements(dialect)
-    return _STATEMENTS[dialect.name]
+def statements(session: Session | Connection) -> _Statements:
+    """The path's statements for the dialect of ``session`` or of a ``Connection`` (cheaper: the
+    session's ``get_bind`` is a lookup per call)."""
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    found = _STATEMENTS.get(dialect.name)
+    if found is None:
+        found = _STATEMENTS[dialect.name] = _Statements(dialect)
+    return found
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,7 @@ def register(session: Session, consultant: Consultant | TokenCaller, data: NewRe
     project = situation.project
     name = data.buyer_name.strip()
     connection = session.connection()
-    statements = path.statements(session)
+    statements = path.statements(connection)
     with recording_refusals(session, consultant_id=consultant.id, project_id=project.id, phone=phone,
                             phone_key=phone_key, now=now) as attempt:
         _refuse(situation, consultant, phone, now, attempt)

@@ -178,6 +178,8 @@ RECOGNITION_COLUMNS = (Deal.id, Deal.project_id, Deal.buyer_id, Deal.consultant_
                        Deal.stage, Deal.trigger_reached_on, Deal.commission_cents, Deal.lines_version,
                        Deal.recognised, Deal.policy_snapshot)
 _CHANGED = ["recognised", "lines_version", "updated_at"]
+LINE_COLUMNS = ("deal_id", "version", "seq", "party_type", "party_id", "role", "level", "amount_cents", "reason",
+                "created_at")
 
 
 def recognise(session: Session, deals: Sequence[Deal], *, now: datetime, actor_type: str = "system",
@@ -227,18 +229,18 @@ def _recognise(session: Session, deals: Sequence, *, now: datetime, actor_type: 
     created = ledger.post_many(session, entries, actor_type=actor_type, actor_id=actor_id, now=now)
     if not created:
         return nothing
-    line_rows, deal_rows = [], []  # deal_rows: (id, version)
+    line_rows, deal_rows = [], []  # line_rows: tuples of LINE_COLUMNS; deal_rows: (id, version)
     per_consultant: dict[int, list[int]] = defaultdict(list)
     for key in created:
         deal, lines, version = planned[key]
+        deal_id = deal.id
         for seq, line in enumerate(lines, start=1):
-            line_rows.append({"deal_id": deal.id, "version": version, "seq": seq, "party_type": line.party_type,
-                              "party_id": line.party_id, "role": line.role, "level": line.level,
-                              "amount_cents": line.amount_cents, "reason": line.reason, "created_at": now})
+            line_rows.append((deal_id, version, seq, line.party_type, line.party_id, line.role, line.level,
+                              line.amount_cents, line.reason, now))
             if line.party_type == "consultant":
                 per_consultant[line.party_id].append(line.amount_cents)
-        deal_rows.append((deal.id, version))
-    copy_rows(session, CommissionLine.__table__, line_rows)
+        deal_rows.append((deal_id, version))
+    copy_rows(session, CommissionLine.__table__, line_rows, columns=LINE_COLUMNS)
     _mark_recognised(session, deal_rows, now)
     recognised = [deal_id for deal_id, _ in deal_rows]
     _expire_loaded(session, recognised)

@@ -42,15 +42,18 @@ def _copies(session: Session) -> bool:
     return dialect.name == "postgresql" and dialect.driver == "psycopg"
 
 
-def copy_rows(session: Session, table, rows: list[dict]) -> None:
-    """Append ``rows`` to ``table`` (no ``RETURNING``, no ``ON CONFLICT``)."""
+def copy_rows(session: Session, table, rows: list, *, columns: tuple[str, ...] | None = None) -> None:
+    """Append ``rows`` to ``table`` (no ``RETURNING``, no ``ON CONFLICT``). ``rows``: dicts with the
+    same keys, or tuples of ``columns`` (no dict per row; the columns' types still convert them)."""
     if not rows:
         return
     session.flush()  # the COPY goes past the ORM: what it has pending goes first, as before an INSERT
     if not _copies(session):
+        if columns is not None:
+            rows = [dict(zip(columns, row)) for row in rows]
         bulk_insert(session, table, rows)
         return
-    _copy(session, table, table.name, rows)
+    _copy(session, table, table.name, rows, list(columns) if columns is not None else None)
 
 
 def copy_values(session: Session, table, columns: tuple[str, ...], rows: list[tuple]) -> None:

@@ -101,11 +101,17 @@ def notify_many(session: Session, rows: list[tuple[int, str, str, dict]], *, now
     for _, kind, _, _ in rows:
         if kind not in KINDS:
             raise ValueError(f"unknown notification kind {kind!r}")
+    payloads: dict[int, str] = {}  # a batch passes one payload object to many rows: encoded once
+    for _, _, _, payload in rows:
+        if id(payload) not in payloads:
+            payloads[id(payload)] = json.dumps(payload, ensure_ascii=False, default=str)
     copy_rows(session, Notification.__table__, [
-        {"consultant_id": consultant_id, "kind": kind, "title": KINDS[kind], "body": body,
-         "payload": json.dumps(payload, ensure_ascii=False, default=str), "created_at": now}
-        for consultant_id, kind, body, payload in rows])
+        (consultant_id, kind, KINDS[kind], body, payloads[id(payload)], now)
+        for consultant_id, kind, body, payload in rows], columns=_MANY_COLUMNS)
     return len(rows)
+
+
+_MANY_COLUMNS = ("consultant_id", "kind", "title", "body", "payload", "created_at")
 
 
 def notify_active_consultants(session: Session, kind: str, body: str, *, now: datetime, **payload) -> int:

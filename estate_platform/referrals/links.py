@@ -100,8 +100,10 @@ class ChainLinks:
     def handoff_referrer(self, serving_id: int, buyer_id: int, project_id: int, as_of: datetime) -> Link | None:
         """Who handed this buyer (for this project) to the serving consultant, as of ``as_of``:
         the latest such handoff that had begun by then."""
-        links = [link for link in self._handoffs.get((serving_id, buyer_id, project_id), ())
-                 if link.since <= as_of and link.party_id != serving_id]
+        handed = self._handoffs.get((serving_id, buyer_id, project_id))
+        if handed is None:  # most deals: nobody handed the buyer over
+            return None
+        links = [link for link in handed if link.since <= as_of and link.party_id != serving_id]
         return max(links, key=lambda link: link.since) if links else None
 
     def buyer_referrer(self, buyer_id: int, as_of: datetime) -> Link | None:

@@ -164,10 +164,10 @@ def lines_for(context: Context, deal: Deal, commission_cents: int | None = None)
 
 
 def recognition_entry(deal: Deal, developer_id: int, lines: Iterable[Line], version: int) -> Entry:
+    account_of_line = ACCOUNT_OF_LINE
     legs = [Leg("developer", developer_id, "receivable", deal.commission_cents, f"成交 #{deal.id} 应收佣金")]
-    for line in lines:
-        kind = ACCOUNT_OF_LINE[line.party_type][0]
-        legs.append(Leg(line.party_type, line.party_id, kind, -line.amount_cents, line.reason))
+    legs += [Leg(line.party_type, line.party_id, account_of_line[line.party_type][0], -line.amount_cents, line.reason)
+             for line in lines]
     return Entry(idempotency_key=f"deal:{deal.id}:recognise:v{version}", kind="commission_recognised",
                  description=f"成交 #{deal.id}（{deal.unit}）佣金确认 {yuan(deal.commission_cents)}",
                  legs=tuple(legs), deal_id=deal.id)

@@ -125,9 +125,17 @@ def _copy(session: Session, table, target: str, rows: list, columns: list[str] |
     try:
         with cursor.copy(statement) as copy:
             write = copy.write_row
-            if any(processors):
-                pairs = [(name if by_name else i, _remembering(process) if process else None)
-                         for i, (name, process) in enumerate(zip(columns, processors))]
+            if any(processors) and not by_name:
+                # Tuples: convert only the columns that need it (a batch's rows: created_at alone).
+                converted = [(i, _remembering(process)) for i, process in enumerate(processors) if process]
+                for row in rows:
+                    row = list(row)
+                    for i, process in converted:
+                        row[i] = process(row[i])
+                    write(row)
+            elif any(processors):
+                pairs = [(name, _remembering(process) if process else None)
+                         for name, process in zip(columns, processors)]
                 for row in rows:
                     write([process(row[key]) if process else row[key] for key, process in pairs])
             elif by_name:

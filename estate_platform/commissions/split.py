@@ -19,6 +19,7 @@ which is at most 2. Only deals pay: nothing here is paid for recruiting alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..money import BPS, allocate
 
@@ -120,6 +121,11 @@ class Line:
                 "amount_cents": self.amount_cents, "reason": self.reason, "level": self.level}
 
 
+@lru_cache(maxsize=64)
+def _fee_text(platform_fee_bps: int) -> str:
+    return f"平台服务费 {platform_fee_bps / 100:g}%"
+
+
 def split(commission_cents: int, policy: Policy, chain: Chain) -> list[Line]:
     """The lines of one deal's commission; they sum to ``commission_cents`` exactly."""
     if not isinstance(commission_cents, int) or commission_cents < 0:
@@ -140,13 +146,16 @@ def split(commission_cents: int, policy: Policy, chain: Chain) -> list[Line]:
                       f"（邀请 {invited} 于 {member.since or '—'}）"))
 
     paid_slots = []
-    for member, role, level, numerator, reason in slots:
+    paid_n = 0
+    for slot in slots:
+        member, role, _, numerator, _ = slot
         if member.eligible:
-            paid_slots.append((member, role, level, numerator, reason))
+            paid_slots.append(slot)
+            paid_n += numerator
         else:
             platform_n += numerator
             skipped.append(f"{member.name}（{_ROLE_LABEL[role]}）成交日非有效签约顾问，其份额归平台")
-    serving_n = denominator - platform_n - sum(s[3] for s in paid_slots)
+    serving_n = denominator - platform_n - paid_n
     serving_reason = "成交顾问 " + chain.serving.name
     if not chain.serving.eligible:
         platform_n += serving_n
@@ -157,7 +166,7 @@ def split(commission_cents: int, policy: Policy, chain: Chain) -> list[Line]:
     amounts = allocate(commission_cents, numerators, denominator)
 
     platform_amount = amounts[0]
-    platform_reason = f"平台服务费 {policy.platform_fee_bps / 100:g}%"
+    platform_reason = _fee_text(policy.platform_fee_bps)
     if skipped:
         platform_reason += "；" + "；".join(skipped)
     lines: list[Line] = []

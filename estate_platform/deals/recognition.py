@@ -64,7 +64,9 @@ class Context:
         # (consultant, as of, since) → Member: deals of one chunk share consultants and days.
         self.members: dict = {}
         self._ends_of_days: dict = {}  # subscription day → its last instant (few days, many deals)
-        self._day_texts: dict = {}  # an edge's start → its Shanghai date as text
+        # An edge's start → its Shanghai date as text, kept across chunks (an upline's invite edge
+        # recurs in many chunks) and dropped past KEEP_AT_MOST entries (~200 bytes each).
+        self._day_texts: dict = {}
 
     def _forget_consultants(self) -> None:
         self.links = ChainLinks()
@@ -72,9 +74,11 @@ class Context:
         self.consultant_names: dict[int, str] = {}
 
     def load(self, session: Session, deals: Sequence) -> "Context":
-        self.members, self._ends_of_days, self._day_texts = {}, {}, {}
+        self.members, self._ends_of_days = {}, {}
         if len(self._standing_of) > self.KEEP_AT_MOST:
             self._forget_consultants()
+        if len(self._day_texts) > self.KEEP_AT_MOST:
+            self._day_texts = {}
         consultants = self.links.load_consultants(session, {d.consultant_id for d in deals})
         handed_by, referrers = self.links.load_buyers(session, {d.buyer_id for d in deals})
         consultants |= handed_by
@@ -145,13 +149,13 @@ def chain_for(context: Context, deal: Deal) -> tuple[Chain, Policy]:
         return found
 
     referrer_link = links.handoff_referrer(deal.consultant_id, deal.buyer_id, deal.project_id, as_of)
-    uplines = tuple(member(link.party_id, link.since)
-                    for link in links.uplines(deal.consultant_id, as_of, policy.max_upline_levels))
+    uplines = tuple([member(link.party_id, link.since)
+                     for link in links.uplines(deal.consultant_id, as_of, policy.max_upline_levels)])
     buyer_referrer = None
     buyer_link = links.buyer_referrer(deal.buyer_id, as_of) if reward > 0 else None
     if buyer_link is not None and buyer_link.party_id != deal.buyer_id:
         buyer_referrer = BuyerReferrer(buyer_link.party_id, context.buyer_names.get(buyer_link.party_id, "老业主"),
-                                       reward, since=local_date(buyer_link.since).isoformat())
+                                       reward, since=context.day_text(buyer_link.since))
     chain = Chain(serving=member(deal.consultant_id),
                   referrer=member(referrer_link.party_id, referrer_link.since) if referrer_link else None,
                   uplines=uplines, buyer_referrer=buyer_referrer)

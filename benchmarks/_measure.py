@@ -69,3 +69,25 @@ def timed() -> Iterator[Stopwatch]:
 
 def median(values) -> float:
     return float(statistics.median(list(values)))
+
+
+def analyze_like_autovacuum(database_url: str) -> bool:
+    """``ANALYZE`` the database when the server runs with ``autovacuum = off`` (this machine's
+    PostgreSQL does: ``/etc/postgresql/15/main/conf.d/90-ci.conf``); returns whether it did.
+
+    Production runs autovacuum, which analyzes a table after 50 rows + 10 % of it changed, and an
+    ANALYZE invalidates the plans connections have cached for it. Without it, a benchmark that grows
+    tables from empty keeps the generic plans PostgreSQL chose for never-analyzed tables (no
+    statistics: ties between indexes broken arbitrarily), and a path measures slower with every row
+    (issue 16 §1: the registration's look-up of the binding registration scanned the project's).
+    Call it between timed runs, never inside one."""
+    from sqlalchemy import create_engine, text
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            if connection.execute(text("SHOW autovacuum")).scalar() == "on":
+                return False
+            connection.execute(text("ANALYZE"))
+            return True
+    finally:
+        engine.dispose()

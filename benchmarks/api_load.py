@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from benchmarks._measure import log, median, timed  # noqa: E402
+from benchmarks._measure import analyze_like_autovacuum, log, median, timed  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/12"
@@ -175,6 +175,10 @@ def main(argv=None) -> int:
         log("warm-up")
         run("registration", 99, 3)
         run("reference", 99, 3)
+        analyzing = analyze_like_autovacuum(database_url)
+        if analyzing:
+            log("autovacuum is off on this server: ANALYZE after the warm-up and after every run (untimed), "
+                "as autovacuum does in production while the tables grow")
         print(f"gunicorn {args.workers} sync workers, wrk {args.connections} connections, {args.duration} s runs, "
               f"{args.consultants} consultants, PostgreSQL {server.host}:{server.port}, {os.cpu_count()} cores")
         print(f"{'pair':<5}{'endpoint':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
@@ -184,6 +188,8 @@ def main(argv=None) -> int:
             results = {}
             for kind in order:
                 results[kind] = r = run(kind, pair, args.duration)
+                if analyzing:
+                    analyze_like_autovacuum(database_url)
                 figures[kind].append(r)
                 print(f"{pair:<5}{kind:<14}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}",
                       flush=True)

@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from benchmarks._measure import log, median  # noqa: E402
+from benchmarks._measure import analyze_like_autovacuum, log, median  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -99,6 +99,9 @@ def main(argv=None) -> int:
 
         registrations(30)  # warm-up: statements built, connections open
         references(30)
+        analyzing = analyze_like_autovacuum(database_url)
+        if analyzing:
+            log("autovacuum is off on this server: ANALYZE after the warm-up and after every round (untimed)")
         runs = {"registration": registrations, "reference": references}
         print(f"{args.requests} requests of each kind per round, PostgreSQL {server.host}:{server.port}, "
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
@@ -112,6 +115,8 @@ def main(argv=None) -> int:
                 runs[kind](args.requests)
                 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
                 figures[kind] = (cpu * 1000 / args.requests, wall * 1000 / args.requests)
+                if analyzing:
+                    analyze_like_autovacuum(database_url)
                 print(f"{number:<6}{kind:<14}{figures[kind][0]:>11.2f}{figures[kind][1]:>12.2f}", flush=True)
             cpu_ratios.append(figures["reference"][0] / figures["registration"][0])
             wall_ratios.append(figures["reference"][1] / figures["registration"][1])

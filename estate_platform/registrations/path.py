@@ -60,7 +60,8 @@ def _situation_statement(low_credit: bool | None, *, by_caller: bool = False, di
     """The one SELECT of ``situation``, built once per variant (bound parameters: ``project_id``,
     ``phone``, ``consultant_id``, ``day_start``). Each check is a correlated subquery on an index
     (``uq_registrations_binding_project_buyer``, ``uq_registrations_open_per_consultant``,
-    ``ix_registrations_buyer_id_created_at``, ``ix_registrations_consultant_project_created``),
+    ``ix_registrations_buyer_id_created_at``, ``ix_registrations_expired_project_buyer``), in the
+    generic plan of the prepared statement too (``tests/integration/test_registration_plans.py``),
     so its cost does not grow with the table (benchmarks/scale.py).
 
     ``by_caller`` (the request path, ``situation_of_caller``): the caller is read in the same
@@ -72,6 +73,12 @@ def _situation_statement(low_credit: bool | None, *, by_caller: bool = False, di
     record's hash needs the registration's id before the one INSERT statement writes them all."""
     r = _R.c
     phone, day_start = bindparam("phone"), bindparam("day_start")
+    # The partial indexes' predicates written as the indexes have them, never as bound parameters:
+    # PostgreSQL's cached (generic) plan of a prepared statement may use a partial index only when
+    # the query's own text implies its predicate. With ``binding IS true`` and ``status = $5`` the
+    # generic plan scanned every registration of the project (or of the consultant there), and a
+    # registration's time grew with the project's registrations (issue 16 §1, found under load).
+    expired = r.status == literal_column("'expired'")
     if by_caller:
         user, consultant = WechatUser.__table__.c, Consultant.__table__.c
         consultant_id = consultant.id
@@ -83,14 +90,14 @@ def _situation_statement(low_credit: bool | None, *, by_caller: bool = False, di
                exists().where(StaffUser.__table__.c.phone == phone).label("is_staff"),
                exists().where(ExistingCustomer.__table__.c.project_id == _P.c.id,
                               ExistingCustomer.__table__.c.phone == phone).label("known"),
-               select(r.protected_until).where(*same, r.binding.is_(True)).limit(1)
+               select(r.protected_until).where(*same, r.binding).limit(1)
                .scalar_subquery().label("bound"),
                select(r.protected_until).where(*same, r.consultant_id == consultant_id, r.status.in_(OPEN_STATUSES))
                .limit(1).scalar_subquery().label("own_open"),
                select(func.count(func.distinct(r.project_id))).where(
                    r.buyer_id == _B.c.id, r.created_at >= day_start, r.project_id != _P.c.id)
                .scalar_subquery().label("projects_today"),
-               select(func.max(r.ended_at)).where(*same, r.consultant_id == consultant_id, r.status == "expired")
+               select(func.max(r.ended_at)).where(*same, r.consultant_id == consultant_id, expired)
                .scalar_subquery().label("last_expired")]
     consultant_today = (select(func.count()).select_from(_R).where(
         r.consultant_id == consultant_id, r.project_id == _P.c.id, r.created_at >= day_start).scalar_subquery())

@@ -91,3 +91,40 @@ def analyze_like_autovacuum(database_url: str) -> bool:
             return True
     finally:
         engine.dispose()
+
+
+@contextmanager
+def reference_database(server_url: str, prefix: str, *, keep: bool = False) -> Iterator[str]:
+    """A fresh database ``<prefix>_<pid>`` on the PostgreSQL server of ``server_url``, migrated, with
+    the one-row reference table (``web_common.benchmark_reference``) the registration benchmarks
+    measure against; yields its URL and drops it afterwards unless ``keep``."""
+    import os
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from estate_platform import migrate
+    from web_common.benchmark_reference import CREATE_TABLE
+
+    server = make_url(server_url)
+    name = f"{prefix}_{os.getpid()}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    database_url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        log(f"migrating {name}")
+        migrate.upgrade(database_url)
+        engine = create_engine(database_url)
+        with engine.begin() as connection:
+            connection.execute(text(CREATE_TABLE))
+        engine.dispose()
+        yield database_url
+    finally:
+        if keep:
+            log(f"kept database {name}")
+        else:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from benchmarks._measure import analyze_like_autovacuum, log, median, timed  # noqa: E402
+from benchmarks._measure import analyze_like_autovacuum, log, median, reference_database, timed  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/12"
@@ -129,27 +129,18 @@ def main(argv=None) -> int:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
 
     os.environ["LOG_LEVEL"] = "WARNING"  # the in-process seeding's request lines would drown the report
-    from estate_platform import migrate
-    from tests.integration import stack
-    from web_common.benchmark_reference import CREATE_TABLE
+    with reference_database(args.database_url, "bench_api", keep=args.keep) as database_url:
+        return _measure(args, database_url)
 
-    server = make_url(args.database_url)
-    name = f"bench_api_{os.getpid()}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    database_url = server.set(database=name).render_as_string(hide_password=False)
+
+def _measure(args, database_url: str) -> int:
+    from tests.integration import stack
+
+    server = make_url(database_url)
     workdir = Path(tempfile.mkdtemp(prefix="bench_api_"))
     stub = stack.ProviderStub()
     gunicorn = None
     try:
-        log(f"migrating {name}")
-        migrate.upgrade(database_url)
-        engine = create_engine(database_url)
-        with engine.begin() as connection:
-            connection.execute(text(CREATE_TABLE))
-        engine.dispose()
         log(f"seeding {args.consultants} consultants and a project")
         with timed() as watch:
             project, tokens = seed(database_url, args.consultants, stack.SECRET, workdir / "seeding")
@@ -220,10 +211,6 @@ def main(argv=None) -> int:
             redis.Redis.from_url(args.redis_url).flushdb()  # the benchmark's own database number
         except Exception:  # noqa: BLE001
             pass
-        if not args.keep:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

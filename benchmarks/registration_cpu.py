@@ -29,10 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from benchmarks._measure import analyze_like_autovacuum, log, median  # noqa: E402
+from benchmarks._measure import analyze_like_autovacuum, log, median, reference_database  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -48,96 +47,84 @@ def main(argv=None) -> int:
 
     os.environ["LOG_LEVEL"] = "WARNING"
     os.environ["BENCHMARK_REFERENCE_ROUTE"] = "1"
-    from estate_platform import db as db_module
-    from estate_platform import migrate, tasks
-    from tests.conftest import World, make_app
-    from web_common.benchmark_reference import CREATE_TABLE
     import estate_platform
     log(f"code: {Path(estate_platform.__file__).parent.parent}")
 
-    server = make_url(args.database_url)
-    name = f"bench_regcpu_{os.getpid()}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    database_url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        log(f"migrating {name}")
-        migrate.upgrade(database_url)
-        engine = create_engine(database_url)
-        with engine.begin() as connection:
-            connection.execute(text(CREATE_TABLE))
-        engine.dispose()
-        app = make_app(database_url, Path(tempfile.mkdtemp(prefix="bench_regcpu_")))
-        client = app.test_client()
-        world = World(app, client)
-        world.publish_agreement()
-        consultants = [world.operating_consultant(name=f"顾问{i:03d}") for i in range(args.consultants)]
-        project = world.project(name="基准楼盘")
-        # Production's wake-up: at most one per window, recorded here instead of published.
-        app.config["CELERY"]["task_always_eager"] = False
-        wake_ups = []
-        tasks.drain_outbox_task.apply_async = lambda *a, **k: wake_ups.append(k)
-        tasks.drain_outbox_task.delay = lambda *a, **k: wake_ups.append(k)
-        headers = [c.auth for c in consultants]
-        counter = iter(range(10**9))
+    with reference_database(args.database_url, "bench_regcpu") as database_url:
+        return _measure(args, database_url)
 
-        def registrations(n: int) -> None:
-            for _ in range(n):
-                i = next(counter)
-                response = client.post("/api/mp/v1/registrations", headers=headers[i % len(headers)], json={
-                    "project_id": project, "buyer_name": "周先生", "buyer_phone": f"137{i:08d}"})
-                assert response.status_code == 201, response.get_json()
 
-        def references(n: int) -> None:
-            for _ in range(n):
-                i = next(counter)
-                response = client.post("/benchmark/reference", headers=headers[i % len(headers)], json={
-                    "project_id": project, "buyer_name": "周先生", "buyer_phone": f"137{i:08d}"})
-                assert response.status_code == 201, response.get_data(as_text=True)
+def _measure(args, database_url: str) -> int:
+    from estate_platform import db as db_module
+    from estate_platform import tasks
+    from tests.conftest import World, make_app
 
-        registrations(30)  # warm-up: statements built, connections open
-        references(30)
-        analyzing = analyze_like_autovacuum(database_url)
-        if analyzing:
-            log("autovacuum is off on this server: ANALYZE after the warm-up and after every round (untimed)")
-        runs = {"registration": registrations, "reference": references}
-        print(f"{args.requests} requests of each kind per round, PostgreSQL {server.host}:{server.port}, "
-              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-        print(f"{'round':<6}{'endpoint':<14}{'CPU ms/req':>11}{'wall ms/req':>12}")
-        cpu_ratios, wall_ratios = [], []
-        for number in range(1, args.rounds + 1):
-            order = ("registration", "reference") if number % 2 else ("reference", "registration")
-            figures = {}
-            for kind in order:
-                cpu, wall = time.process_time(), time.perf_counter()
-                runs[kind](args.requests)
-                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-                figures[kind] = (cpu * 1000 / args.requests, wall * 1000 / args.requests)
-                if analyzing:
-                    analyze_like_autovacuum(database_url)
-                print(f"{number:<6}{kind:<14}{figures[kind][0]:>11.2f}{figures[kind][1]:>12.2f}", flush=True)
-            cpu_ratios.append(figures["reference"][0] / figures["registration"][0])
-            wall_ratios.append(figures["reference"][1] / figures["registration"][1])
-        print(f"CPU ratio reference/registration = {median(cpu_ratios):.2f} "
-              f"(per round: {', '.join(f'{x:.2f}' for x in cpu_ratios)})")
-        print(f"wall ratio reference/registration = {median(wall_ratios):.2f} "
-              f"(per round: {', '.join(f'{x:.2f}' for x in wall_ratios)})")
-        if args.profile:
-            import cProfile
-            profiler = cProfile.Profile(time.process_time)
-            profiler.runcall(registrations, args.requests)
-            profiler.dump_stats(args.profile)
-            log(f"profile of {args.requests} registrations in {args.profile}")
-        with app.app_context():
-            db_module.db.session.remove()
-            db_module.db.engine.dispose()
-        return 0
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    server = make_url(database_url)
+    app = make_app(database_url, Path(tempfile.mkdtemp(prefix="bench_regcpu_")))
+    client = app.test_client()
+    world = World(app, client)
+    world.publish_agreement()
+    consultants = [world.operating_consultant(name=f"顾问{i:03d}") for i in range(args.consultants)]
+    project = world.project(name="基准楼盘")
+    # Production's wake-up: at most one per window, recorded here instead of published.
+    app.config["CELERY"]["task_always_eager"] = False
+    wake_ups = []
+    tasks.drain_outbox_task.apply_async = lambda *a, **k: wake_ups.append(k)
+    tasks.drain_outbox_task.delay = lambda *a, **k: wake_ups.append(k)
+    headers = [c.auth for c in consultants]
+    counter = iter(range(10**9))
+
+    def registrations(n: int) -> None:
+        for _ in range(n):
+            i = next(counter)
+            response = client.post("/api/mp/v1/registrations", headers=headers[i % len(headers)], json={
+                "project_id": project, "buyer_name": "周先生", "buyer_phone": f"137{i:08d}"})
+            assert response.status_code == 201, response.get_json()
+
+    def references(n: int) -> None:
+        for _ in range(n):
+            i = next(counter)
+            response = client.post("/benchmark/reference", headers=headers[i % len(headers)], json={
+                "project_id": project, "buyer_name": "周先生", "buyer_phone": f"137{i:08d}"})
+            assert response.status_code == 201, response.get_data(as_text=True)
+
+    registrations(30)  # warm-up: statements built, connections open
+    references(30)
+    analyzing = analyze_like_autovacuum(database_url)
+    if analyzing:
+        log("autovacuum is off on this server: ANALYZE after the warm-up and after every round (untimed)")
+    runs = {"registration": registrations, "reference": references}
+    print(f"{args.requests} requests of each kind per round, PostgreSQL {server.host}:{server.port}, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'round':<6}{'endpoint':<14}{'CPU ms/req':>11}{'wall ms/req':>12}")
+    cpu_ratios, wall_ratios = [], []
+    for number in range(1, args.rounds + 1):
+        order = ("registration", "reference") if number % 2 else ("reference", "registration")
+        figures = {}
+        for kind in order:
+            cpu, wall = time.process_time(), time.perf_counter()
+            runs[kind](args.requests)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            figures[kind] = (cpu * 1000 / args.requests, wall * 1000 / args.requests)
+            if analyzing:
+                analyze_like_autovacuum(database_url)
+            print(f"{number:<6}{kind:<14}{figures[kind][0]:>11.2f}{figures[kind][1]:>12.2f}", flush=True)
+        cpu_ratios.append(figures["reference"][0] / figures["registration"][0])
+        wall_ratios.append(figures["reference"][1] / figures["registration"][1])
+    print(f"CPU ratio reference/registration = {median(cpu_ratios):.2f} "
+          f"(per round: {', '.join(f'{x:.2f}' for x in cpu_ratios)})")
+    print(f"wall ratio reference/registration = {median(wall_ratios):.2f} "
+          f"(per round: {', '.join(f'{x:.2f}' for x in wall_ratios)})")
+    if args.profile:
+        import cProfile
+        profiler = cProfile.Profile(time.process_time)
+        profiler.runcall(registrations, args.requests)
+        profiler.dump_stats(args.profile)
+        log(f"profile of {args.requests} registrations in {args.profile}")
+    with app.app_context():
+        db_module.db.session.remove()
+        db_module.db.engine.dispose()
+    return 0
 
 
 if __name__ == "__main__":

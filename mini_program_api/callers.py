@@ -7,13 +7,13 @@ from functools import wraps
 from flask import current_app, g
 from werkzeug.exceptions import HTTPException
 
-from estate_platform.consultants.guard import (TokenCaller, operating_caller, require_operating_caller,
-                                               require_operating_signed)
-from estate_platform.consultants.services import NotYetApplied, consultant_of_user
+from estate_platform.consultants.guard import (TokenCaller, check_operating, operating_caller,
+                                               require_operating_caller)
+from estate_platform.consultants.services import consultant_of_user
 from estate_platform.db import db, utcnow
 from estate_platform.errors import ValidationFailed
 from estate_platform.identity.services import authenticate
-from estate_platform.security import TokenInvalid, TokenRevoked, read_token
+from estate_platform.security import TokenInvalid, read_token
 
 
 def _authenticate(token: str, kind: str):
@@ -39,17 +39,10 @@ def operating_consultant(token: str, *, brief: bool = False) -> None:
     The token's owner, his consultant row and the signature come in one SELECT
     (``consultants.guard.operating_caller``): the same checks as ``consultant`` followed by
     ``require_operating``, in the same order, for one round trip."""
-    claims = read_token(current_app.config["SECRET_KEY"], token, now=utcnow())
-    if claims.kind != "wechat":
-        raise TokenInvalid()
+    claims = _wechat_claims(token)
     user, found, signed = operating_caller(db.session, claims.subject_id, brief=brief)
-    if user is None or user.token_version != claims.version:
-        raise TokenRevoked()
-    g.wechat_user = user
-    if found is None:
-        raise NotYetApplied()
-    g.consultant = found
-    require_operating_signed(found, signed)
+    g.wechat_user, g.consultant = user, found
+    check_operating(claims.version, user and user.token_version, found, signed)
 
 
 def registering_consultant(token: str) -> None:
@@ -59,10 +52,16 @@ def registering_consultant(token: str) -> None:
     ``consultants.guard.operating_brief``), the same checks in the same order, still before
     every business rule. A request refused before that SELECT (an invalid body: 422) checks its
     caller alone first (``caller_before_invalid_body``), so a bad caller is still answered first."""
+    claims = _wechat_claims(token)
+    g.token_caller = TokenCaller(claims.subject_id, claims.version)
+
+
+def _wechat_claims(token: str):
+    """A consultant's token checked in itself (signature, expiry, kind), before any SQL."""
     claims = read_token(current_app.config["SECRET_KEY"], token, now=utcnow())
     if claims.kind != "wechat":
         raise TokenInvalid()
-    g.token_caller = TokenCaller(claims.subject_id, claims.version)
+    return claims
 
 
 def caller_before_invalid_body(func):

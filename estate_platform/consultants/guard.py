@@ -116,41 +116,36 @@ class TokenCaller:
     token_version: int
 
 
-def operating_brief(caller: TokenCaller, row) -> BriefConsultant:
-    """The operating-consultant guard on values read with the registration's SELECT (``row``:
-    ``token_version``, ``consultant_id``, ``consultant_status``, ``consultant_phone``, ``rating``,
-    ``signed``; None when the token's user does not exist): the checks and the order of
-    ``mini_program_api.callers.operating_consultant`` (revoked token 401, not yet applied 404,
-    inactive 403, unsigned 403)."""
+def check_operating(token_version: int, owner_version: int | None, consultant, signed: bool):
+    """The operating-consultant guard on values already read, in its order: the token revoked or
+    its user unknown (``owner_version`` None) 401, not yet applied 404, inactive 403, unsigned
+    403. Every consultant route (``mini_program_api.callers.operating_consultant``) and the
+    registration's own SELECT (``operating_brief``) answer through it."""
     from ..consultants.services import NotYetApplied
     from ..security import TokenRevoked
-    if row is None or row.token_version != caller.token_version:
+    if owner_version is None or owner_version != token_version:
         raise TokenRevoked()
-    if row.consultant_id is None:
+    if consultant is None:
         raise NotYetApplied()
-    consultant = BriefConsultant(row.consultant_id, row.consultant_status, row.consultant_phone, row.rating)
-    require_operating_signed(consultant, bool(row.signed))
-    return consultant
+    return require_operating_signed(consultant, signed)
+
+
+def operating_brief(caller: TokenCaller, row) -> BriefConsultant:
+    """``check_operating`` on values read with the registration's SELECT (``row``:
+    ``token_version``, ``consultant_id``, ``consultant_status``, ``consultant_phone``, ``rating``,
+    ``signed``; None when the token's user does not exist)."""
+    if row is None:
+        return check_operating(caller.token_version, None, None, False)
+    consultant = (None if row.consultant_id is None else
+                  BriefConsultant(row.consultant_id, row.consultant_status, row.consultant_phone, row.rating))
+    return check_operating(caller.token_version, row.token_version, consultant, bool(row.signed))
 
 
 def require_operating_caller(session: Session, caller: TokenCaller) -> BriefConsultant:
-    """``operating_brief`` with the caller read alone (one SELECT): for a request refused before
+    """``check_operating`` with the caller read alone (one SELECT): for a request refused before
     the registration's SELECT (its body is invalid), so a bad caller is still answered first."""
     user, found, signed = operating_caller(session, caller.user_id, brief=True)
-    if user is None:
-        return operating_brief(caller, None)
-    return operating_brief(caller, _CallerRow(user.token_version, found and found.id, found and found.status,
-                                              found and found.phone, found and found.rating, signed))
-
-
-@dataclass(frozen=True)
-class _CallerRow:
-    token_version: int
-    consultant_id: int | None
-    consultant_status: str | None
-    consultant_phone: str | None
-    rating: int | None
-    signed: bool
+    return check_operating(caller.token_version, user and user.token_version, found, signed)
 
 
 def require_operating_signed(consultant: Consultant, signed: bool) -> Consultant:

@@ -56,31 +56,6 @@ def copy_rows(session: Session, table, rows: list, *, columns: tuple[str, ...] |
     _copy(session, table, table.name, rows, list(columns) if columns is not None else None)
 
 
-def copy_values(session: Session, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """``copy_rows`` for rows given as tuples of ``columns`` whose types need no conversion
-    (integers, text): written as they are, no dict per row (a batch's legs)."""
-    if not rows:
-        return
-    session.flush()
-    if not _copies(session):
-        bulk_insert(session, table, [dict(zip(columns, row)) for row in rows])
-        return
-    connection = session.connection()
-    dialect = connection.dialect
-    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-    dbapi_error = dialect.loaded_dbapi.Error
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        with cursor.copy(statement) as copy:
-            write = copy.write_row
-            for row in rows:
-                write(row)
-    except dbapi_error as error:
-        raise DBAPIError.instance(statement, None, error, dbapi_error, dialect=dialect) from error
-    finally:
-        cursor.close()
-
-
 def copy_insert(session: Session, table, rows: list, *, conflict_do_nothing: tuple[str, ...],
                 returning: tuple[str, ...], columns: tuple[str, ...] | None = None) -> list[tuple]:
     """Insert ``rows`` skipping those that conflict on ``conflict_do_nothing``; the ``returning``

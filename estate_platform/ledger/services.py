@@ -6,7 +6,7 @@ posted posts nothing and returns the existing transaction, so retries, replays
 and re-run tasks never post twice. All legs of a transaction are inserted in one
 statement; on PostgreSQL a statement trigger checks they sum to zero and a
 deferred trigger that no transaction is left without legs (a chunk's legs go in
-one ``COPY``, ``ledger.copy.copy_values``).
+one ``COPY``, ``ledger.copy.copy_rows``).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from ..db import among, bulk_insert, id_chunks
-from .copy import copy_insert, copy_values
+from .copy import copy_insert, copy_rows
 from .models import ACCOUNT_KINDS, PARTY_TYPES, Account, LedgerTransaction, Posting
 
 PLATFORM = ("platform", 0)
@@ -153,10 +153,10 @@ def post_many(session: Session, entries: Sequence[Entry], *, actor_type: str = "
             continue
         # All legs of these transactions in one statement (one COPY on PostgreSQL): the balance
         # trigger sees them together.
-        copy_values(session, Posting.__table__, LEG_COLUMNS, [
+        copy_rows(session, Posting.__table__, [
             (transaction_id, accounts[leg[:3]], leg.amount_cents, leg.memo)  # leg[:3]: its account's key
             for e in chunk if (transaction_id := new_ids.get(e.idempotency_key)) is not None
-            for leg in e.legs if leg.amount_cents != 0])
+            for leg in e.legs if leg.amount_cents != 0], columns=LEG_COLUMNS)
         created.update(new_ids)
     return created
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Integer, Row, bindparam, case, exists, func, literal_column, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from ..clock import start_of_local_day
 from ..consultants.guard import TokenCaller, operating_brief, signed_current_agreement
@@ -147,7 +147,7 @@ def situation_of_caller(session: Session, project_id: int, phone: str, caller: T
     """``situation`` and the caller in one statement (the request path, issue 16 §1): the guard
     (``consultants.guard.operating_brief``: 401, 404, 403 in its order) runs on the caller's
     values before the project is looked at, as when the caller was read alone first."""
-    connection = session.connection()
+    connection = request_connection(session)
     row = statements(connection).situation_of_caller.first(connection, {
         "user_id": caller.user_id, "project_id": project_id, "phone": phone, "day_start": start_of_local_day(now)})
     consultant = operating_brief(caller, row)
@@ -156,6 +156,32 @@ def situation_of_caller(session: Session, project_id: int, phone: str, caller: T
     return _situation(row, consultant, consultant_today=row.consultant_today,
                       registration_id=getattr(row, "registration_id", None),
                       new_buyer_id=getattr(row, "new_buyer_id", None))
+
+
+def request_connection(session: Session) -> Connection:
+    """The connection the request path runs on. On PostgreSQL, when the request has not begun a
+    transaction yet (it has not: the guard reads the caller in the situation SELECT), in
+    autocommit (issue 16 §1): the situation SELECT reads in its own snapshot, as it would in a
+    READ COMMITTED transaction, and the one INSERT statement is its own transaction (all of its
+    rows or none), so the request makes two round trips after the pool's ping instead of four
+    (``BEGIN``, the SELECT, the INSERT, ``COMMIT``). A refusal's attempt row (``risk.attempts``)
+    is kept as ever: it commits with its INSERT. The step-by-step way after a lost race opens a
+    transaction first (``begin_steps``). The connection is back in transactional mode when the
+    session returns it to the pool (SQLAlchemy resets the isolation level it set)."""
+    own = session() if isinstance(session, scoped_session) else session  # Flask-SQLAlchemy's is scoped
+    if own.in_transaction() or own.get_bind().dialect.name != "postgresql":
+        return own.connection()
+    return own.connection(execution_options=_AUTOCOMMIT)
+
+
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+
+def begin_steps(connection: Connection) -> None:
+    """Before the step-by-step way writes several statements: a transaction, so that they
+    commit together (or not at all) even on ``request_connection``'s autocommit connection."""
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        connection.exec_driver_sql("BEGIN")
 
 
 def _situation(row, consultant, **more) -> Situation:

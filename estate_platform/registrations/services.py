@@ -261,6 +261,7 @@ def register(session: Session, consultant: Consultant | TokenCaller, data: NewRe
             if notification_id is None:  # a race lost on the buyer's or the registration's index
                 buyer_id, buyer_key, registration_id = situation.buyer_id, situation.buyer_key, None
         if notification_id is None:
+            path.begin_steps(connection)
             if buyer_id is None:
                 created = statements.buyer.first(connection, {
                     "phone": phone, "name": name, "created_at": now, "evidence_key": new_buyer_key()})

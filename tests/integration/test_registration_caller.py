@@ -6,6 +6,7 @@ race the one INSERT statement can lose (a concurrent request created the buyer, 
 him, between the SELECT and the INSERT) takes the step-by-step way to the same answers."""
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -213,3 +214,36 @@ def test_a_known_buyer_registered_by_a_concurrent_request_is_refused(world, app,
         assert db.session.scalar(select(func.count()).select_from(Registration)
                                  .where(Registration.project_id == project_b)) == 1
         db.session.rollback()
+
+
+def test_the_step_by_step_way_after_a_lost_race_writes_all_or_nothing(world, app, meanwhile, monkeypatch):
+    """After a race lost on the buyer's index the registration is written step by step (on
+    PostgreSQL from an autocommit connection: ``path.begin_steps`` opens a transaction first).
+    A failure after the registration's INSERT leaves no registration without its evidence record."""
+    first, second = world.operating_consultant(), world.operating_consultant()
+    project_a, project_b = world.project(), world.project()
+    phone = world.next_buyer_phone()
+    other = app.test_client()
+
+    def broken(self, connection, params):
+        raise RuntimeError("the evidence store failed")
+
+    def first_registers_then_the_store_fails():
+        # In a thread of its own, as a concurrent request runs: its own app context and session.
+        answered = []
+        thread = threading.Thread(target=lambda: answered.append(other.post(URL, headers=first.auth, json={
+            "project_id": project_a, "buyer_name": "周先生", "buyer_phone": phone}).status_code))
+        thread.start()
+        thread.join()
+        assert answered == [201]
+        monkeypatch.setattr(path._Statements, "write_trailing", broken)
+
+    meanwhile(first_registers_then_the_store_fails)
+    response = world.client.post(URL, headers=second.auth, json={
+        "project_id": project_b, "buyer_name": "周先生", "buyer_phone": phone})
+    assert response.status_code == 500 and response.get_json()["error"]["code"] == "internal_error"
+    with app.app_context():
+        assert db.session.scalars(select(Registration.consultant_id)).all() == [first.id]
+        db.session.rollback()
+    monkeypatch.undo()
+    world.register(second, project_b, phone=phone)  # nothing was left to stand in its way

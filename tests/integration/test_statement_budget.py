@@ -245,3 +245,92 @@ def test_run_eagerly_a_registration_is_delivered_once_however_often_the_outbox_r
         db.session.expire_all()
         assert db.session.get(Notification, notification.id).delivered_at == delivered_at
         assert len(app.extensions["adapters"].sms.notices) == sms_before
+
+
+# --- on the wire (PostgreSQL): the round trips themselves -------------------------------------
+
+@contextmanager
+def on_the_wire(app, tmp_path):
+    """The queries each connection checked out meanwhile sends, as psycopg traces them: a list of
+    round trips, each the text of a simple query or ``"extended"`` (a prepared statement's
+    Bind/Execute/Sync). The pool's ping runs before the checkout event: not counted."""
+    from sqlalchemy import event as sa_event
+    trace = tmp_path / "wire.trace"
+    handle = open(trace, "w")
+    traced, started = [], []
+    with app.app_context():
+        engine = db.engine
+
+    def on_checkout(dbapi_connection, record, proxy):
+        if not started:  # the request's own connection (after its commit the eager drain takes others)
+            started.append(True)
+            dbapi_connection.pgconn.trace(handle.fileno())
+            traced.append(dbapi_connection)
+
+    def on_checkin(dbapi_connection, record):
+        if dbapi_connection in traced:
+            dbapi_connection.pgconn.untrace()
+            traced.remove(dbapi_connection)
+
+    sa_event.listen(engine, "checkout", on_checkout)
+    sa_event.listen(engine, "checkin", on_checkin)
+    trips: list[str] = []
+    try:
+        yield trips
+    finally:
+        sa_event.remove(engine, "checkout", on_checkout)
+        sa_event.remove(engine, "checkin", on_checkin)
+        for dbapi_connection in traced:
+            dbapi_connection.pgconn.untrace()
+        handle.close()
+        for line in trace.read_text().splitlines():
+            parts = line.split("\t")
+            if len(parts) > 3 and parts[1] == "F":
+                if parts[3] == "Query":
+                    trips.append(parts[4].strip().strip('"').split(" ")[0].upper())
+                elif parts[3] == "Sync":
+                    trips.append("extended")
+
+
+@pytest.mark.postgres
+def test_an_accepted_registration_is_two_round_trips_after_the_ping(world, app, tmp_path):
+    """No BEGIN and no COMMIT on the wire: the SELECT reads in autocommit and the one INSERT
+    statement is its own transaction (``registrations.path.request_connection``)."""
+    consultant = world.operating_consultant()
+    project = world.project()
+    world.register(consultant, project)  # the statements are prepared on the connection alike
+    for _ in range(6):  # past psycopg's prepare threshold (5): the request as it runs for hours
+        project = world.project()
+        with on_the_wire(app, tmp_path) as trips:
+            world.register(consultant, project)
+        assert len(trips) == 2 and "BEGIN" not in trips and "COMMIT" not in trips, trips
+
+
+@pytest.mark.postgres
+def test_a_refusal_is_two_round_trips_and_keeps_its_attempt(world, app, tmp_path):
+    first, second = world.operating_consultant(), world.operating_consultant()
+    project = world.project()
+    phone = world.next_buyer_phone()
+    world.register(first, project, phone=phone)
+    before = attempts(app)
+    with on_the_wire(app, tmp_path) as trips:
+        world.register(second, project, phone=phone, expect=409)
+    assert len(trips) == 2 and "BEGIN" not in trips, trips  # the SELECT, the attempt's INSERT
+    assert attempts(app) == before + 1
+
+
+@pytest.mark.postgres
+def test_the_connection_goes_back_to_the_pool_transactional(world, app, tmp_path):
+    """The pool gets the connection back out of autocommit (SQLAlchemy resets the isolation level
+    it set), so every other route's writes stay one transaction: BEGIN … COMMIT on the wire."""
+    from estate_platform.identity.models import Buyer
+    consultant = world.operating_consultant()
+    world.register(consultant, world.project())
+    with app.app_context():
+        pooled = [record.dbapi_connection for record in db.engine.pool._pool.queue]
+        assert pooled and not any(connection.autocommit for connection in pooled)
+    with on_the_wire(app, tmp_path) as trips:
+        with app.app_context():
+            db.session.get(Buyer, 1).name = "王五"
+            db.session.commit()
+    assert trips[0] == "BEGIN" and trips[-1] == "COMMIT" and len(trips) >= 3, trips

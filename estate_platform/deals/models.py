@@ -33,8 +33,11 @@ class Deal(db.Model):
               sqlite_where=text("stage <> 'cancelled'"), postgresql_where=text("stage <> 'cancelled'")),
         Index("ix_deals_consultant_id_subscribed_on", "consultant_id", "subscribed_on"),
         Index("ix_deals_project_id_subscribed_on", "project_id", "subscribed_on"),
-        Index("ix_deals_recognised_trigger_reached_on", "recognised", "trigger_reached_on"),
+        # No index names ``recognised``: marking a deal recognised is a heap-only (HOT) update when
+        # its page has room, on pages filled to 50 % (migration c9d0e1f2a3b4). Due deals are found
+        # through ``DueDeal`` instead.
         Index("ix_deals_created_at", "created_at"),  # time-ranged reports (issue 16)
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +75,24 @@ class Deal(db.Model):
     buyer = relationship("Buyer")
     consultant = relationship("Consultant")
     registration = relationship("Registration")
+
+
+class DueDeal(db.Model):
+    """A deal due for recognition: it reached its trigger, is not recognised and not cancelled
+    (``recognition.DUE``). The recognition batch reads the due deals from here.
+
+    The database keeps it (migration c9d0e1f2a3b4): triggers on ``deals`` add a deal when it
+    becomes due (inserted due, its trigger date set, its commission reversed) and remove it when
+    it stops being due by any change but recognition (cancelled, its trigger date cleared).
+    Recognition removes what it recognises in the statement that marks the deals
+    (``recognition._mark_recognised``), which keeps that UPDATE free of row triggers; a row left
+    behind by a deal recognised some other way is harmless (the batch reads the deal, finds it not
+    due and removes the row). So every due deal is here, whatever path made it due.
+    """
+    __tablename__ = "deal_recognition_queue"
+
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), primary_key=True,
+                                         autoincrement=False)
 
 
 DEAL_REQUEST_KINDS = ("cancel", "backdate")

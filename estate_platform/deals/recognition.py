@@ -38,7 +38,7 @@ from ..money import yuan
 from ..notifications.services import notify_many
 from ..projects.models import Project
 from ..referrals.links import ChainLinks
-from .models import Deal
+from .models import Deal, DueDeal
 
 ACCOUNT_OF_LINE = {"platform": ("revenue",), "consultant": ("pending",), "buyer": ("pending",)}
 
@@ -205,12 +205,17 @@ def _expire_loaded(session: Session, deal_ids: Iterable[int]) -> None:
             session.expire(deal, _CHANGED)
 
 
+def _due(deals: Iterable) -> list:
+    return [d for d in deals if not d.recognised and d.stage != "cancelled" and d.trigger_reached_on is not None]
+
+
 def _recognise(session: Session, deals: Sequence, *, now: datetime, actor_type: str = "system",
-               actor_id: int | None = None, context: Context | None = None) -> list[int]:
+               actor_id: int | None = None, context: Context | None = None, due: bool = False) -> list[int]:
     """``recognise`` for deals as objects or as rows of ``RECOGNITION_COLUMNS``; returns the ids of
     the deals recognised now (loaded objects among them are expired). A batch passes one ``context``
-    for all its chunks (see ``Context``)."""
-    deals = [d for d in deals if not d.recognised and d.stage != "cancelled" and d.trigger_reached_on is not None]
+    for all its chunks (see ``Context``), and ``due=True`` when it kept only the due deals."""
+    if not due:
+        deals = _due(deals)
     if not deals:
         return []
     # A commission that rounds to nothing moves no money: it is recognised without a transaction.
@@ -256,15 +261,24 @@ def _recognise(session: Session, deals: Sequence, *, now: datetime, actor_type: 
     return recognised + nothing
 
 
+# The deals' rows are locked (updated) before their queue rows are deleted, in the order every
+# other path takes them (a deal's row, then what its triggers change in the queue). Both are found
+# by primary key, whatever plan the prepared statement gets: ``deals.id = ANY(:ids)`` (joined with
+# the arrays alone, the deals were read whole for a hash join), and the queue's rows by the marked
+# ids one by one (``IN (SELECT id FROM marked)`` could be planned as a nested loop over the CTE).
 _MARK_RECOGNISED = text(
-    "UPDATE deals SET recognised = true, lines_version = u.version, updated_at = :now "
-    "FROM unnest(CAST(:ids AS integer[]), CAST(:versions AS integer[])) AS u(id, version) WHERE deals.id = u.id"
+    "WITH marked AS (UPDATE deals SET recognised = true, lines_version = u.version, updated_at = :now "
+    "FROM unnest(CAST(:ids AS integer[]), CAST(:versions AS integer[])) AS u(id, version) "
+    "WHERE deals.id = u.id AND deals.id = ANY(CAST(:ids AS integer[])) RETURNING deals.id) "
+    "DELETE FROM deal_recognition_queue q USING marked WHERE q.deal_id = marked.id"
 ).bindparams(bindparam("now", type_=Deal.__table__.c.updated_at.type))
 
 
 def _mark_recognised(session: Session, rows: list[tuple[int, int]], now: datetime) -> None:
-    """Set ``recognised`` and the new lines version of these (deal id, version) pairs: one statement
-    on PostgreSQL, only the ids and versions sent as arrays (the other two columns are the same for all)."""
+    """Set ``recognised`` and the new lines version of these (deal id, version) pairs and take them
+    out of the queue of due deals (``DueDeal``: its triggers leave recognition to this statement, so
+    the UPDATE runs no row trigger). One statement on PostgreSQL, only the ids and versions sent as
+    arrays (the other two columns are the same for all)."""
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
@@ -273,6 +287,17 @@ def _mark_recognised(session: Session, rows: list[tuple[int, int]], now: datetim
         return
     bulk_update(session, Deal.__table__, [{"id": deal_id, "recognised": True, "lines_version": version,
                                            "updated_at": now} for deal_id, version in rows])
+    _dequeue(session, [deal_id for deal_id, _ in rows])
+
+
+def _dequeue(session: Session, deal_ids: Sequence[int], *, unless_due: bool = False) -> None:
+    """Take these deals out of the queue of due deals (``unless_due``: those that are not due now)."""
+    table = DueDeal.__table__
+    for chunk in id_chunks(session, deal_ids):
+        statement = table.delete().where(among(session, table.c.deal_id, chunk))
+        if unless_due:
+            statement = statement.where(~select(Deal.id).where(Deal.id == table.c.deal_id, *DUE).exists())
+        session.execute(statement)
 
 
 def current_lines(session: Session, deal: Deal) -> list[CommissionLine]:
@@ -334,15 +359,24 @@ def reverse(session: Session, deal: Deal, *, reason: str, now: datetime, actor_t
 
 # --- the batch -------------------------------------------------------------------------
 
+# A due deal; the database keeps every such deal in ``DueDeal`` (migration c9d0e1f2a3b4 writes
+# the same rule into its triggers).
 DUE = (Deal.recognised.is_(False), Deal.trigger_reached_on.is_not(None), Deal.stage != "cancelled")
 
 
 def due_query():
-    return select(Deal.id).where(*DUE)
+    return select(Deal.id).join(DueDeal, DueDeal.deal_id == Deal.id).where(*DUE)
 
 
-def due_rows():
-    return select(*RECOGNITION_COLUMNS).where(*DUE)
+def queued_rows(after: int, size: int):
+    """The next ``size`` queued deals past id ``after`` as rows of ``RECOGNITION_COLUMNS``, due or
+    not (a row of a deal recognised otherwise than by ``_mark_recognised`` stays until the batch
+    meets it). The ids are taken from the queue first and both sides are bounded by ``after``: a
+    join of the whole tables read the deals from the first id in every chunk."""
+    queued = (select(DueDeal.deal_id).where(DueDeal.deal_id > after).order_by(DueDeal.deal_id).limit(size)
+              .subquery())
+    return (select(*RECOGNITION_COLUMNS).join_from(queued, Deal, Deal.id == queued.c.deal_id)
+            .where(Deal.id > after).order_by(queued.c.deal_id))
 
 
 def count_due(session: Session) -> int:
@@ -360,16 +394,21 @@ def recognise_due(session: Session, *, now: datetime, chunk_size: int = 1000,
     context = Context()  # kept across chunks: each consultant is read once per batch
     while limit is None or seen < limit:
         size = chunk_size if limit is None else min(chunk_size, limit - seen)
-        # The chunk's deals as plain rows, in one query: the batch changes them with bulk statements
-        # and reads nothing else of them (objects the session holds are expired as they change).
-        deals = session.execute(due_rows().where(Deal.id > last_id).order_by(Deal.id).limit(size)).all()
+        # The chunk's queued deals as plain rows, in one query: the batch changes them with bulk
+        # statements and reads nothing else of them (objects the session holds are expired as they
+        # change). The queue's rows of those that are not due (rare: recognised some other way) go.
+        deals = session.execute(queued_rows(last_id, size)).all()
         if not deals:
             break
+        due = _due(deals)
+        if len(due) < len(deals):
+            due_ids = {d.id for d in due}
+            _dequeue(session, [d.id for d in deals if d.id not in due_ids], unless_due=True)
         # A chunk makes ~100,000 small acyclic objects (rows, members, lines, legs); the cyclic
         # collector's passes over them and over the kept context are paused for the chunk and
         # resume between chunks, so whatever cycles a chunk leaves are freed before the next.
         with ledger.cycle_collection_paused():
-            posted += len(_recognise(session, deals, now=now, context=context))
+            posted += len(_recognise(session, due, now=now, context=context, due=True))
         last_id = deals[-1].id
         seen += len(deals)
         if after_chunk is not None:

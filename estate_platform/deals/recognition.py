@@ -210,12 +210,11 @@ def _due(deals: Iterable) -> list:
 
 
 def _recognise(session: Session, deals: Sequence, *, now: datetime, actor_type: str = "system",
-               actor_id: int | None = None, context: Context | None = None, due: bool = False) -> list[int]:
+               actor_id: int | None = None, context: Context | None = None) -> list[int]:
     """``recognise`` for deals as objects or as rows of ``RECOGNITION_COLUMNS``; returns the ids of
     the deals recognised now (loaded objects among them are expired). A batch passes one ``context``
-    for all its chunks (see ``Context``), and ``due=True`` when it kept only the due deals."""
-    if not due:
-        deals = _due(deals)
+    for all its chunks (see ``Context``)."""
+    deals = _due(deals)
     if not deals:
         return []
     # A commission that rounds to nothing moves no money: it is recognised without a transaction.
@@ -408,7 +407,7 @@ def recognise_due(session: Session, *, now: datetime, chunk_size: int = 1000,
         # collector's passes over them and over the kept context are paused for the chunk and
         # resume between chunks, so whatever cycles a chunk leaves are freed before the next.
         with ledger.cycle_collection_paused():
-            posted += len(_recognise(session, due, now=now, context=context, due=True))
+            posted += len(_recognise(session, due, now=now, context=context))
         last_id = deals[-1].id
         seen += len(deals)
         if after_chunk is not None:

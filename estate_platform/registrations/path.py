@@ -158,6 +158,9 @@ def situation_of_caller(session: Session, project_id: int, phone: str, caller: T
                       new_buyer_id=getattr(row, "new_buyer_id", None))
 
 
+_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+
+
 def request_connection(session: Session) -> Connection:
     """The connection the request path runs on. On PostgreSQL, when the request has not begun a
     transaction yet (it has not: the guard reads the caller in the situation SELECT), in
@@ -172,9 +175,6 @@ def request_connection(session: Session) -> Connection:
     if own.in_transaction() or own.get_bind().dialect.name != "postgresql":
         return own.connection()
     return own.connection(execution_options=_AUTOCOMMIT)
-
-
-_AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
 
 def begin_steps(connection: Connection) -> None:

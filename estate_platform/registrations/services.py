@@ -186,7 +186,8 @@ def register(session: Session, consultant: Consultant | TokenCaller, data: NewRe
     (``path.situation_of_caller``; on PostgreSQL it also takes the registration's id, and a new
     buyer's, from their sequences); on PostgreSQL one INSERT statement then writes the buyer (when
     new), the registration, the evidence record, the client card and the notification
-    (``path._Statements._together``); then the commit: 3 statements. When that statement inserts
+    (``path._Statements._together``); then the commit: 3 statements, and on the wire only the
+    two (``path.request_connection``: both run in autocommit, so no BEGIN and no COMMIT is sent). When that statement inserts
     nothing (a concurrent request created the buyer or registered him first: the unique indexes
     decided, no savepoint), and on SQLite, the step-by-step way: the buyer's INSERT (or the
     concurrent one read), the registration's ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (nothing:

@@ -6,7 +6,13 @@ One run:
 1. a fresh database ``bench_api_<pid>`` on the given PostgreSQL server, migrated (alembic),
    with the reference table; a Redis database of its own as the broker (flushed at the end);
 2. 300 active consultants (applied, approved, agreement signed; made through the API
-   in-process) and a project on sale;
+   in-process), 20 projects on sale and a history of ``--history`` registrations (default
+   100,000: two per buyer in two projects, over three years, the last 30 days' open; COPY, as
+   ``benchmarks/scale.py`` loads them), so that the tables are the size of a city's after months
+   rather than empty: PostgreSQL plans a tiny table with sequential scans, and with this server's
+   ``autovacuum = off`` such a plan would be kept while a run adds thousands of rows (a fresh
+   database measured 0.39 in its first pair and 0.54-0.70 after, 3 December); every run
+   registers for the first project;
 3. gunicorn with N sync workers (default 4), ``APP_ENV=production`` (the HTTP adapters point
    at a loopback stub; nothing calls them on this path), ``BENCHMARK_REFERENCE_ROUTE=1``;
 4. wrk, 32 connections: a warm-up of each, then alternating paired runs (registration, then
@@ -42,6 +48,7 @@ from benchmarks._measure import analyze_like_autovacuum, log, median, reference_
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/12"
 TARGET_THROUGHPUT, TARGET_P99 = 0.7, 1.5
+PROJECTS = 20
 
 LUA = r"""
 -- Distinct buyers: phone = 13 + run (2 digits) + wrk thread (1 digit) + counter (6 digits).
@@ -80,8 +87,10 @@ end
 """
 
 
-def seed(database_url: str, consultants: int, secret: str, instance: Path) -> tuple[int, list[str]]:
-    """Consultants made through the API in-process (as the mini-program would), and a project."""
+def seed(database_url: str, consultants: int, secret: str, instance: Path, *, projects: int = PROJECTS,
+         history: int = 0) -> tuple[int, list[str]]:
+    """Consultants made through the API in-process (as the mini-program would), ``projects`` projects
+    and ``history`` earlier registrations by COPY (``history``); returns the first project's id."""
     from tests.conftest import World, make_app
     app = make_app(database_url, instance, SECRET_KEY=secret)
     app.config["SECRET_KEY"] = secret
@@ -93,11 +102,38 @@ def seed(database_url: str, consultants: int, secret: str, instance: Path) -> tu
         if (i + 1) % 50 == 0:
             log(f"  {i + 1} consultants")
     project = world.project(name="基准楼盘")
+    for number in range(2, projects + 1):
+        world.project(name=f"楼盘{number:02d}")
     from estate_platform.db import db
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    if history:
+        load_history(database_url, history, projects=projects, consultants=consultants)
     return project, tokens
+
+
+def load_history(database_url: str, rows: int, *, projects: int, consultants: int) -> None:
+    """``rows`` registrations of earlier buyers by COPY (``scale.load``: two per buyer in two of the
+    projects, created over three years, the last 30 days' open and binding), then VACUUM ANALYZE.
+    The seeded consultants and projects must be ids 1 … n, as ``scale.registration_rows`` numbers them."""
+    from datetime import datetime, timezone
+    from types import SimpleNamespace
+
+    from benchmarks import scale
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            for table, count in (("consultants", consultants), ("projects", projects)):
+                found = connection.execute(text(f"SELECT count(*), min(id), max(id) FROM {table}")).one()
+                if tuple(found) != (count, 1, count):
+                    raise SystemExit(f"history: {table} are not ids 1 … {count} ({tuple(found)})")
+        with timed() as watch:
+            scale.load(engine, 0, rows, SimpleNamespace(projects=projects, consultants=consultants, seed=16),
+                       datetime.now(timezone.utc))
+        log(f"history: {rows:,} registrations in {watch.seconds:.0f}s")
+    finally:
+        engine.dispose()
 
 
 def wrk(base: str, path: str, script: Path, *, seconds: int, connections: int, threads: int) -> dict:
@@ -121,6 +157,8 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--history", type=int, default=100_000,
+                        help="earlier registrations loaded before the runs (0: start from empty tables)")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parser.parse_args(argv)
     if args.pairs < 5:
@@ -141,9 +179,10 @@ def _measure(args, database_url: str) -> int:
     stub = stack.ProviderStub()
     gunicorn = None
     try:
-        log(f"seeding {args.consultants} consultants and a project")
+        log(f"seeding {args.consultants} consultants, {PROJECTS} projects, {args.history:,} earlier registrations")
         with timed() as watch:
-            project, tokens = seed(database_url, args.consultants, stack.SECRET, workdir / "seeding")
+            project, tokens = seed(database_url, args.consultants, stack.SECRET, workdir / "seeding",
+                                   history=args.history)
         log(f"seeded in {watch.seconds:.0f}s")
         tokens_file = workdir / "tokens.lua"
         tokens_file.write_text("return {" + ",".join(f'"{t}"' for t in tokens) + "}\n")
@@ -171,7 +210,7 @@ def _measure(args, database_url: str) -> int:
             log("autovacuum is off on this server: ANALYZE after the warm-up and after every run (untimed), "
                 "as autovacuum does in production while the tables grow")
         print(f"gunicorn {args.workers} sync workers, wrk {args.connections} connections, {args.duration} s runs, "
-              f"{args.consultants} consultants, PostgreSQL {server.host}:{server.port}, {os.cpu_count()} cores")
+              f"{args.consultants} consultants, {args.history:,} earlier registrations, PostgreSQL {server.host}:{server.port}, {os.cpu_count()} cores")
         print(f"{'pair':<5}{'endpoint':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
         ratios, p99_ratios, figures = [], [], {"registration": [], "reference": []}
         for pair in range(1, args.pairs + 1):
@@ -197,10 +236,10 @@ def _measure(args, database_url: str) -> int:
               f"per pair: {', '.join(f'{x:.2f}' for x in p99_ratios)})")
         engine = create_engine(database_url)
         with engine.connect() as connection:
-            registered = connection.execute(text("SELECT count(*) FROM registrations")).scalar()
+            registered = connection.execute(text("SELECT count(*) FROM registrations")).scalar() - args.history
         engine.dispose()
         errors = sum(r["errors"] for rs in figures.values() for r in rs)
-        print(f"registrations stored: {registered:,}; errors (non-2xx, timeouts) in all runs: {errors}")
+        print(f"registrations stored by the runs: {registered:,}; errors (non-2xx, timeouts) in all runs: {errors}")
         return 0
     finally:
         if gunicorn is not None:

@@ -5,6 +5,7 @@ Import as ``from benchmarks._measure import …`` (each script puts the reposito
 """
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import sys
@@ -65,6 +66,32 @@ def timed() -> Iterator[Stopwatch]:
         yield watch
     finally:
         watch.stop()
+
+
+def process_cpu() -> dict[int, tuple[float, int, str]]:
+    """Every process's CPU time so far (user + system, seconds), process group and command line, from
+    ``/proc/<pid>/stat`` and ``cmdline`` (Linux; empty elsewhere). A process that ended between two
+    readings is missing from the second: compare the pids both hold."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    seen = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return seen
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                head, tail = stat.read().rsplit(")", 1)
+            fields = tail.split()
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            seen[int(entry)] = ((int(fields[11]) + int(fields[12])) / tick, int(fields[2]),
+                                command or head.split("(", 1)[-1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return seen
 
 
 def median(values) -> float:

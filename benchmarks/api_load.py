@@ -16,8 +16,11 @@ One run:
 3. gunicorn with N sync workers (default 4), ``APP_ENV=production`` (the HTTP adapters point
    at a loopback stub; nothing calls them on this path), ``BENCHMARK_REFERENCE_ROUTE=1``;
 4. wrk, 32 connections: a warm-up of each, then alternating paired runs (registration, then
-   reference; at least 5 pairs), each printed with req/s, p50, p99 and errors; last the medians
-   of the per-pair ratios: ``ratio registration/reference = X.XX`` (throughput) and the p99 ratio.
+   reference; at least 5 pairs), each printed with req/s, p50, p99, errors and the CPU each request
+   cost gunicorn's processes and the database's backends (``/proc``, a local server); last the
+   medians of the per-pair ratios: ``ratio registration/reference = X.XX`` (throughput), the p99
+   ratio, and the CPU-per-request ratio (what the throughput ratio would be if the two cores were
+   the only limit; it wanders less than throughput when other jobs share the machine).
 
 Every registration is a distinct buyer (the Lua script makes phones from the run, the wrk
 thread and a counter) and the requests rotate over the 300 consultants' tokens.
@@ -43,7 +46,8 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from benchmarks._measure import analyze_like_autovacuum, log, median, reference_database, timed  # noqa: E402
+from benchmarks._measure import (analyze_like_autovacuum, log, median, process_cpu,  # noqa: E402
+                                 reference_database, timed)
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/12"
@@ -147,6 +151,24 @@ def wrk(base: str, path: str, script: Path, *, seconds: int, connections: int, t
             "p99_ms": raw["p99_us"] / 1000, "errors": raw["errors"], "requests": raw["requests"]}
 
 
+def cpu_used(before: dict, after: dict, *, group: int, database: str) -> tuple[float, float]:
+    """CPU seconds between two ``process_cpu`` readings of the app (gunicorn's process group: master
+    and workers) and of the PostgreSQL backends connected to ``database`` (local server only: 0
+    otherwise); a process that started in between counts whole."""
+    app = db = 0.0
+    for pid, (cpu, pgrp, command) in after.items():
+        used = cpu - before[pid][0] if pid in before else cpu
+        if pgrp == group:
+            app += used
+        elif command.startswith("postgres: ") and f" {database} " in f" {command} ":
+            db += used
+    return app, db
+
+
+def cpu_per_request(result: dict) -> float:
+    return result["app_cpu_ms"] + result["db_cpu_ms"]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_PG, help="a PostgreSQL server (a fresh database is made)")
@@ -199,8 +221,12 @@ def _measure(args, database_url: str) -> int:
             script = workdir / f"{kind}-{number}.lua"
             script.write_text(LUA % {"tokens": tokens_file, "project_id": project, "run": number,
                                      "path": endpoints[kind]})
-            return wrk(base, endpoints[kind], script, seconds=seconds, connections=args.connections,
-                       threads=args.threads)
+            before = process_cpu()
+            result = wrk(base, endpoints[kind], script, seconds=seconds, connections=args.connections,
+                         threads=args.threads)
+            app, db = cpu_used(before, process_cpu(), group=gunicorn.pid, database=server.database)
+            requests = max(1, result["requests"])
+            return {**result, "app_cpu_ms": app * 1000 / requests, "db_cpu_ms": db * 1000 / requests}
 
         log("warm-up")
         run("registration", 99, 3)
@@ -211,8 +237,9 @@ def _measure(args, database_url: str) -> int:
                 "as autovacuum does in production while the tables grow")
         print(f"gunicorn {args.workers} sync workers, wrk {args.connections} connections, {args.duration} s runs, "
               f"{args.consultants} consultants, {args.history:,} earlier registrations, PostgreSQL {server.host}:{server.port}, {os.cpu_count()} cores")
-        print(f"{'pair':<5}{'endpoint':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-        ratios, p99_ratios, figures = [], [], {"registration": [], "reference": []}
+        print(f"{'pair':<5}{'endpoint':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+              f"{'app CPU ms/req':>16}{'db CPU ms/req':>15}")
+        ratios, p99_ratios, cpu_ratios, figures = [], [], [], {"registration": [], "reference": []}
         for pair in range(1, args.pairs + 1):
             order = ("registration", "reference") if pair % 2 else ("reference", "registration")
             results = {}
@@ -221,9 +248,10 @@ def _measure(args, database_url: str) -> int:
                 if analyzing:
                     analyze_like_autovacuum(database_url)
                 figures[kind].append(r)
-                print(f"{pair:<5}{kind:<14}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}",
-                      flush=True)
+                print(f"{pair:<5}{kind:<14}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}"
+                      f"{r['app_cpu_ms']:>16.2f}{r['db_cpu_ms']:>15.2f}", flush=True)
             ratios.append(results["registration"]["rps"] / results["reference"]["rps"])
+            cpu_ratios.append(cpu_per_request(results["reference"]) / cpu_per_request(results["registration"]))
             p99_ratios.append(results["registration"]["p99_ms"] / results["reference"]["p99_ms"])
 
         print(f"median registration: {median(r['rps'] for r in figures['registration']):.1f} req/s, "
@@ -234,6 +262,9 @@ def _measure(args, database_url: str) -> int:
               f"per pair: {', '.join(f'{x:.2f}' for x in ratios)})")
         print(f"p99 ratio registration/reference = {median(p99_ratios):.2f} (target <= {TARGET_P99}; "
               f"per pair: {', '.join(f'{x:.2f}' for x in p99_ratios)})")
+        print(f"CPU per request, reference/registration (gunicorn's processes + the database's backends) = "
+              f"{median(cpu_ratios):.2f} (per pair: {', '.join(f'{x:.2f}' for x in cpu_ratios)}; what the "
+              f"throughput ratio would be with the cores the only limit, and steadier on a shared machine)")
         engine = create_engine(database_url)
         with engine.connect() as connection:
             registered = connection.execute(text("SELECT count(*) FROM registrations")).scalar() - args.history

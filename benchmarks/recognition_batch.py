@@ -58,7 +58,7 @@ from estate_platform.commissions import pricing  # noqa: E402
 from estate_platform.commissions import services as commissions  # noqa: E402
 from estate_platform.commissions.models import SplitPolicyVersion  # noqa: E402
 from estate_platform.db import Base, UtcDateTime, bulk_insert  # noqa: E402
-from benchmarks._measure import log, max_rss_mb, proc_status_mb, reset_peak_rss  # noqa: E402
+from benchmarks._measure import log, max_rss_mb, proc_status_mb, process_cpu, reset_peak_rss  # noqa: E402
 
 TARGET_RATIO = 0.3
 DEFAULT_SIZES = {"consultants": 100_000, "buyers": 1_000_000, "deals": 100_000}
@@ -498,21 +498,7 @@ class CpuMeter:
             session.commit()
 
     def _processes(self) -> dict[int, tuple[float, str]]:
-        seen = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    head, tail = stat.read().rsplit(")", 1)
-                fields = tail.split()
-                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                    command = cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()
-                seen[int(entry)] = ((int(fields[11]) + int(fields[12])) / self.tick,
-                                    command or head.split("(", 1)[-1])
-            except (OSError, IndexError, ValueError):
-                continue
-        return seen
+        return {pid: (cpu, command) for pid, (cpu, _, command) in process_cpu().items()}
 
     def sample(self) -> tuple | None:
         try:

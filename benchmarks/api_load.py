@@ -94,7 +94,7 @@ end
 def seed(database_url: str, consultants: int, secret: str, instance: Path, *, projects: int = PROJECTS,
          history: int = 0) -> tuple[int, list[str]]:
     """Consultants made through the API in-process (as the mini-program would), ``projects`` projects
-    and ``history`` earlier registrations by COPY (``history``); returns the first project's id."""
+    and ``history`` earlier registrations by COPY (``load_history``); returns the first project's id."""
     from tests.conftest import World, make_app
     app = make_app(database_url, instance, SECRET_KEY=secret)
     app.config["SECRET_KEY"] = secret

@@ -236,7 +236,8 @@ def _measure(args, database_url: str) -> int:
             log("autovacuum is off on this server: ANALYZE after the warm-up and after every run (untimed), "
                 "as autovacuum does in production while the tables grow")
         print(f"gunicorn {args.workers} sync workers, wrk {args.connections} connections, {args.duration} s runs, "
-              f"{args.consultants} consultants, {args.history:,} earlier registrations, PostgreSQL {server.host}:{server.port}, {os.cpu_count()} cores")
+              f"{args.consultants} consultants, {args.history:,} earlier registrations, "
+              f"PostgreSQL {server.host}:{server.port}, {os.cpu_count()} cores")
         print(f"{'pair':<5}{'endpoint':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
               f"{'app CPU ms/req':>16}{'db CPU ms/req':>15}")
         ratios, p99_ratios, cpu_ratios, figures = [], [], [], {"registration": [], "reference": []}

@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from benchmarks._measure import analyze_like_autovacuum, log, median, reference_database  # noqa: E402
+from benchmarks._measure import analyze_like_autovacuum, log, median, process_cpu, reference_database  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -144,7 +144,6 @@ class ServerCpu:
 
     def __init__(self, app):
         from estate_platform.db import db
-        self.ticks = os.sysconf("SC_CLK_TCK")
         with app.app_context():
             engine = db.engine
         self.engine = engine
@@ -158,14 +157,11 @@ class ServerCpu:
         return pids
 
     def seconds(self) -> float | None:
-        total = 0
-        for pid in self._pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                return None
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-        return total / self.ticks
+        processes = process_cpu()
+        pids = self._pids()
+        if any(pid not in processes for pid in pids):
+            return None
+        return sum(processes[pid][0] for pid in pids)
 
 
 if __name__ == "__main__":

@@ -187,9 +187,9 @@ def register(session: Session, consultant: Consultant | TokenCaller, data: NewRe
     buyer's, from their sequences); on PostgreSQL one INSERT statement then writes the buyer (when
     new), the registration, the evidence record, the client card and the notification
     (``path._Statements._together``); then the commit: 3 statements, and on the wire only the
-    two (``path.request_connection``: both run in autocommit, so no BEGIN and no COMMIT is sent). When that statement inserts
-    nothing (a concurrent request created the buyer or registered him first: the unique indexes
-    decided, no savepoint), and on SQLite, the step-by-step way: the buyer's INSERT (or the
+    two (``path.request_connection``: both run in autocommit, so no BEGIN and no COMMIT is sent).
+    When that statement inserts nothing (a concurrent request created the buyer or registered him
+    first: the unique indexes decided, no savepoint), and on SQLite, the step-by-step way: the buyer's INSERT (or the
     concurrent one read), the registration's ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (nothing:
     refused with the winner's protection end), then the evidence record, the client card and
     the notification (one statement on PostgreSQL).

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from estate_platform.evidence import custody
 from estate_platform.evidence.pseudonyms import buyer_facts, keyed_hash, matches, new_buyer_key
 
-PHONE_RUN = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+PHONE_RUN = re.compile(r"(?<![0-9])(?:\+?86)?1[3-9][0-9]{9}(?![0-9])")
 phones = st.from_regex(r"\+861[3-9][0-9]{9}", fullmatch=True)
 names = st.text(alphabet="周李王张先生女士老板", min_size=1, max_size=6)
 

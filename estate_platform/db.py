@@ -88,6 +88,11 @@ def after_commit_deliver(session: Session, kind: str, item_id: int) -> None:
     A skipped or lost wake-up loses nothing: the beat runs the drain every few seconds."""
     if kind not in OUTBOX_KINDS:
         raise ValueError(f"unknown outbox kind {kind!r}")
+    wake_drain_after_commit(session)
+
+
+def wake_drain_after_commit(session: Session) -> None:
+    """Wake the outbox drain once this unit of work has committed (once, however many rows it wrote)."""
     if not session.info.get("outbox"):
         session.info["outbox"] = True
         after_commit(session, wake_outbox_drain)

@@ -17,6 +17,7 @@ from .buyback import tasks as _buyback_tasks  # noqa: F401
 from .credit import tasks as _credit_tasks  # noqa: F401
 from .crm import tasks as _crm_tasks  # noqa: F401
 from .db import commit, db, utcnow
+from .deals import notices as _commission_notices
 from .deals import tasks as _deal_tasks  # noqa: F401
 from .exports import tasks as _export_tasks  # noqa: F401
 from .handoffs import tasks as _handoff_tasks  # noqa: F401
@@ -75,7 +76,12 @@ def drain_outbox(session, *, batch: int, now) -> int:
     Each row is delivered in a savepoint, so one failing row does not undo the record of the
     others already sent in its batch (they would be sent again); the batch commits as one. A row
     is visited at most once per run (the claim's cursor moves on), so a row that fails stays for
-    the next run or its kind's sweep. Returns how many rows were sent."""
+    the next run or its kind's sweep. Returns how many rows were sent.
+
+    First the ready notices of recognised commissions become notifications (``deals.notices``),
+    a claimed batch per transaction, so this run sends them too."""
+    while _commission_notices.fan_out(session, now=now)[0]:
+        commit(session)
     sent = 0
     for kind_name, kind in OUTBOX.items():
         after = None

@@ -95,6 +95,22 @@ class DueDeal(db.Model):
                                          autoincrement=False)
 
 
+class CommissionNotice(db.Model):
+    """Recognised commissions not yet told to their consultants (``notices``): the deals one
+    recognition posted, written in its transaction. The outbox drain turns the
+    ready notices into one notification per consultant and deletes them in one transaction. A
+    batch's notices are held (``held_for`` its run) until its last statement releases them, so a
+    consultant hears once per batch; a batch that died leaves them held until they are older than
+    ``notices.STALLED_AFTER``."""
+    __tablename__ = "commission_notices"
+    __table_args__ = (CheckConstraint("deals LIKE '[%]'", name="deals_listed"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    held_for: Mapped[str | None] = mapped_column(String(32))
+    deals: Mapped[str] = mapped_column(Text)  # JSON: [deal id, …]
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 DEAL_REQUEST_KINDS = ("cancel", "backdate")
 DEAL_REQUEST_STATUSES = ("pending", "approved", "rejected", "withdrawn")
 

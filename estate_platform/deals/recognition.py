@@ -11,12 +11,14 @@ consultant's (or referring buyer's) pending −line. A reversal (cancellation, o
 a correction before re-pricing) takes each line back from where its money is now:
 the deal's pending first, then the party's available balance, and what is left
 becomes an amount the party owes (clawback).
+
+The consultants hear of recognised commissions through notices the outbox drain turns into
+one message per consultant (``notices``; a batch's once it has finished).
 """
 from __future__ import annotations
 
 import json
 from functools import lru_cache
-from collections import defaultdict
 from datetime import datetime
 from typing import Callable, Iterable, Sequence
 
@@ -38,6 +40,7 @@ from ..money import yuan
 from ..notifications.services import notify_many
 from ..projects.models import Project
 from ..referrals.links import ChainLinks
+from . import notices
 from .models import Deal, DueDeal
 
 ACCOUNT_OF_LINE = {"platform": ("revenue",), "consultant": ("pending",), "buyer": ("pending",)}
@@ -210,10 +213,11 @@ def _due(deals: Iterable) -> list:
 
 
 def _recognise(session: Session, deals: Sequence, *, now: datetime, actor_type: str = "system",
-               actor_id: int | None = None, context: Context | None = None) -> list[int]:
+               actor_id: int | None = None, context: Context | None = None,
+               held_for: str | None = None) -> list[int]:
     """``recognise`` for deals as objects or as rows of ``RECOGNITION_COLUMNS``; returns the ids of
     the deals recognised now (loaded objects among them are expired). A batch passes one ``context``
-    for all its chunks (see ``Context``)."""
+    for all its chunks (see ``Context``) and holds their notices for its end (``notices``)."""
     deals = _due(deals)
     if not deals:
         return []
@@ -238,25 +242,18 @@ def _recognise(session: Session, deals: Sequence, *, now: datetime, actor_type: 
     if not created:
         return nothing
     line_rows, deal_rows = [], []  # line_rows: tuples of LINE_COLUMNS; deal_rows: (id, version)
-    per_consultant: dict[int, list[int]] = defaultdict(list)
     for key in created:
         deal, lines, version = planned[key]
         deal_id = deal.id
         for seq, line in enumerate(lines, start=1):
             line_rows.append((deal_id, version, seq, line.party_type, line.party_id, line.role, line.level,
                               line.amount_cents, line.reason, now))
-            if line.party_type == "consultant":
-                per_consultant[line.party_id].append(line.amount_cents)
         deal_rows.append((deal_id, version))
     copy_rows(session, CommissionLine.__table__, line_rows, columns=LINE_COLUMNS)
     _mark_recognised(session, deal_rows, now)
     recognised = [deal_id for deal_id, _ in deal_rows]
     _expire_loaded(session, recognised)
-    earnings = {"page": "earnings"}
-    notify_many(session, [
-        (consultant_id, "commission_recognised",
-         f"{len(amounts)} 笔成交佣金已确认，共 {yuan(sum(amounts))}，待开发商回款后可提现", earnings)
-        for consultant_id, amounts in sorted(per_consultant.items())], now=now)
+    notices.record(session, recognised, now=now, held_for=held_for)  # the consultants hear through the drain
     return recognised + nothing
 
 
@@ -386,11 +383,13 @@ def recognise_due(session: Session, *, now: datetime, chunk_size: int = 1000,
                   progress: Callable[[int], None] | None = None, limit: int | None = None,
                   after_chunk: Callable[[], None] | None = None) -> int:
     """Recognise every deal that reached its trigger. Safe to run twice or concurrently.
-    ``after_chunk`` lets the caller commit between chunks (the CLI and the task do)."""
+    ``after_chunk`` lets the caller commit between chunks (the CLI and the task do); the batch's
+    notices are released in the caller's last transaction, after the last chunk."""
     posted = 0
     last_id = 0
     seen = 0
     context = Context()  # kept across chunks: each consultant is read once per batch
+    batch = notices.new_batch()  # its chunks' notices wait for its end: one message per consultant
     while limit is None or seen < limit:
         size = chunk_size if limit is None else min(chunk_size, limit - seen)
         # The chunk's queued deals as plain rows, in one query: the batch changes them with bulk
@@ -407,11 +406,12 @@ def recognise_due(session: Session, *, now: datetime, chunk_size: int = 1000,
         # collector's passes over them and over the kept context are paused for the chunk and
         # resume between chunks, so whatever cycles a chunk leaves are freed before the next.
         with ledger.cycle_collection_paused():
-            posted += len(_recognise(session, due, now=now, context=context))
+            posted += len(_recognise(session, due, now=now, context=context, held_for=batch))
         last_id = deals[-1].id
         seen += len(deals)
         if after_chunk is not None:
             after_chunk()
         if progress is not None:
             progress(len(deals))
+    notices.release(session, batch)  # in the caller's last transaction
     return posted

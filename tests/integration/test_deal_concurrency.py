@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from estate_platform.clock import local_date
 from estate_platform.db import commit, db
 from estate_platform.deals import recognition
-from estate_platform.deals.models import Deal
+from estate_platform.deals.models import CommissionNotice, Deal
 from estate_platform.ledger import services as ledger
 from estate_platform.ledger.models import LedgerTransaction
+from estate_platform.notifications.models import Notification
 from tests.conftest import now
 from tests.parallel import parallel
 
@@ -73,3 +74,9 @@ def test_concurrent_batch_runs_post_each_deal_exactly_once(world, app):
         assert db.session.scalar(select(func.count()).select_from(LedgerTransaction)) == 12
         assert ledger.total(db.session) == 0 and ledger.unbalanced_transactions(db.session) == []
         assert all(d.recognised and d.lines_version == 1 for d in db.session.scalars(select(Deal)))
+        # Each run's commits woke a drain (eagerly, in its thread): every deal told to its consultant
+        # once, in however many messages the four runs and their drains made (deals.notices).
+        told = db.session.scalars(select(Notification.body).where(Notification.consultant_id == consultant.id,
+                                                                  Notification.kind == "commission_recognised"))
+        assert sum(int(body.split(" 笔")[0]) for body in told) == 12
+        assert db.session.scalar(select(func.count()).select_from(CommissionNotice)) == 0

@@ -18,7 +18,7 @@ from typing import Iterable, NamedTuple, Sequence
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from ..db import among, bulk_insert, id_chunks
+from ..db import among, id_chunks
 from .copy import copy_insert, copy_rows
 from .models import ACCOUNT_KINDS, PARTY_TYPES, Account, LedgerTransaction, Posting
 
@@ -74,8 +74,9 @@ def account_ids(session: Session, keys: Iterable[tuple[str, int, str]], *, now: 
         _load_accounts(session, wanted, cache)
         missing = {k for k in wanted if k not in cache}
         if missing:
-            for account_id, party_type, party_id, kind in bulk_insert(session, Account.__table__, [
-                    {"party_type": t, "party_id": i, "kind": k, "created_at": now} for t, i, k in sorted(missing)],
+            for account_id, party_type, party_id, kind in copy_insert(
+                    session, Account.__table__, [(t, i, k, now) for t, i, k in sorted(missing)],
+                    columns=("party_type", "party_id", "kind", "created_at"),
                     conflict_do_nothing=("party_type", "party_id", "kind"),
                     returning=("id", "party_type", "party_id", "kind")):
                 cache[(party_type, party_id, kind)] = account_id

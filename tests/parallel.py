@@ -22,3 +22,29 @@ def parallel(app, requests):
     for t in threads:
         t.join(timeout=60)
     return Counter(results)
+
+
+def at_once(app, work, threads: int = 4) -> tuple[list, list[str]]:
+    """Run ``work()`` in ``threads`` threads started at the same instant, each in its own app
+    context (its own session); returns what each returned and the errors raised, as text."""
+    barrier = threading.Barrier(threads)
+    results, errors = [], []
+
+    def run():
+        try:
+            with app.app_context():
+                barrier.wait()
+                try:
+                    results.append(work())
+                finally:
+                    from estate_platform.db import db
+                    db.session.remove()
+        except Exception as exc:  # reported by the caller's assertions
+            errors.append(repr(exc))
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join(timeout=60)
+    return results, errors

@@ -103,5 +103,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER FUNCTION ledger_refuse_unbalanced() RESET ALL")
         op.execute(EITHER_MISSING)

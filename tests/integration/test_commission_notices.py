@@ -5,7 +5,6 @@ recognition's at once, and each notice told once however many drains run. SQLite
 the concurrent drains on PostgreSQL."""
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -19,6 +18,7 @@ from estate_platform.money import yuan
 from estate_platform.notifications.models import Notification
 from estate_platform.tasks import drain_outbox
 from tests.conftest import now
+from tests.parallel import at_once
 
 
 @pytest.fixture
@@ -51,11 +51,15 @@ def told(app, consultant_id: int) -> list[str]:
             .order_by(Notification.id)))
 
 
-def lines_of(app, consultant_id: int, deal_ids: list[int]) -> int:
+def lines_of(app, consultant_id: int, deal_ids: list[int], version: int | None = None) -> int:
+    """The total of the consultant's lines of these deals (of one version, or of all)."""
     with app.app_context():
-        return int(db.session.scalar(select(func.sum(CommissionLine.amount_cents)).where(
+        query = select(func.sum(CommissionLine.amount_cents)).where(
             CommissionLine.party_type == "consultant", CommissionLine.party_id == consultant_id,
-            CommissionLine.deal_id.in_(deal_ids))))
+            CommissionLine.deal_id.in_(deal_ids))
+        if version is not None:
+            query = query.where(CommissionLine.version == version)
+        return int(db.session.scalar(query))
 
 
 def left(app) -> list[tuple[str | None, str]]:
@@ -118,10 +122,7 @@ def test_a_deal_repriced_before_the_drain_is_told_with_its_current_lines(world, 
         db.session.commit()
         assert deal.lines_version == 2 and len(left(app)) == 2
         drain_outbox(db.session, batch=20, now=now())
-    with app.app_context():  # the lines of version 2 only
-        current = int(db.session.scalar(select(func.sum(CommissionLine.amount_cents)).where(
-            CommissionLine.party_type == "consultant", CommissionLine.party_id == team["serving"].id,
-            CommissionLine.version == 2)))
+    current = lines_of(app, team["serving"].id, [deal_id], version=2)  # the lines of version 2 only
     assert told(app, team["serving"].id) == [f"1 笔成交佣金已确认，共 {yuan(current)}，待开发商回款后可提现"]
 
 
@@ -141,28 +142,15 @@ def test_concurrent_drains_tell_each_notice_once(world, app, team):
     with app.app_context():
         recognition.recognise_due(db.session, now=now(), chunk_size=1, after_chunk=lambda: db.session.commit())
         db.session.commit()  # eight notices released, none drained yet
-    barrier = threading.Barrier(4)
-    taken, errors = [], []
+    def drain() -> list[tuple[int, int]]:
+        taken = []
+        while (got := notices.fan_out(db.session, now=now(), limit=1))[0]:
+            taken.append(got)
+            commit(db.session)
+        return taken
 
-    def drain():
-        try:
-            with app.app_context():
-                barrier.wait()
-                while True:
-                    got = notices.fan_out(db.session, now=now(), limit=1)
-                    if not got[0]:
-                        break
-                    taken.append(got)
-                    commit(db.session)
-                db.session.remove()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(repr(exc))
-
-    threads = [threading.Thread(target=drain) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    runs, errors = at_once(app, drain)
+    taken = [got for run in runs for got in run]
     assert errors == [] and sum(n for n, _ in taken) == 8 and left(app) == []
     counts = [int(body.split(" 笔")[0]) for body in told(app, team["serving"].id)]
     assert sum(counts) == 8  # every deal told once, in however many messages the drains made

@@ -2,7 +2,6 @@
 concurrent recognition runs post each deal once."""
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
@@ -16,7 +15,7 @@ from estate_platform.ledger import services as ledger
 from estate_platform.ledger.models import LedgerTransaction
 from estate_platform.notifications.models import Notification
 from tests.conftest import now
-from tests.parallel import parallel
+from tests.parallel import at_once, parallel
 
 pytestmark = pytest.mark.postgres
 
@@ -49,26 +48,12 @@ def test_concurrent_batch_runs_post_each_deal_exactly_once(world, app):
             deal.stage, deal.signed_on, deal.trigger_reached_on = "signed", deal.subscribed_on, deal.subscribed_on
         db.session.commit()
 
-    barrier = threading.Barrier(4)
-    results, errors = [], []
+    def run() -> int:
+        posted = recognition.recognise_due(db.session, now=now(), chunk_size=5, after_chunk=lambda: commit(db.session))
+        commit(db.session)
+        return posted
 
-    def run():
-        try:
-            with app.app_context():
-                barrier.wait()
-                posted = recognition.recognise_due(db.session, now=now(), chunk_size=5,
-                                                   after_chunk=lambda: commit(db.session))
-                commit(db.session)
-                results.append(posted)
-                db.session.remove()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(repr(exc))
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results, errors = at_once(app, run)
     assert errors == [] and sum(results) == 12
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(LedgerTransaction)) == 12

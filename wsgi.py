@@ -149,7 +149,8 @@ def register_cli(app: Flask) -> None:
             due = recognition.count_due(db.session)
             with click.progressbar(length=due, label=f"确认佣金 recognising {due} deals") as bar:
                 posted = recognition.recognise_due(db.session, now=utcnow(), chunk_size=chunk_size,
-                                                   progress=bar.update, after_chunk=lambda: commit(db.session))
+                                                   progress=bar.update, after_chunk=lambda: commit(db.session),
+                                                   read_ahead=True)
             commit(db.session)
         click.echo(f"recognised {posted} deals ({due - posted} already posted by another run)")
 

@@ -487,15 +487,25 @@ def fingerprint(session: Session, transactions: str, postings: str) -> dict:
 
 class CpuMeter:
     """What else used the CPU: all busy time on the machine (``/proc/stat``) minus this
-    process and its database backend, and the processes that used most of it (``/proc/<pid>/stat``,
-    those alive at both samples), to tell whether another job competed for the cores."""
+    process and its database backends (every backend of the benchmark's own database: the
+    session's, and the batch's read-ahead connection), and the processes that used most of it
+    (``/proc/<pid>/stat``, those alive at both samples), to tell whether another job competed for
+    the cores."""
 
     def __init__(self, session: Session):
         self.tick = os.sysconf("SC_CLK_TCK")
+        self.session = session
         self.backend = None
         if session.get_bind().dialect.name == "postgresql":
             self.backend = session.scalar(text("SELECT pg_backend_pid()"))
             session.commit()
+
+    def _backends(self) -> set[int]:
+        if self.backend is None:
+            return set()
+        pids = set(self.session.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")))
+        self.session.commit()
+        return pids
 
     def _processes(self) -> dict[int, tuple[float, str]]:
         return {pid: (cpu, command) for pid, (cpu, _, command) in process_cpu().items()}
@@ -507,15 +517,18 @@ class CpuMeter:
         except OSError:
             return None
         busy = (sum(values) - values[3] - values[4]) / self.tick  # all but idle and iowait
-        return time.perf_counter(), busy, self._processes()
+        return time.perf_counter(), busy, self._processes(), self._backends()
 
     def other(self, before: tuple | None, after: tuple | None) -> dict | None:
         """Average cores kept busy by others between two samples, and the busiest other processes."""
         if before is None or after is None or after[0] <= before[0]:
             return None
         wall = after[0] - before[0]
-        ours = {os.getpid(), self.backend}
-        own_each = {pid: after[2][pid][0] - before[2][pid][0] for pid in ours if pid in before[2] and pid in after[2]}
+        backends = before[3] | after[3]
+        ours = {os.getpid()} | backends
+        # A backend that started in between (the read-ahead's) counts whole.
+        own_each = {pid: after[2][pid][0] - (before[2][pid][0] if pid in before[2] else 0.0)
+                    for pid in ours if pid in after[2]}
         own = sum(own_each.values())
         others = (after[1] - before[1]) - own
         used = [(cpu - before[2][pid][0] if pid in before[2] else cpu, pid,
@@ -526,7 +539,9 @@ class CpuMeter:
         vanished = max(0.0, others - sum(cpu for cpu, _, _ in used if cpu > 0))
         return {"wall": wall, "other_cores": max(0.0, others) / wall, "load": os.getloadavg(),
                 # This run's own work, which the others' load barely changes (side-by-side comparisons).
-                "own_python": own_each.get(os.getpid(), 0.0), "own_database": own_each.get(self.backend, 0.0),
+                "own_python": own_each.get(os.getpid(), 0.0),
+                "own_database": sum(own_each.get(pid, 0.0) for pid in backends),
+                "backends": len(backends),
                 "busiest": [(round(cpu, 1), pid, command[:80]) for cpu, pid, command in busiest if cpu >= 1.0],
                 "vanished": vanished}
 
@@ -539,7 +554,7 @@ def checkpoint(session: Session) -> None:
 
 
 def measure(url: str, chunk_size: int, profile: bool, use_tracemalloc: bool, profile_limit: int,
-            raw_rounds: int) -> dict:
+            raw_rounds: int, read_ahead: bool = True) -> dict:
     from estate_platform.deals import notices, recognition
     from estate_platform.deals.models import Deal
     from estate_platform.ledger import services as ledger
@@ -581,7 +596,7 @@ def measure(url: str, chunk_size: int, profile: bool, use_tracemalloc: bool, pro
     if profiler:
         profiler.enable()
     posted = recognition.recognise_due(session, now=now, chunk_size=chunk_size, progress=progress,
-                                       after_chunk=session.commit)
+                                       after_chunk=session.commit, read_ahead=read_ahead)
     session.commit()
     if profiler:
         profiler.disable()
@@ -697,7 +712,8 @@ def describe_cpu(label: str, cpu: dict | None, cores: int) -> list[str]:
              f"{cpu['wall']:.0f}s; load average {' / '.join(f'{v:.2f}' for v in cpu['load'])} (1/5/15 min) at its end"
              + ("  <- MACHINE BUSY: timings are pessimistic" if busy else "")]
     lines.append(f"      this run's own CPU: {cpu['own_python'] + cpu['own_database']:.2f} s "
-                 f"(Python {cpu['own_python']:.2f} s + database backend {cpu['own_database']:.2f} s)")
+                 f"(Python {cpu['own_python']:.2f} s + database {cpu['own_database']:.2f} s in "
+                 f"{cpu.get('backends', 1)} backend{'s' if cpu.get('backends', 1) != 1 else ''})")
     for seconds, pid, command in cpu["busiest"]:
         lines.append(f"      {seconds:>7.1f} CPU s  pid {pid}  {command}")
     if cpu.get("vanished", 0) >= 1.0:
@@ -742,7 +758,8 @@ def report(db: Database, shape: dict, build_seconds: float, r: dict, args) -> bo
         f"         {shape['handoffs']:,} deals with a handoff referrer, {shape['buyer_referrals']:,} with a 老带新 "
         f"referrer, {shape['deals_by_not_operating']:,} served by a non-operating consultant; built in "
         f"{build_seconds:.1f}s",
-        f"batch: recognise_due(chunk_size={args.chunk_size}) on a plain Session, commit after every chunk",
+        f"batch: recognise_due(chunk_size={args.chunk_size}, read_ahead={args.read_ahead}) on a plain Session, "
+        "commit after every chunk (as the task and the CLI run it)",
         "",
         f"  {'deals recognised':<40}{r['posted']:>12,}",
         f"  {'transactions':<40}{r['transactions']:>12,}",
@@ -793,7 +810,8 @@ def report(db: Database, shape: dict, build_seconds: float, r: dict, args) -> bo
         f"  {'forced re-post of first chunk':<40}{r['forced_posted']:>12,}   posted for {r['forced_deals']:,} "
         f"already-recognised deals in {r['forced_seconds']:.2f}s (recognise() past the due filter)",
         "",
-        "machine load (this run: 1 Python process + 1 database backend; everything else counts as other):",
+        "machine load (this run: 1 Python process and its database's backends, the batch's read-ahead "
+        "connection's among them; everything else counts as other):",
         *describe_cpu("during the batch", r["batch_cpu"], os.cpu_count() or 1),
         *describe_cpu("during the raw runs", r["raw_cpu"], os.cpu_count() or 1),
         "",
@@ -852,13 +870,16 @@ def main(argv=None) -> int:
     parser.add_argument("--raw-rounds", type=int, default=2,
                         help="rounds of the raw methods, order rotated each round; the best time of each counts "
                              "(default 2)")
+    parser.add_argument("--read-ahead", action=argparse.BooleanOptionalAction, default=True,
+                        help="recognise_due(read_ahead=...): plan the next chunk on a second connection while "
+                             "the current one is written, as the task and the CLI do (default on)")
     parser.add_argument("--measure-url", help=argparse.SUPPRESS)  # internal: the child process
     parser.add_argument("--result-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.measure_url:
         result = measure(args.measure_url, args.chunk_size, args.profile, args.tracemalloc, args.profile_limit,
-                         args.raw_rounds)
+                         args.raw_rounds, args.read_ahead)
         Path(args.result_file).write_text(json.dumps(result))
         return 0
 
@@ -888,6 +909,7 @@ def main(argv=None) -> int:
                        "--result-file", result_file, "--chunk-size", str(args.chunk_size),
                        "--profile-limit", str(args.profile_limit), "--raw-rounds", str(args.raw_rounds)]
             command += ["--profile"] if args.profile else []
+            command += [] if args.read_ahead else ["--no-read-ahead"]
             command += ["--tracemalloc"] if args.tracemalloc else []
             subprocess.run(command, check=True)
             result = json.loads(Path(result_file).read_text())

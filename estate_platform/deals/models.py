@@ -85,7 +85,7 @@ class DueDeal(db.Model):
     becomes due (inserted due, its trigger date set, its commission reversed) and remove it when
     it stops being due by any change but recognition (cancelled, its trigger date cleared).
     Recognition removes what it recognises in the statement that marks the deals
-    (``recognition._mark_recognised``), which keeps that UPDATE free of row triggers; a row left
+    (``recognition._claim``), which keeps that UPDATE free of row triggers; a row left
     behind by a deal recognised some other way is harmless (the batch reads the deal, finds it not
     due and removes the row). So every due deal is here, whatever path made it due.
     """

@@ -11,7 +11,8 @@ from . import recognition
 def recognise_due_task() -> int:
     """Chunks commit as they go, so a lost worker resumes where it stopped; posted keys post nothing twice."""
     try:
-        posted = recognition.recognise_due(db.session, now=utcnow(), after_chunk=lambda: commit(db.session))
+        posted = recognition.recognise_due(db.session, now=utcnow(), after_chunk=lambda: commit(db.session),
+                                           read_ahead=True)
         commit(db.session)
     except Exception:
         db.session.rollback()

@@ -37,7 +37,8 @@ def test_twenty_staff_recording_the_same_unit_at_once_get_exactly_one_201(world,
         assert db.session.scalar(select(func.count()).select_from(Deal)) == 1
 
 
-def test_concurrent_batch_runs_post_each_deal_exactly_once(world, app):
+@pytest.mark.parametrize("read_ahead", [False, True], ids=["in turn", "read ahead"])
+def test_concurrent_batch_runs_post_each_deal_exactly_once(world, app, read_ahead):
     consultant = world.operating_consultant()
     project = world.project()
     world.split_policy()
@@ -49,7 +50,8 @@ def test_concurrent_batch_runs_post_each_deal_exactly_once(world, app):
         db.session.commit()
 
     def run() -> int:
-        posted = recognition.recognise_due(db.session, now=now(), chunk_size=5, after_chunk=lambda: commit(db.session))
+        posted = recognition.recognise_due(db.session, now=now(), chunk_size=5, after_chunk=lambda: commit(db.session),
+                                           read_ahead=read_ahead)
         commit(db.session)
         return posted
 

@@ -16,10 +16,11 @@ from tests.conftest import now
 MP = "/api/mp/v1"
 
 
+@pytest.mark.parametrize("read_ahead", [False, True], ids=["in turn", "read ahead"])
 @pytest.mark.parametrize("keep_at_most", [recognition.Context.KEEP_AT_MOST, 1],
                          ids=["consultants kept", "consultants dropped after every chunk"])
 def test_a_batch_in_chunks_of_one_deal_writes_the_lines_each_deal_gets_alone(world, client, app, monkeypatch,
-                                                                            keep_at_most):
+                                                                            keep_at_most, read_ahead):
     monkeypatch.setattr(recognition.Context, "KEEP_AT_MOST", keep_at_most)
     # Z invited A, A invited B, B invited C; D hands a buyer to C. The first chunk (C's deal) reads
     # C's and B's invite edges and meets A only as an inviter; B's deal, a later chunk, needs A's own
@@ -52,8 +53,9 @@ def test_a_batch_in_chunks_of_one_deal_writes_the_lines_each_deal_gets_alone(wor
                            for line in recognition.lines_for(recognition.load_context(db.session, [deal]), deal)]
                  for deal in deals}
 
-        assert recognition.recognise_due(db.session, now=now(), chunk_size=1,
-                                         after_chunk=lambda: commit(db.session)) == len(deal_ids)
+        commit(db.session)  # read ahead, the chunks are read on another connection
+        assert recognition.recognise_due(db.session, now=now(), chunk_size=1, after_chunk=lambda: commit(db.session),
+                                         read_ahead=read_ahead) == len(deal_ids)
         commit(db.session)
 
         written = {deal_id: [] for deal_id in deal_ids}

@@ -188,6 +188,13 @@ def make_app(database_url: str, instance: Path, **overrides):
 
 @pytest.fixture
 def app(database_url, tmp_path):
+    # Celery runs an eager task inside ``denied_join_result()``, which saves and restores one
+    # process-wide flag: two threads' eager tasks overlapping (the concurrency tests' commits wake
+    # the outbox drain in each thread) can restore it to "denied" for good, and every later
+    # ``.delay(...).get()`` of the xdist worker then raises "Never call result.get() within a task!".
+    # Real workers never share it; each test starts with it cleared.
+    from celery._state import _set_task_join_will_block
+    _set_task_join_will_block(False)
     application = make_app(database_url, tmp_path / "instance")
     yield application
     from estate_platform.db import db

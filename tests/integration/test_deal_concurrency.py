@@ -2,6 +2,7 @@
 concurrent recognition runs post each deal once."""
 from __future__ import annotations
 
+import sys
 from collections import Counter
 
 import pytest
@@ -55,8 +56,10 @@ def test_concurrent_batch_runs_post_each_deal_exactly_once(world, app, read_ahea
         commit(db.session)
         return posted
 
+    interval = sys.getswitchinterval()
     results, errors = at_once(app, run)
     assert errors == [] and sum(results) == 12
+    assert sys.getswitchinterval() == interval  # the read-ahead batches' 1 ms, restored by the last to end
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(LedgerTransaction)) == 12
         assert ledger.total(db.session) == 0 and ledger.unbalanced_transactions(db.session) == []

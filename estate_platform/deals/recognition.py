@@ -21,7 +21,7 @@ import gc
 import json
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from datetime import datetime
@@ -441,8 +441,11 @@ def recognise_due(session: Session, *, now: datetime, chunk_size: int = 1000,
     # A chunk makes ~100,000 small acyclic objects (rows, members, lines, legs): the cyclic
     # collector's automatic passes over them and over the kept context are paused for the batch,
     # and each chunk's leftovers are collected once it is written (the young generations only).
-    with ledger.cycle_collection_paused():
-        for chunk in _planned_chunks(session, chunk_size=chunk_size, limit=limit, read_ahead=read_ahead):
+    # ``closing``: a failure here stops the read-ahead (its thread joined, its connection returned) at
+    # once, not whenever the generator is collected.
+    with ledger.cycle_collection_paused(), \
+            closing(_planned_chunks(session, chunk_size=chunk_size, limit=limit, read_ahead=read_ahead)) as chunks:
+        for chunk in chunks:
             if chunk.not_due:  # queue rows of deals recognised some other way (rare)
                 _dequeue(session, chunk.not_due, unless_due=True)
             posted += len(write(session, chunk.plan, now=now, held_for=batch))

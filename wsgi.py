@@ -144,11 +144,11 @@ def register_cli(app: Flask) -> None:
     @click.option("--chunk-size", default=1000, show_default=True, type=click.IntRange(1, 10_000))
     def commissions_recognise(chunk_size):
         """Recognise every deal that reached its commission trigger (safe to run twice)."""
-        from estate_platform.deals import recognition
+        from estate_platform.deals import batch as recognition_batch
         with app.app_context():
-            due = recognition.count_due(db.session)
+            due = recognition_batch.count_due(db.session)
             with click.progressbar(length=due, label=f"确认佣金 recognising {due} deals") as bar:
-                posted = recognition.recognise_due(db.session, now=utcnow(), chunk_size=chunk_size,
+                posted = recognition_batch.recognise_due(db.session, now=utcnow(), chunk_size=chunk_size,
                                                    progress=bar.update, after_chunk=lambda: commit(db.session),
                                                    read_ahead=True)
             commit(db.session)

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 from estate_platform.commissions import pricing
 from estate_platform.commissions import services as commissions
 from estate_platform.db import after_commit, db, utcnow
-from estate_platform.deals import recognition
+from estate_platform.deals import batch as recognition_batch
 from estate_platform.errors import ValidationFailed
 from estate_platform.ledger import services as ledger
 from estate_platform.projects.services import ProjectNotFound
@@ -207,7 +207,7 @@ class RecogniseNow(MethodView):
         """立即运行佣金确认批处理（后台任务；重复运行不会重复记账）"""
         from estate_platform.deals.tasks import recognise_due_task
         after_commit(db.session, recognise_due_task.delay)
-        return {"due": recognition.count_due(db.session), "queued": True}
+        return {"due": recognition_batch.count_due(db.session), "queued": True}
 
 
 @blp.route("/ledger/trial-balance")

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from estate_platform.commissions import services as commissions
 from estate_platform.db import db, utcnow
-from estate_platform.deals import recognition
+from estate_platform.deals import batch as recognition_batch
 from estate_platform.errors import DomainError, ValidationFailed
 from estate_platform.ledger import services as ledger
 from estate_platform.projects import services as projects
@@ -201,7 +201,7 @@ def ledger_page():
     unbalanced = ledger.unbalanced_transactions(db.session)
     return render_template("admin/finance/ledger.html", rows=rows, total=total, unbalanced=unbalanced,
                            debits=sum(r["debit"] for r in rows), credits=sum(r["credit"] for r in rows),
-                           balanced=total == 0 and not unbalanced, due=recognition.count_due(db.session),
+                           balanced=total == 0 and not unbalanced, due=recognition_batch.count_due(db.session),
                            **_labels())
 
 
@@ -210,8 +210,8 @@ def ledger_page():
 def recognise_now():
     """Run the recognition batch now, in the request, bounded; the rest waits for another click
     (or the nightly task)."""
-    posted = recognition.recognise_due(db.session, now=utcnow(), limit=RECOGNISE_LIMIT)
-    remaining = recognition.count_due(db.session)
+    posted = recognition_batch.recognise_due(db.session, now=utcnow(), limit=RECOGNISE_LIMIT)
+    remaining = recognition_batch.count_due(db.session)
     if posted == 0 and remaining == 0:
         flash("没有到期待确认的佣金", "success")
     else:

@@ -555,7 +555,7 @@ def checkpoint(session: Session) -> None:
 
 def measure(url: str, chunk_size: int, profile: bool, use_tracemalloc: bool, profile_limit: int,
             raw_rounds: int, read_ahead: bool = True) -> dict:
-    from estate_platform.deals import notices, recognition
+    from estate_platform.deals import batch as recognition_batch, notices, recognition
     from estate_platform.deals.models import Deal
     from estate_platform.ledger import services as ledger
     from estate_platform.ledger.models import LedgerTransaction, Posting
@@ -564,7 +564,7 @@ def measure(url: str, chunk_size: int, profile: bool, use_tracemalloc: bool, pro
     result: dict = {"dialect": engine.dialect.name}
     session = Session(engine)
     now = datetime.now(timezone.utc)
-    due = recognition.count_due(session)
+    due = recognition_batch.count_due(session)
     result["due"] = due
     checkpoint(session)
     log(f"measuring: {due:,} deals due, chunk {chunk_size}")
@@ -595,7 +595,7 @@ def measure(url: str, chunk_size: int, profile: bool, use_tracemalloc: bool, pro
     started = time.perf_counter()
     if profiler:
         profiler.enable()
-    posted = recognition.recognise_due(session, now=now, chunk_size=chunk_size, progress=progress,
+    posted = recognition_batch.recognise_due(session, now=now, chunk_size=chunk_size, progress=progress,
                                        after_chunk=session.commit, read_ahead=read_ahead)
     session.commit()
     if profiler:
@@ -645,7 +645,7 @@ def measure(url: str, chunk_size: int, profile: bool, use_tracemalloc: bool, pro
     # Idempotency: the batch again (nothing is due), then the deals of the first chunk
     # pushed through recognise() directly, past the due filter: their keys exist, nothing posts.
     started = time.perf_counter()
-    result["second_posted"] = recognition.recognise_due(session, now=now, chunk_size=chunk_size,
+    result["second_posted"] = recognition_batch.recognise_due(session, now=now, chunk_size=chunk_size,
                                                         after_chunk=session.commit)
     session.commit()
     result["second_seconds"] = time.perf_counter() - started

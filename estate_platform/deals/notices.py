@@ -9,7 +9,7 @@ is told once, however often or however concurrently the drain runs, and none is 
 fails. A deal re-priced before the drain ran is told with its current lines; one reversed since is
 told too, and its reversal follows (``recognition.reverse`` tells that at once).
 
-A batch (``recognition.recognise_due``) holds its chunks' notices back (``held_for`` its run) and
+A batch (``batch.recognise_due``) holds its chunks' notices back (``held_for`` its run) and
 releases them in its last statement (``release``), so a consultant whose deals fall in many
 chunks hears once per batch, not once per chunk. A batch that died before its end leaves its
 notices held; the drain takes them once they are older than ``STALLED_AFTER``: late, never lost.

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from estate_platform.commissions.models import CommissionLine
 from estate_platform.db import commit, db
-from estate_platform.deals import notices, recognition
+from estate_platform.deals import batch as recognition_batch, notices, recognition
 from estate_platform.deals.models import CommissionNotice, Deal
 from estate_platform.money import yuan
 from estate_platform.notifications.models import Notification
@@ -76,7 +76,7 @@ def test_a_batch_tells_each_consultant_once_whatever_the_chunks(world, app, team
         seen_mid_batch.append(drain_outbox(db.session, batch=20, now=now()))
 
     with app.app_context():
-        assert recognition.recognise_due(db.session, now=now(), chunk_size=2, after_chunk=after_chunk) == 5
+        assert recognition_batch.recognise_due(db.session, now=now(), chunk_size=2, after_chunk=after_chunk) == 5
         assert [held is not None for held, _ in left(app)] == [True, True, True]  # 3 chunks, still held
         assert told(app, team["serving"].id) == []
         commit(db.session)  # the batch's last transaction releases them and wakes the drain (eager here)
@@ -99,7 +99,7 @@ def test_a_batch_that_died_is_told_late_but_not_lost(world, app, team):
     ids = due_deals(world, app, team, 3)
     started = now()
     with app.app_context():  # the batch's chunks committed, then the process died: never released
-        recognition.recognise_due(db.session, now=started, chunk_size=1, after_chunk=lambda: db.session.commit())
+        recognition_batch.recognise_due(db.session, now=started, chunk_size=1, after_chunk=lambda: db.session.commit())
         db.session.rollback()
         assert len(left(app)) == 3
         assert notices.fan_out(db.session, now=started + notices.STALLED_AFTER - timedelta(seconds=1)) == (0, 0)
@@ -113,7 +113,7 @@ def test_a_batch_that_died_is_told_late_but_not_lost(world, app, team):
 def test_a_deal_repriced_before_the_drain_is_told_with_its_current_lines(world, app, team):
     [deal_id] = due_deals(world, app, team, 1)
     with app.app_context():
-        recognition.recognise_due(db.session, now=now())
+        recognition_batch.recognise_due(db.session, now=now())
         db.session.commit()  # released, not yet drained (a plain commit wakes nothing)
         deal = db.session.get(Deal, deal_id)
         recognition.reverse(db.session, deal, reason="价格更正", now=now(), actor_type="system")
@@ -140,7 +140,7 @@ def test_a_notice_must_list_deals(app):
 def test_concurrent_drains_tell_each_notice_once(world, app, team):
     ids = due_deals(world, app, team, 8)
     with app.app_context():
-        recognition.recognise_due(db.session, now=now(), chunk_size=1, after_chunk=lambda: db.session.commit())
+        recognition_batch.recognise_due(db.session, now=now(), chunk_size=1, after_chunk=lambda: db.session.commit())
         db.session.commit()  # eight notices released, none drained yet
     def drain() -> list[tuple[int, int]]:
         taken = []

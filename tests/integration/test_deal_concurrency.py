@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from estate_platform.clock import local_date
 from estate_platform.db import commit, db
-from estate_platform.deals import recognition
+from estate_platform.deals import batch as recognition_batch
 from estate_platform.deals.models import CommissionNotice, Deal
 from estate_platform.ledger import services as ledger
 from estate_platform.ledger.models import LedgerTransaction
@@ -51,7 +51,7 @@ def test_concurrent_batch_runs_post_each_deal_exactly_once(world, app, read_ahea
         db.session.commit()
 
     def run() -> int:
-        posted = recognition.recognise_due(db.session, now=now(), chunk_size=5, after_chunk=lambda: commit(db.session),
+        posted = recognition_batch.recognise_due(db.session, now=now(), chunk_size=5, after_chunk=lambda: commit(db.session),
                                            read_ahead=read_ahead)
         commit(db.session)
         return posted

@@ -158,12 +158,12 @@ def test_a_clawback_after_payout_becomes_an_amount_the_consultant_owes(world, cl
 
 
 def test_rerunning_the_batch_posts_nothing_new(world, chain, app):
-    from estate_platform.deals import recognition
+    from estate_platform.deals import batch as recognition_batch, recognition
     deal = world.deal(chain["project"], chain["phone"])
     world.stage(deal["id"], "signed")
     with app.app_context():
         before = db.session.scalar(select(func.count()).select_from(Posting))
-        assert recognition.recognise_due(db.session, now=now()) == 0
+        assert recognition_batch.recognise_due(db.session, now=now()) == 0
         assert recognition.recognise(db.session, [db.session.get(recognition.Deal, deal["id"])], now=now()) == 0
         assert db.session.scalar(select(func.count()).select_from(Posting)) == before
 

@@ -23,7 +23,7 @@ from estate_platform.clock import local_date
 from estate_platform.commissions import services as commissions
 from estate_platform.commissions.services import PolicyInput, RuleInput
 from estate_platform.db import commit, db
-from estate_platform.deals import recognition
+from estate_platform.deals import batch as recognition_batch, recognition
 from estate_platform.deals import services as deals
 from estate_platform.deals.models import Deal
 from estate_platform.deals.services import NewDeal
@@ -480,7 +480,7 @@ def test_any_sequence_of_deal_operations_keeps_every_transaction_balanced(app, w
         if kind == "batch":
             with app.app_context():
                 session = db.session
-                posted = recognition.recognise_due(session, now=now(), after_chunk=lambda: commit(session))
+                posted = recognition_batch.recognise_due(session, now=now(), after_chunk=lambda: commit(session))
                 commit(session)
                 due = [m for m in models.values() if m.trigger_reached and not m.recognised and m.stage != "cancelled"]
                 assert posted >= len(due)  # (earlier examples leave nothing due when they pass)
@@ -566,17 +566,17 @@ def test_any_sequence_of_deal_operations_keeps_every_transaction_balanced(app, w
 
     with app.app_context():
         session = db.session
-        posted = recognition.recognise_due(session, now=now())
+        posted = recognition_batch.recognise_due(session, now=now())
         commit(session)
         due = [m for m in models.values() if m.trigger_reached and not m.recognised and m.stage != "cancelled"]
         assert posted == len(due)
         for m in due:
             m.recognised = True
         before = counts(session)
-        assert recognition.recognise_due(session, now=now()) == 0  # a re-run posts nothing
+        assert recognition_batch.recognise_due(session, now=now()) == 0  # a re-run posts nothing
         commit(session)
         assert counts(session) == before
-        assert recognition.count_due(session) == 0
+        assert recognition_batch.count_due(session) == 0
         check_deals(session, project_id, models, pool, policy)
 
 
@@ -605,7 +605,7 @@ def test_a_deal_whose_commission_rounds_to_zero_can_still_be_signed(app, world):
         commit(session)
         assert deal.stage == "signed"
         assert ledger.unbalanced_transactions(session) == [] and ledger.total(session) == 0
-        assert recognition.recognise_due(session, now=now()) == 0
+        assert recognition_batch.recognise_due(session, now=now()) == 0
         assert deal.recognised is True and deal.lines_version == 1
         cancelled = deals.cancel_deal(session, staff, deal.id, reason="退房", now=now())
         commit(session)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from estate_platform.clock import SHANGHAI
 from estate_platform.commissions.models import CommissionLine
 from estate_platform.db import commit, db
-from estate_platform.deals import recognition
+from estate_platform.deals import batch as recognition_batch, recognition
 from estate_platform.deals.models import Deal
 from estate_platform.ledger import services as ledger
 from tests.conftest import now
@@ -54,7 +54,7 @@ def test_a_batch_in_chunks_of_one_deal_writes_the_lines_each_deal_gets_alone(wor
                  for deal in deals}
 
         commit(db.session)  # read ahead, the chunks are read on another connection
-        assert recognition.recognise_due(db.session, now=now(), chunk_size=1, after_chunk=lambda: commit(db.session),
+        assert recognition_batch.recognise_due(db.session, now=now(), chunk_size=1, after_chunk=lambda: commit(db.session),
                                          read_ahead=read_ahead) == len(deal_ids)
         commit(db.session)
 
@@ -70,4 +70,4 @@ def test_a_batch_in_chunks_of_one_deal_writes_the_lines_each_deal_gets_alone(wor
         assert uplines[deal_ids[2]] == [(z.id, 1)]
         assert [line[1] for line in written[deal_ids[0]] if line[2] == "referral"] == [d.id]
         assert ledger.total(db.session) == 0 and ledger.unbalanced_transactions(db.session) == []
-        assert recognition.recognise_due(db.session, now=now(), chunk_size=1) == 0
+        assert recognition_batch.recognise_due(db.session, now=now(), chunk_size=1) == 0

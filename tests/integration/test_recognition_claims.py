@@ -10,10 +10,11 @@ import threading
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from estate_platform.commissions.models import CommissionLine
 from estate_platform.db import commit, db
-from estate_platform.deals import recognition
+from estate_platform.deals import batch as recognition_batch, recognition
 from estate_platform.deals.models import Deal, DueDeal
 from estate_platform.ledger import services as ledger
 from estate_platform.ledger.models import LedgerTransaction, Posting
@@ -96,7 +97,7 @@ def test_a_deal_changed_after_its_plan_is_left_as_it_is_now(due, app, change):
         if "commission_cents" in change or "consultant_id" in change:
             # Still due: the next run plans it again, from what it is now.
             assert in_queue
-            assert recognition.recognise_due(db.session, now=now()) == 1
+            assert recognition_batch.recognise_due(db.session, now=now()) == 1
             commit(db.session)
             legs = postings_by_key()[f"deal:{changed}:recognise:v1"]
             assert max(legs) == change.get("commission_cents", max(legs))
@@ -155,7 +156,7 @@ def test_read_ahead_plans_in_a_thread_and_posts_what_the_plans_say(due, app, mon
         def after_chunk():
             switch_during.append(sys.getswitchinterval())
             commit(db.session)
-        assert recognition.recognise_due(db.session, now=now(), chunk_size=4, after_chunk=after_chunk,
+        assert recognition_batch.recognise_due(db.session, now=now(), chunk_size=4, after_chunk=after_chunk,
                                          read_ahead=True) == 11
         commit(db.session)
         assert postings_by_key() == expected
@@ -169,7 +170,7 @@ def test_read_ahead_in_turn_elsewhere_and_with_a_limit(due, app, monkeypatch):
     due(7)
     with app.app_context():
         names = planning_threads(monkeypatch)
-        assert recognition.recognise_due(db.session, now=now(), chunk_size=4, limit=6, read_ahead=True,
+        assert recognition_batch.recognise_due(db.session, now=now(), chunk_size=4, limit=6, read_ahead=True,
                                          after_chunk=lambda: commit(db.session)) == 6
         commit(db.session)
         assert db.session.scalar(select(func.count()).select_from(DueDeal)) == 1
@@ -177,9 +178,8 @@ def test_read_ahead_in_turn_elsewhere_and_with_a_limit(due, app, monkeypatch):
         # A session bound to a connection (its transaction the caller's) reads in turn, on it.
         names.clear()
         with db.engine.connect() as connection:
-            from sqlalchemy.orm import Session
             with Session(bind=connection) as own:
-                assert recognition.recognise_due(own, now=now(), read_ahead=True) == 1
+                assert recognition_batch.recognise_due(own, now=now(), read_ahead=True) == 1
                 own.commit()
             connection.commit()
         assert names == [threading.current_thread().name]
@@ -192,7 +192,7 @@ def test_a_planner_failure_stops_the_batch_after_the_chunks_written(due, app, mo
     with app.app_context():
         planning_threads(monkeypatch, fail_on=2)
         with pytest.raises(RuntimeError, match="planner failed"):
-            recognition.recognise_due(db.session, now=now(), chunk_size=4, read_ahead=True,
+            recognition_batch.recognise_due(db.session, now=now(), chunk_size=4, read_ahead=True,
                                       after_chunk=lambda: commit(db.session))
         db.session.rollback()
         # The first chunk was written and committed before the second's plan was needed.
@@ -200,7 +200,7 @@ def test_a_planner_failure_stops_the_batch_after_the_chunks_written(due, app, mo
     assert sys.getswitchinterval() == interval and read_ahead_threads() == []
     monkeypatch.undo()
     with app.app_context():
-        assert recognition.recognise_due(db.session, now=now(), read_ahead=True,
+        assert recognition_batch.recognise_due(db.session, now=now(), read_ahead=True,
                                          after_chunk=lambda: commit(db.session)) == 6
         commit(db.session)
         assert ledger.total(db.session) == 0 and ledger.unbalanced_transactions(db.session) == []
@@ -220,7 +220,7 @@ def test_a_writer_failure_stops_the_read_ahead(due, app, monkeypatch):
             if len(commits) == 2:
                 raise RuntimeError("writer failed")
         with pytest.raises(RuntimeError, match="writer failed"):
-            recognition.recognise_due(db.session, now=now(), chunk_size=3, read_ahead=True, after_chunk=after_chunk)
+            recognition_batch.recognise_due(db.session, now=now(), chunk_size=3, read_ahead=True, after_chunk=after_chunk)
         db.session.rollback()
         assert [state(deal_id)[0][0] for deal_id in ids] == [True] * 6 + [False] * 3
         assert len(names) == 3  # the third chunk was planned ahead, and not written

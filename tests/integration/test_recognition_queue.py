@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from estate_platform import migrate
 from estate_platform.clock import SHANGHAI
 from estate_platform.db import commit, db
-from estate_platform.deals import recognition, services as deals
+from estate_platform.deals import batch as recognition_batch, recognition, services as deals
 from estate_platform.deals.models import Deal, DueDeal
 from estate_platform.evidence.services import Actor
 from estate_platform.ledger import services as ledger
@@ -67,7 +67,7 @@ def signed_without_recognition(app, *deal_ids: int) -> None:
 
 def recognise_due(app) -> int:
     with app.app_context():
-        posted = recognition.recognise_due(db.session, now=now(), chunk_size=2, after_chunk=lambda: commit(db.session))
+        posted = recognition_batch.recognise_due(db.session, now=now(), chunk_size=2, after_chunk=lambda: commit(db.session))
         commit(db.session)
         return posted
 
@@ -167,14 +167,14 @@ def test_the_database_keeps_the_queue_whatever_statement_changes_a_deal(world, a
         db.session.execute(text(f"UPDATE deals SET recognised = true, lines_version = 1 WHERE id = {first}"))
         commit(db.session)
         assert queued(db.session) == {first} and due(db.session) == set()
-        assert recognition.count_due(db.session) == 0
+        assert recognition_batch.count_due(db.session) == 0
     assert recognise_due(app) == 0
     assert assert_queue_right(app) == set()
     with app.app_context():
         # Back to due (a reversal by hand): queued again; the batch recognises the next version.
         db.session.execute(text(f"UPDATE deals SET recognised = false WHERE id = {first}"))
         commit(db.session)
-        assert queued(db.session) == {first} and recognition.count_due(db.session) == 1
+        assert queued(db.session) == {first} and recognition_batch.count_due(db.session) == 1
     assert recognise_due(app) == 1
     assert state(app, first) == ("signed", True, 2)
     assert assert_queue_right(app) == set()
